@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ioasid: the commands people run. (The kernel build reads Kbuild, not this file.)
+#
+#   make run     build what is stale, boot the VM, run the sample VMM client
+#   make check   all tests: host unit tests, KUnit and kselftests in two VMs
+#
+# Both install what they need on first use (Debian 12, as root) and cache it under
+# $(IOASID_CACHE) (default ~/.cache/ioasid). KDIR=/path/to/linux-7.3 builds against a
+# kernel tree you already have instead of the pinned linux-source package.
+
+SCRIPTS := scripts/ioasid
+
+run:
+	@bash $(SCRIPTS)/run.sh
+
+check:
+	@bash $(SCRIPTS)/check.sh
+
+setup:
+	@bash $(SCRIPTS)/setup.sh
+
+kernel: setup
+	@bash $(SCRIPTS)/kernel.sh debug
+
+.PHONY: run check setup kernel

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! /dev/ioasid: device-centric I/O address spaces for userspace VMMs and drivers.
+//!
+//! Each open of the misc device is a [`context::Context`]: it owns every object the user
+//! creates through that file descriptor and releases all of them when the file is closed.
+//! The uAPI is declared in `include/uapi/linux/ioasid.h`; [`uapi`] turns user bytes into
+//! validated Rust values before any handler acts on them.
+//!
+//! See `Documentation/userspace-api/ioasid.rst`.
+
+use kernel::{
+    miscdevice::{
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    prelude::*,
+};
+
+mod context;
+mod uapi;
+
+module! {
+    type: IoasidModule,
+    name: "ioasid",
+    authors: ["The ioasid developers"],
+    description: "/dev/ioasid: device-centric I/O address spaces",
+    license: "GPL",
+}
+
+/// The module: it owns the registration of /dev/ioasid.
+#[pin_data]
+struct IoasidModule {
+    #[pin]
+    _miscdev: MiscDeviceRegistration<context::Context>,
+}
+
+impl kernel::InPlaceModule for IoasidModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ioasid" }),
+        })
+    }
+}

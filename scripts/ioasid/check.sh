@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test command (make check): host unit tests, then the test kernel in two VMs
+# (intel-iommu scalable mode, virtio-iommu), each running KUnit and every kselftest.
+# Ends with `N passed, N failed[, N skipped]`; exits non-zero on any failure.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+bash "$REPO/scripts/ioasid/setup.sh"
+runs=$IOASID_CACHE/runs
+mkdir -p "$runs"
+
+log "host unit tests (cargo test)"
+host_status=0
+cargo=$(command -v cargo || echo /usr/bin/cargo)
+CARGO_TARGET_DIR=$IOASID_CACHE/build/host "$cargo" test -q \
+	--manifest-path "$REPO/tools/testing/ioasid/host/Cargo.toml" \
+	>"$runs/host.log" 2>&1 || host_status=$?
+grep -E '^test result|FAILED|panicked' "$runs/host.log" >&2 || true
+
+kbuild=$(bash "$REPO/scripts/ioasid/kernel.sh" debug)
+bash "$REPO/scripts/ioasid/user.sh" "$kbuild"
+bash "$REPO/scripts/ioasid/initramfs.sh" >/dev/null
+
+vms=()
+for iommu in intel virtio; do
+	log "VM ($iommu-iommu): KUnit and kselftests"
+	start=$SECONDS
+	status=0
+	bash "$REPO/scripts/ioasid/vm.sh" check "$iommu" "$runs/check-$iommu" || status=$?
+	log "VM ($iommu-iommu) finished in $((SECONDS - start)) s (qemu status $status); logs in $runs/check-$iommu"
+	vms+=(--vm "vm-$iommu" "$runs/check-$iommu")
+done
+
+python3 "$REPO/scripts/ioasid/report.py" --job check --host "$runs/host.log" "$host_status" "${vms[@]}"

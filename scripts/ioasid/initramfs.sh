@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Pack the VM's initramfs: static busybox, scripts/ioasid/init as /init, the sample client
+# and the kselftests. Prints the path of the archive.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+user=$IOASID_CACHE/build/user
+root=$IOASID_CACHE/build/initramfs
+out=$IOASID_CACHE/build/initramfs.cpio.gz
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,selftests}
+cp /bin/busybox "$root/bin/busybox"
+cp "$REPO/scripts/ioasid/init" "$root/init"
+cp "$user/ioasid-sample" "$root/bin/"
+cp "$user"/selftests/* "$root/selftests/"
+chmod 755 "$root/init"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out"
+echo "$out"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Build the userspace that runs in the VM (sample client, kselftests) as static binaries
+# into $IOASID_CACHE/build/user, against the headers of kernel build directory $1.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+kbuild=$1
+ksrc=${KDIR:-$KSRC_PRISTINE}
+out=$IOASID_CACHE/build/user
+mkdir -p "$out/selftests"
+make -s -C "$REPO/samples/ioasid" KHDR="$kbuild/usr/include" OUT="$out"
+make -s -C "$REPO/tools/testing/selftests/ioasid" KSRC="$ksrc" KHDR="$kbuild/usr/include" \
+	OUT="$out/selftests"

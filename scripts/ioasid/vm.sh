@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Boot the test VM once and collect its two serial logs.
+#
+#   vm.sh JOB IOMMU OUTDIR      JOB: run|check   IOMMU: intel|virtio
+#
+# q35 under TCG with one edu device; intel = intel-iommu in scalable mode with PASID,
+# virtio = virtio-iommu. OUTDIR gets console.log (kernel) and tests.log (userspace).
+# The VM is killed after $IOASID_VM_TIMEOUT seconds (default 600): it can never hang.
+# Exits with QEMU's status (124 on timeout).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+job=$1 iommu=$2 outdir=$3
+kernel=${IOASID_KERNEL:-$IOASID_CACHE/build/debug/arch/x86/boot/bzImage}
+initrd=$IOASID_CACHE/build/initramfs.cpio.gz
+timeout_s=${IOASID_VM_TIMEOUT:-600}
+mkdir -p "$outdir"
+: >"$outdir/console.log"
+: >"$outdir/tests.log"
+
+append="console=ttyS0 panic=-1 oops=panic ioasid.job=$job kunit.filter_glob=ioasid*"
+case $iommu in
+intel)
+	iommu_dev=(-device intel-iommu,intremap=on,x-scalable-mode=on,x-pasid-mode=on)
+	append+=" intel_iommu=on,sm_on"
+	;;
+virtio)
+	iommu_dev=(-device virtio-iommu-pci)
+	;;
+*) die "unknown IOMMU '$iommu'" ;;
+esac
+
+status=0
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
+	-M q35 -accel tcg -cpu max -smp 2 -m 2G -no-reboot \
+	-display none -monitor none -nodefaults \
+	"${iommu_dev[@]}" -device edu,dma_mask=0xffffffffffffffff \
+	-serial "file:$outdir/console.log" -serial "file:$outdir/tests.log" \
+	-kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null || status=$?
+exit $status

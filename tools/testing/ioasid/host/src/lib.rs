@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host unit tests for ioasid's kernel-independent logic.
+//!
+//! The modules below are the driver's own source files, compiled here for the host: they
+//! use only `core`, so what is tested is exactly what the kernel runs.
+
+#[path = "../../../../../rust/ioasid/uapi/argsz.rs"]
+pub mod argsz;
+
+#[cfg(test)]
+mod argsz_tests;
+#[cfg(test)]
+mod uapi_header;
