@@ -19,7 +19,7 @@ APT_PKGS=(
 	rustc-web cargo-web rust-web-src
 	clang-19 libclang-19-dev lld-19 llvm-19
 	busybox-static cpio gzip xz-utils
-	gcc make flex bison bc libelf-dev libssl-dev kmod python3 libcap-dev
+	gcc make flex bison bc libelf-dev libssl-dev kmod python3 libcap-dev rsync
 )
 QEMU_PKG=qemu-system-x86
 

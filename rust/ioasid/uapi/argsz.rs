@@ -13,11 +13,11 @@
 //!   E2BIG: the kernel never ignores a request it does not understand.
 
 /// Largest `argsz` accepted for any struct (`IOASID_ARGSZ_MAX` in the header).
-pub const ARGSZ_MAX: usize = 4096;
+pub(crate) const ARGSZ_MAX: usize = 4096;
 
 /// Why an `argsz` is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgszError {
+pub(crate) enum ArgszError {
     /// Smaller than the first published version of the struct.
     TooSmall,
     /// Larger than [`ARGSZ_MAX`], or a tail byte that is not zero.
@@ -26,16 +26,16 @@ pub enum ArgszError {
 
 /// How to copy a struct of a given `argsz` in and out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Bytes to copy between the user's struct and the kernel's.
-    pub copy: usize,
+    pub(crate) copy: usize,
     /// Bytes past the kernel's struct that must be checked for zero.
-    pub tail: usize,
+    pub(crate) tail: usize,
 }
 
 /// Plans the copy of a struct whose first version is `min` bytes and whose current
 /// version, as this kernel knows it, is `known` bytes.
-pub fn plan(argsz: usize, min: usize, known: usize) -> Result<Plan, ArgszError> {
+pub(crate) fn plan(argsz: usize, min: usize, known: usize) -> Result<Plan, ArgszError> {
     if argsz < min {
         return Err(ArgszError::TooSmall);
     }
@@ -49,6 +49,6 @@ pub fn plan(argsz: usize, min: usize, known: usize) -> Result<Plan, ArgszError> 
 }
 
 /// Whether every byte is zero.
-pub fn is_zero(bytes: &[u8]) -> bool {
+pub(crate) fn is_zero(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == 0)
 }

@@ -5,8 +5,9 @@
 //! The modules below are the driver's own source files, compiled here for the host: they
 //! use only `core`, so what is tested is exactly what the kernel runs.
 
+#[allow(dead_code)] // Used by the tests below only.
 #[path = "../../../../../rust/ioasid/uapi/argsz.rs"]
-pub mod argsz;
+mod argsz;
 
 #[cfg(test)]
 mod argsz_tests;
