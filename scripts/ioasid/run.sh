@@ -15,9 +15,8 @@ status=0
 bash "$REPO/scripts/ioasid/vm.sh" run intel "$dir" || status=$?
 grep -v '^IOASID-' "$dir/tests.log" || true
 python3 "$REPO/scripts/ioasid/report.py" --job run --vm vm-intel "$dir" >"$dir/report.txt" || true
-if grep -q '^FAILED' "$dir/report.txt"; then
-	sed -n 's/^FAILED: /[ioasid] /p' "$dir/report.txt" >&2
-	exit 1
-fi
+sed -n 's/^FAILED: /[ioasid] FAILED: /p' "$dir/report.txt" >&2
 [ "$status" = 0 ] || die "qemu exited with status $status"
-exit 0
+grep -q '^FAILED' "$dir/report.txt" && exit 1
+# The client's own exit status, as the VM reported it.
+exit "$(sed -n 's/^IOASID-EXIT \([0-9]*\).*/\1/p' "$dir/tests.log" | tail -1)"

@@ -30,9 +30,11 @@ virtio)
 *) die "unknown IOMMU '$iommu'" ;;
 esac
 
+# No -cpu max: its 5-level paging makes KASAN report a wild access from an early timer
+# interrupt in about half of the boots (seen with 7.3.4 under TCG), which is not ours.
 status=0
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-	-M q35 -accel tcg -cpu max -smp 2 -m 2G -no-reboot \
+	-M q35 -accel tcg -smp 2 -m 2G -no-reboot \
 	-display none -monitor none -nodefaults \
 	"${iommu_dev[@]}" -device edu,dma_mask=0xffffffffffffffff \
 	-serial "file:$outdir/console.log" -serial "file:$outdir/tests.log" \
