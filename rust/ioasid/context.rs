@@ -2,49 +2,144 @@
 
 //! The per-open context of /dev/ioasid.
 //!
-//! A [`Context`] is created by `open()` and owned by the file; it is dropped, with
-//! everything it holds, when the last reference to the file goes away. Ioctls are decoded
-//! by [`crate::uapi`] and then handled here.
+//! A [`Context`] is created by `open()` and owned by the file; it is dropped, with every
+//! object in its [`ObjectTable`], when the last reference to the file goes away. Ioctls
+//! are decoded by [`crate::uapi`] and then handled here.
+//!
+//! Locking: the object table's lock is held only to look up, insert or remove an entry;
+//! an address space's own lock is taken after it, never while holding the table's.
 
 use kernel::{
+    current,
     fs::File,
     miscdevice::{
         MiscDevice,
         MiscDeviceRegistration, //
     },
+    new_mutex,
     prelude::*,
+    rbtree::RBTreeNodeReservation,
+    sync::{
+        aref::ARef,
+        Arc,
+        Mutex, //
+    },
 };
 
-use crate::uapi::{
-    self,
-    Request, //
+use crate::{
+    ioas::{
+        self,
+        Ioas, //
+    },
+    object::{
+        Object,
+        ObjectTable, //
+    },
+    pin::{
+        PinAccount,
+        PinnedPages, //
+    },
+    uapi::{
+        self,
+        MapRequest,
+        Request, //
+    },
 };
 
 /// What one open file of /dev/ioasid owns.
-pub(crate) struct Context;
+#[pin_data]
+pub(crate) struct Context {
+    #[pin]
+    objects: Mutex<ObjectTable>,
+    /// Locked-memory accounting of every address space of this context.
+    account: Arc<Mutex<PinAccount>>,
+}
 
 #[vtable]
 impl MiscDevice for Context {
-    type Ptr = KBox<Self>;
+    type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(Context, GFP_KERNEL)?)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        // Memory is pinned from, and accounted to, the process that opens the context.
+        let mm = ARef::from(&**current!().mm().ok_or(EINVAL)?);
+        let account = Arc::pin_init(new_mutex!(PinAccount::new(mm)), GFP_KERNEL)?;
+        KBox::try_pin_init(
+            try_pin_init!(Context {
+                objects <- new_mutex!(ObjectTable::new()),
+                account,
+            }),
+            GFP_KERNEL,
+        )
     }
 
-    fn ioctl(me: &Context, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        me.ioctl(uapi::Request::parse(cmd, arg)?)
+    fn ioctl(me: Pin<&Context>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        me.get_ref().ioctl(Request::parse(cmd, arg)?)
     }
 }
 
 impl Context {
     fn ioctl(&self, request: Request) -> Result<isize> {
         match request {
-            Request::GetApiVersion => Ok(uapi::API_VERSION as isize),
+            Request::GetApiVersion => return Ok(uapi::API_VERSION as isize),
             Request::CheckExtension(mut arg) => {
                 arg.supported = u32::from(uapi::extension_supported(arg.extension));
                 arg.write_back()?;
-                Ok(0)
+            }
+            Request::Destroy(id) => {
+                let object = self.objects.lock().remove(id)?;
+                // Released outside the table's lock.
+                drop(object);
+            }
+            Request::IoasAlloc(mut arg) => {
+                let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+                let ioas = Ioas::new(self.account.clone())?;
+                let id = self.objects.lock().insert(node, Object::Ioas(ioas))?;
+                arg.out_ioas_id = id;
+                if let Err(e) = arg.write_back() {
+                    // The user never learnt the ID: take the object back.
+                    let _ = self.objects.lock().remove(id);
+                    return Err(e);
+                }
+            }
+            Request::IoasIovaRanges(mut arg) => {
+                self.objects.lock().ioas(arg.ioas_id)?;
+                let ranges = &ioas::ALLOWED;
+                uapi::write_iova_ranges(arg.allowed_iovas, arg.num_ranges, ranges)?;
+                let capacity = arg.num_ranges as usize;
+                arg.num_ranges = ranges.len() as u32;
+                arg.out_iova_alignment = ioas::IOVA_ALIGNMENT;
+                arg.write_back()?;
+                if capacity < ranges.len() {
+                    return Err(EMSGSIZE);
+                }
+            }
+            Request::IoasMap(mut arg, request) => {
+                let (ioas, iova) = self.map(request)?;
+                arg.iova = iova;
+                if let Err(e) = arg.write_back() {
+                    // The user never learnt the IOVA: undo the mapping.
+                    let _ = ioas.unmap(iova, iova + (arg.length - 1));
+                    return Err(e);
+                }
+            }
+            Request::IoasUnmap(mut arg, start, last) => {
+                let ioas = self.objects.lock().ioas(arg.ioas_id)?;
+                arg.length = ioas.unmap(start, last)?;
+                arg.write_back()?;
             }
         }
+        Ok(0)
+    }
+
+    /// Pins and maps the memory of `request`; returns the address space and the IOVA.
+    fn map(&self, request: MapRequest) -> Result<(Arc<Ioas>, u64)> {
+        let ioas = self.objects.lock().ioas(request.ioas_id)?;
+        let opener = self.account.lock().mm().as_raw();
+        if current!().mm().map(|mm| mm.as_raw()) != Some(opener) {
+            return Err(EPERM);
+        }
+        let pages = PinnedPages::pin(request.user_va, request.npages, request.writable)?;
+        let iova = ioas.map(pages, request.placement)?;
+        Ok((ioas, iova))
     }
 }

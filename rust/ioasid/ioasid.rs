@@ -18,6 +18,9 @@ use kernel::{
 };
 
 mod context;
+mod ioas;
+mod object;
+mod pin;
 mod uapi;
 
 module! {

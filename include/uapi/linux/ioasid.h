@@ -29,6 +29,11 @@ enum ioasid_cmd {
 	IOASID_CMD_BASE = 0x00,
 	IOASID_CMD_GET_API_VERSION = IOASID_CMD_BASE,
 	IOASID_CMD_CHECK_EXTENSION,
+	IOASID_CMD_DESTROY,
+	IOASID_CMD_IOAS_ALLOC,
+	IOASID_CMD_IOAS_IOVA_RANGES,
+	IOASID_CMD_IOAS_MAP,
+	IOASID_CMD_IOAS_UNMAP,
 };
 
 /**
@@ -72,5 +77,143 @@ struct ioasid_check_extension {
 	__u32 supported;
 };
 #define IOASID_CHECK_EXTENSION _IO(IOASID_TYPE, IOASID_CMD_CHECK_EXTENSION)
+
+/**
+ * struct ioasid_destroy - IOASID_DESTROY argument
+ * @argsz: sizeof(struct ioasid_destroy)
+ * @id: ID of any object of this context
+ *
+ * Destroys the object. An address space's mappings are unmapped and unpinned.
+ *
+ * Errors: EINVAL argsz too small, E2BIG, EFAULT, ENOENT no object has @id.
+ */
+struct ioasid_destroy {
+	__u32 argsz;
+	__u32 id;
+};
+#define IOASID_DESTROY _IO(IOASID_TYPE, IOASID_CMD_DESTROY)
+
+/**
+ * struct ioasid_ioas_alloc - IOASID_IOAS_ALLOC argument
+ * @argsz: sizeof(struct ioasid_ioas_alloc)
+ * @flags: must be 0
+ * @out_ioas_id: out, the ID of the new, empty I/O address space
+ * @__reserved: must be 0
+ *
+ * Errors: EINVAL argsz too small or @__reserved not 0, E2BIG, EFAULT, EOPNOTSUPP
+ * unknown @flags, ENOMEM, ENOSPC no free object ID.
+ */
+struct ioasid_ioas_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 out_ioas_id;
+	__u32 __reserved;
+};
+#define IOASID_IOAS_ALLOC _IO(IOASID_TYPE, IOASID_CMD_IOAS_ALLOC)
+
+/**
+ * struct ioasid_iova_range - an inclusive range of IOVAs
+ * @start: first IOVA
+ * @last: last IOVA (inclusive)
+ */
+struct ioasid_iova_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+
+/**
+ * struct ioasid_ioas_iova_ranges - IOASID_IOAS_IOVA_RANGES argument
+ * @argsz: sizeof(struct ioasid_ioas_iova_ranges)
+ * @ioas_id: the address space
+ * @num_ranges: in, how many struct ioasid_iova_range fit at @allowed_iovas;
+ *              out, how many ranges there are
+ * @__reserved: must be 0
+ * @allowed_iovas: user pointer to an array of struct ioasid_iova_range
+ * @out_iova_alignment: out, the alignment every IOVA and length must have
+ *
+ * Reports the IOVA ranges mappings may use, in increasing order. When the array is too
+ * small, the first @num_ranges (in) ranges are written, @num_ranges is set to the total
+ * and the ioctl fails with EMSGSIZE.
+ *
+ * Errors: EINVAL argsz too small or @__reserved not 0, E2BIG, EFAULT, ENOENT unknown
+ * @ioas_id, EMSGSIZE array too small.
+ */
+struct ioasid_ioas_iova_ranges {
+	__u32 argsz;
+	__u32 ioas_id;
+	__u32 num_ranges;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+	__aligned_u64 out_iova_alignment;
+};
+#define IOASID_IOAS_IOVA_RANGES _IO(IOASID_TYPE, IOASID_CMD_IOAS_IOVA_RANGES)
+
+/**
+ * enum ioasid_ioas_map_flags - flags of struct ioasid_ioas_map
+ * @IOASID_MAP_FIXED_IOVA: map at @iova exactly; otherwise the kernel picks the IOVA
+ * @IOASID_MAP_READABLE: devices may read the memory
+ * @IOASID_MAP_WRITEABLE: devices may write the memory
+ */
+enum ioasid_ioas_map_flags {
+	IOASID_MAP_FIXED_IOVA = 1 << 0,
+	IOASID_MAP_READABLE = 1 << 1,
+	IOASID_MAP_WRITEABLE = 1 << 2,
+};
+
+/**
+ * struct ioasid_ioas_map - IOASID_IOAS_MAP argument
+ * @argsz: sizeof(struct ioasid_ioas_map)
+ * @flags: enum ioasid_ioas_map_flags; READABLE, WRITEABLE or both
+ * @ioas_id: the address space
+ * @__reserved: must be 0
+ * @user_va: start of the process memory to map
+ * @length: bytes to map
+ * @iova: in with IOASID_MAP_FIXED_IOVA, out otherwise: where the memory is mapped
+ *
+ * Pins the memory long-term and maps it. @user_va, @length and @iova are multiples of
+ * the alignment IOASID_IOAS_IOVA_RANGES reports. Each page counts once against the
+ * caller's RLIMIT_MEMLOCK however many address spaces of the context map it. Memory is
+ * pinned writable only with IOASID_MAP_WRITEABLE. A kernel-picked IOVA is never 0.
+ *
+ * Errors: EINVAL argsz too small, @__reserved not 0, neither READABLE nor WRITEABLE,
+ * zero or unaligned @length, @user_va or @iova; E2BIG; EFAULT bad argument pointer or
+ * memory that cannot be pinned; EOPNOTSUPP unknown @flags; EOVERFLOW @user_va + @length
+ * or @iova + @length past 2^64; ENOENT unknown @ioas_id; EEXIST the fixed range overlaps
+ * a mapping; ENOSPC no free range large enough; ENOMEM past RLIMIT_MEMLOCK or out of
+ * memory; EPERM the caller is not the process that opened the context.
+ */
+struct ioasid_ioas_map {
+	__u32 argsz;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define IOASID_IOAS_MAP _IO(IOASID_TYPE, IOASID_CMD_IOAS_MAP)
+
+/**
+ * struct ioasid_ioas_unmap - IOASID_IOAS_UNMAP argument
+ * @argsz: sizeof(struct ioasid_ioas_unmap)
+ * @ioas_id: the address space
+ * @iova: start of the range
+ * @length: in, bytes in the range; out, bytes unmapped
+ *
+ * Unmaps and unpins every mapping inside the range. A mapping is removed whole: a range
+ * that cuts through one fails with EINVAL and unmaps nothing. @iova 0 with @length
+ * U64_MAX unmaps everything.
+ *
+ * Errors: EINVAL argsz too small, zero or unaligned @iova or @length, or a range that
+ * cuts a mapping; E2BIG; EFAULT; EOVERFLOW @iova + @length past 2^64; ENOENT unknown
+ * @ioas_id, or nothing mapped in the range.
+ */
+struct ioasid_ioas_unmap {
+	__u32 argsz;
+	__u32 ioas_id;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+#define IOASID_IOAS_UNMAP _IO(IOASID_TYPE, IOASID_CMD_IOAS_UNMAP)
 
 #endif /* _UAPI_LINUX_IOASID_H */

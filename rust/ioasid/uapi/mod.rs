@@ -26,6 +26,12 @@ use kernel::{
 
 pub(crate) mod argsz;
 
+use crate::ioas::{
+    self,
+    iova,
+    Placement, //
+};
+
 /// Definitions generated from `include/uapi/linux/ioasid.h`.
 #[allow(
     dead_code,
@@ -50,6 +56,11 @@ pub(crate) const API_VERSION: u32 = IOASID_API_VERSION;
 
 const GET_API_VERSION: u32 = _IO(IOASID_TYPE, IOASID_CMD_GET_API_VERSION);
 const CHECK_EXTENSION: u32 = _IO(IOASID_TYPE, IOASID_CMD_CHECK_EXTENSION);
+const DESTROY: u32 = _IO(IOASID_TYPE, IOASID_CMD_DESTROY);
+const IOAS_ALLOC: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_ALLOC);
+const IOAS_IOVA_RANGES: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_IOVA_RANGES);
+const IOAS_MAP: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_MAP);
+const IOAS_UNMAP: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_UNMAP);
 
 // The header and this file must agree on the largest argsz; argsz.rs cannot see the
 // generated constant because it is also built on the host.
@@ -86,7 +97,15 @@ macro_rules! extensible {
 
 extensible! {
     ioasid_check_extension, first version 16;
+    ioasid_destroy, first version 8;
+    ioasid_ioas_alloc, first version 16;
+    ioasid_ioas_iova_ranges, first version 32;
+    ioasid_ioas_map, first version 40;
+    ioasid_ioas_unmap, first version 24;
 }
+
+// SAFETY: two `__aligned_u64` fields, no padding.
+unsafe impl AsBytes for ioasid_iova_range {}
 
 /// An ioctl argument copied in from userspace, to be copied back out after the handler
 /// filled in its output fields.
@@ -151,39 +170,133 @@ impl<T: Extensible> DerefMut for UserArg<T> {
     }
 }
 
+/// A validated `IOASID_IOAS_MAP`.
+pub(crate) struct MapRequest {
+    pub(crate) ioas_id: u32,
+    pub(crate) user_va: usize,
+    pub(crate) npages: usize,
+    pub(crate) writable: bool,
+    pub(crate) placement: Placement,
+}
+
 /// A decoded, validated ioctl.
 pub(crate) enum Request {
     /// `IOASID_GET_API_VERSION`.
     GetApiVersion,
     /// `IOASID_CHECK_EXTENSION`, with `flags` known to be zero.
     CheckExtension(UserArg<ioasid_check_extension>),
+    /// `IOASID_DESTROY` of this ID.
+    Destroy(u32),
+    /// `IOASID_IOAS_ALLOC`.
+    IoasAlloc(UserArg<ioasid_ioas_alloc>),
+    /// `IOASID_IOAS_IOVA_RANGES`.
+    IoasIovaRanges(UserArg<ioasid_ioas_iova_ranges>),
+    /// `IOASID_IOAS_MAP`.
+    IoasMap(UserArg<ioasid_ioas_map>, MapRequest),
+    /// `IOASID_IOAS_UNMAP` of the inclusive range `.1..=.2`.
+    IoasUnmap(UserArg<ioasid_ioas_unmap>, u64, u64),
+}
+
+/// Maps IOVA arithmetic errors to the documented errnos.
+fn range_errno(e: iova::RangeError) -> Error {
+    match e {
+        iova::RangeError::Invalid => EINVAL,
+        iova::RangeError::Overflow => EOVERFLOW,
+    }
+}
+
+/// Refuses unknown flags (`EOPNOTSUPP`) and non-zero reserved fields (`EINVAL`).
+fn check_flags(flags: u32, known: u32, reserved: u32) -> Result {
+    if flags & !known != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if reserved != 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 impl Request {
     /// Decodes ioctl `cmd` with argument `arg`.
     ///
-    /// Errors: `ENOTTY` unknown command, `EOPNOTSUPP` unknown flags, and those of
-    /// [`UserArg::read`].
+    /// Errors: `ENOTTY` unknown command, `EOPNOTSUPP` unknown flags, `EINVAL` non-zero
+    /// reserved fields or values the ioctl's documentation rules out, `EOVERFLOW`
+    /// ranges past 2^64, and those of [`UserArg::read`].
     pub(crate) fn parse(cmd: u32, arg: usize) -> Result<Self> {
         match cmd {
             GET_API_VERSION => Ok(Request::GetApiVersion),
             CHECK_EXTENSION => {
                 let arg = UserArg::<ioasid_check_extension>::read(arg)?;
-                if arg.flags != 0 {
-                    return Err(EOPNOTSUPP);
-                }
+                check_flags(arg.flags, 0, 0)?;
                 Ok(Request::CheckExtension(arg))
+            }
+            DESTROY => Ok(Request::Destroy(UserArg::<ioasid_destroy>::read(arg)?.id)),
+            IOAS_ALLOC => {
+                let arg = UserArg::<ioasid_ioas_alloc>::read(arg)?;
+                check_flags(arg.flags, 0, arg.__reserved)?;
+                Ok(Request::IoasAlloc(arg))
+            }
+            IOAS_IOVA_RANGES => {
+                let arg = UserArg::<ioasid_ioas_iova_ranges>::read(arg)?;
+                check_flags(0, 0, arg.__reserved)?;
+                Ok(Request::IoasIovaRanges(arg))
+            }
+            IOAS_MAP => {
+                let arg = UserArg::<ioasid_ioas_map>::read(arg)?;
+                let known = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE;
+                check_flags(arg.flags, known, arg.__reserved)?;
+                if arg.flags & (IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE) == 0 {
+                    return Err(EINVAL);
+                }
+                let align = ioas::IOVA_ALIGNMENT;
+                iova::check_range(arg.user_va, arg.length, align).map_err(range_errno)?;
+                let placement = if arg.flags & IOASID_MAP_FIXED_IOVA != 0 {
+                    iova::check_range(arg.iova, arg.length, align).map_err(range_errno)?;
+                    Placement::Fixed(arg.iova)
+                } else {
+                    Placement::Any
+                };
+                let request = MapRequest {
+                    ioas_id: arg.ioas_id,
+                    user_va: usize::try_from(arg.user_va).map_err(|_| EOVERFLOW)?,
+                    npages: usize::try_from(arg.length / align).map_err(|_| EOVERFLOW)?,
+                    writable: arg.flags & IOASID_MAP_WRITEABLE != 0,
+                    placement,
+                };
+                Ok(Request::IoasMap(arg, request))
+            }
+            IOAS_UNMAP => {
+                let arg = UserArg::<ioasid_ioas_unmap>::read(arg)?;
+                let (start, last) = if arg.iova == 0 && arg.length == u64::MAX {
+                    (0, u64::MAX)
+                } else {
+                    let last = iova::check_range(arg.iova, arg.length, ioas::IOVA_ALIGNMENT)
+                        .map_err(range_errno)?;
+                    (arg.iova, last)
+                };
+                Ok(Request::IoasUnmap(arg, start, last))
             }
             _ => Err(ENOTTY),
         }
     }
 }
 
+/// Writes `ranges` to the user array at `ptr`, at most `capacity` of them.
+pub(crate) fn write_iova_ranges(ptr: u64, capacity: u32, ranges: &[(u64, u64)]) -> Result {
+    let n = ranges.len().min(capacity as usize);
+    let len = n * size_of::<ioasid_iova_range>();
+    let mut writer = UserSlice::new(UserPtr::from_addr(ptr as usize), len).writer();
+    for &(start, last) in &ranges[..n] {
+        writer.write(&ioasid_iova_range { start, last })?;
+    }
+    Ok(())
+}
+
 /// Whether this kernel supports `IOASID_CHECK_EXTENSION`'s `extension`.
 ///
 /// Unknown numbers (from a newer header) answer `false`, never an error.
 pub(crate) fn extension_supported(extension: u32) -> bool {
-    extension == IOASID_EXT_ARGSZ
+    matches!(extension, IOASID_EXT_ARGSZ | IOASID_EXT_MAP_DMA)
 }
 
 #[kunit_tests(ioasid_uapi)]
@@ -197,12 +310,23 @@ mod tests {
 
     #[test]
     fn ioctl_numbers_are_ours_and_distinct() {
-        for cmd in [GET_API_VERSION, CHECK_EXTENSION] {
+        let cmds = [
+            GET_API_VERSION,
+            CHECK_EXTENSION,
+            DESTROY,
+            IOAS_ALLOC,
+            IOAS_IOVA_RANGES,
+            IOAS_MAP,
+            IOAS_UNMAP,
+        ];
+        for (i, &cmd) in cmds.iter().enumerate() {
             assert_eq!(_IOC_TYPE(cmd), IOASID_TYPE);
             // Size-first structs carry their size in argsz, not in the ioctl number.
             assert_eq!(_IOC_SIZE(cmd), 0);
+            for &other in &cmds[i + 1..] {
+                assert_ne!(_IOC_NR(cmd), _IOC_NR(other));
+            }
         }
-        assert_ne!(_IOC_NR(GET_API_VERSION), _IOC_NR(CHECK_EXTENSION));
     }
 
     #[test]
@@ -218,8 +342,8 @@ mod tests {
     #[test]
     fn only_implemented_extensions_are_reported() {
         assert!(extension_supported(IOASID_EXT_ARGSZ));
+        assert!(extension_supported(IOASID_EXT_MAP_DMA));
         for ext in [
-            IOASID_EXT_MAP_DMA,
             IOASID_EXT_PASID,
             IOASID_EXT_NESTING,
             IOASID_EXT_FAULT_QUEUE,

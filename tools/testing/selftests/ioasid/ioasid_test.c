@@ -6,9 +6,11 @@
  * reserved bytes, bad pointers, unknown commands. Expected errnos are the ones that
  * Documentation/userspace-api/ioasid.rst promises.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -66,12 +68,15 @@ TEST_F(ioasid, check_extension_supported)
 
 	ASSERT_EQ(0, check_extension(self->fd, IOASID_EXT_ARGSZ, &supported));
 	EXPECT_EQ(1, supported);
+	supported = 0;
+	ASSERT_EQ(0, check_extension(self->fd, IOASID_EXT_MAP_DMA, &supported));
+	EXPECT_EQ(1, supported);
 }
 
 TEST_F(ioasid, check_extension_not_yet_supported)
 {
-	static const __u32 exts[] = { IOASID_EXT_MAP_DMA, IOASID_EXT_PASID,
-				      IOASID_EXT_NESTING, IOASID_EXT_FAULT_QUEUE };
+	static const __u32 exts[] = { IOASID_EXT_PASID, IOASID_EXT_NESTING,
+				      IOASID_EXT_FAULT_QUEUE };
 	__u32 supported;
 	unsigned int i;
 
@@ -246,6 +251,54 @@ TEST(not_a_regular_file_operation)
 	EXPECT_EQ(-1, write(fd, &c, 1));
 	EXPECT_EQ(EINVAL, errno);
 	close(fd);
+}
+
+/* The peers that benchmarks compare against must be in the same kernel. */
+TEST(vm_has_iommufd_and_vfio_type1)
+{
+	EXPECT_EQ(0, access("/dev/iommu", F_OK));
+	EXPECT_EQ(0, access("/dev/vfio/vfio", F_OK));
+}
+
+static int read_hex(const char *dir, const char *file, unsigned int *val)
+{
+	char path[512];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fscanf(f, "%x", val);
+	fclose(f);
+	return n == 1 ? 0 : -1;
+}
+
+/* The edu DMA device that the DMA tests drive is present and behind the IOMMU. */
+TEST(vm_has_edu_behind_an_iommu)
+{
+	const char *base = "/sys/bus/pci/devices";
+	unsigned int vendor, device;
+	char dir[512], link[600];
+	struct dirent *d;
+	int found = 0;
+	DIR *devs;
+
+	devs = opendir(base);
+	ASSERT_NE(NULL, devs);
+	while ((d = readdir(devs))) {
+		snprintf(dir, sizeof(dir), "%s/%s", base, d->d_name);
+		if (read_hex(dir, "vendor", &vendor) || read_hex(dir, "device", &device))
+			continue;
+		if (vendor != 0x1234 || device != 0x11e8)
+			continue;
+		found++;
+		snprintf(link, sizeof(link), "%s/iommu_group", dir);
+		EXPECT_EQ(0, access(link, F_OK));
+	}
+	closedir(devs);
+	EXPECT_EQ(1, found);
 }
 
 TEST_HARNESS_MAIN

@@ -13,3 +13,10 @@ mod argsz;
 mod argsz_tests;
 #[cfg(test)]
 mod uapi_header;
+
+#[allow(dead_code)] // Used by the tests below only.
+#[path = "../../../../../rust/ioasid/ioas/iova.rs"]
+mod iova;
+
+#[cfg(test)]
+mod iova_tests;

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! I/O address spaces (IOAS) with kernel-managed mappings.
+//!
+//! An [`Ioas`] is one I/O address space of a context: a set of non-overlapping mappings
+//! of pinned user memory at IOVAs. It is owned by the context's object table; operations
+//! in flight hold their own reference, so destroying it never races with them. The pins
+//! of a mapping are released, and uncharged from the context's [`PinAccount`], when the
+//! mapping is removed.
+
+use kernel::{
+    new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    rbtree::{
+        RBTree,
+        RBTreeNodeReservation, //
+    },
+    sync::{
+        Arc,
+        Mutex, //
+    },
+};
+
+use crate::pin::{
+    PinAccount,
+    PinnedPages, //
+};
+
+pub(crate) mod iova;
+
+/// IOVAs the kernel picks start here: page 0 is never handed out, so that no kernel-chosen
+/// device address looks like a null pointer.
+const IOVA_FLOOR: u64 = PAGE_SIZE as u64;
+
+/// The IOVA ranges an address space with no device attached can use.
+pub(crate) const ALLOWED: [(u64, u64); 1] = [(0, u64::MAX)];
+
+/// Alignment of every IOVA, length and user address in a mapping.
+pub(crate) const IOVA_ALIGNMENT: u64 = PAGE_SIZE as u64;
+
+/// Where a new mapping goes.
+pub(crate) enum Placement {
+    /// At exactly this IOVA.
+    Fixed(u64),
+    /// Wherever the kernel finds room.
+    Any,
+}
+
+/// One mapping: pinned pages at `iova..=last`.
+struct Mapping {
+    last: u64,
+    pages: PinnedPages,
+}
+
+/// An I/O address space.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Ioas {
+    #[pin]
+    maps: Mutex<RBTree<u64, Mapping>>,
+    account: Arc<Mutex<PinAccount>>,
+}
+
+impl Ioas {
+    /// A new, empty address space whose pins are accounted in `account`.
+    pub(crate) fn new(account: Arc<Mutex<PinAccount>>) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                maps <- new_mutex!(RBTree::new()),
+                account,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Maps `pages` (already pinned, covering `length` bytes) and returns the IOVA.
+    ///
+    /// Errors: `EEXIST` a fixed IOVA overlaps a mapping, `ENOSPC` no free IOVA range is
+    /// large enough, `ENOMEM` (including `RLIMIT_MEMLOCK`).
+    pub(crate) fn map(&self, pages: PinnedPages, placement: Placement) -> Result<u64> {
+        let length = (pages.len() * PAGE_SIZE) as u64;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mut maps = self.maps.lock();
+        let iova = match placement {
+            Placement::Fixed(iova) => {
+                let last = iova + (length - 1);
+                if maps.iter().any(|(&s, m)| iova::overlaps((s, m.last), (iova, last))) {
+                    return Err(EEXIST);
+                }
+                iova
+            }
+            Placement::Any => iova::find_free(
+                &ALLOWED,
+                || maps.iter().map(|(&s, m)| (s, m.last)),
+                IOVA_FLOOR,
+                length,
+                IOVA_ALIGNMENT,
+            )
+            .ok_or(ENOSPC)?,
+        };
+        self.account.lock().charge(&pages)?;
+        maps.insert(node.into_node(
+            iova,
+            Mapping {
+                last: iova + (length - 1),
+                pages,
+            },
+        ));
+        Ok(iova)
+    }
+
+    /// Unmaps every mapping inside `start..=last` and returns how many bytes that was.
+    ///
+    /// Errors: `EINVAL` the range cuts through a mapping (nothing is unmapped), `ENOENT`
+    /// nothing is mapped in the range.
+    pub(crate) fn unmap(&self, start: u64, last: u64) -> Result<u64> {
+        let mut maps = self.maps.lock();
+        let mut victims = KVec::new();
+        for (&s, m) in maps.iter() {
+            if !iova::overlaps((s, m.last), (start, last)) {
+                continue;
+            }
+            if s < start || m.last > last {
+                return Err(EINVAL);
+            }
+            victims.push(s, GFP_KERNEL)?;
+        }
+        if victims.is_empty() {
+            return Err(ENOENT);
+        }
+        let mut bytes = 0u64;
+        let mut account = self.account.lock();
+        for s in victims {
+            if let Some(m) = maps.remove(&s) {
+                bytes += m.last - s + 1;
+                account.uncharge(&m.pages);
+            }
+        }
+        Ok(bytes)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Ioas {
+    fn drop(self: Pin<&mut Self>) {
+        // The pins themselves go with the tree; only the accounting needs doing here.
+        let maps = self.maps.lock();
+        let mut account = self.account.lock();
+        for m in maps.values() {
+            account.uncharge(&m.pages);
+        }
+    }
+}

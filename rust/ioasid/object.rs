@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The object table of a context: every object a user creates, under one ID space.
+//!
+//! IDs are `u32`, never 0, and not reused while the context lives (until the ID space
+//! wraps). A lookup hands out a reference counted pointer, so an operation in flight
+//! keeps its object alive after a concurrent destroy.
+
+use kernel::{
+    prelude::*,
+    rbtree::{
+        RBTree,
+        RBTreeNodeReservation, //
+    },
+    sync::Arc,
+};
+
+use crate::ioas::Ioas;
+
+/// An object of a context.
+pub(crate) enum Object {
+    /// An I/O address space.
+    Ioas(Arc<Ioas>),
+}
+
+/// The objects of one context, by ID.
+pub(crate) struct ObjectTable {
+    objects: RBTree<u32, Object>,
+    next_id: u32,
+}
+
+impl ObjectTable {
+    /// An empty table.
+    pub(crate) fn new() -> Self {
+        Self {
+            objects: RBTree::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Adds `object` under a new ID, using `node` for the table entry.
+    ///
+    /// Errors: `ENOSPC` when all 2^32 - 1 IDs are in use.
+    pub(crate) fn insert(&mut self, node: RBTreeNodeReservation<u32, Object>, object: Object) -> Result<u32> {
+        let mut id = self.next_id;
+        loop {
+            if id != 0 && self.objects.get(&id).is_none() {
+                break;
+            }
+            id = id.wrapping_add(1);
+            if id == self.next_id {
+                return Err(ENOSPC);
+            }
+        }
+        self.next_id = id.wrapping_add(1);
+        self.objects.insert(node.into_node(id, object));
+        Ok(id)
+    }
+
+    /// The address space with ID `id`.
+    ///
+    /// Errors: `ENOENT` no object has that ID.
+    pub(crate) fn ioas(&self, id: u32) -> Result<Arc<Ioas>> {
+        match self.objects.get(&id) {
+            Some(Object::Ioas(ioas)) => Ok(ioas.clone()),
+            None => Err(ENOENT),
+        }
+    }
+
+    /// Removes the object with ID `id` and returns it, to be dropped by the caller outside
+    /// the table's lock.
+    ///
+    /// Errors: `ENOENT` no object has that ID.
+    pub(crate) fn remove(&mut self, id: u32) -> Result<Object> {
+        self.objects.remove(&id).ok_or(ENOENT)
+    }
+}
+
+#[kunit_tests(ioasid_object)]
+mod tests {
+    use super::*;
+    use crate::pin::PinAccount;
+    use kernel::{
+        new_mutex,
+        sync::aref::ARef, //
+    };
+
+    /// A table with `n` fresh address spaces; KUnit runs in a kernel thread, so the
+    /// accounting borrows init's mm (never charged: nothing is mapped here).
+    fn table_with(n: usize) -> Result<(ObjectTable, KVec<u32>)> {
+        // SAFETY: `init_mm` is a static that lives for the whole kernel lifetime.
+        let mm = unsafe { kernel::mm::Mm::from_raw(&raw mut kernel::bindings::init_mm) };
+        let account = Arc::pin_init(new_mutex!(PinAccount::new(ARef::from(mm))), GFP_KERNEL)?;
+        let mut table = ObjectTable::new();
+        let mut ids = KVec::new();
+        for _ in 0..n {
+            let ioas = Ioas::new(account.clone())?;
+            let id = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas))?;
+            ids.push(id, GFP_KERNEL)?;
+        }
+        Ok((table, ids))
+    }
+
+    #[test]
+    fn ids_are_nonzero_distinct_and_not_reused() -> Result {
+        let (mut table, ids) = table_with(3)?;
+        assert_eq!(&ids[..], &[1, 2, 3]);
+        table.remove(2)?;
+        let ioas = table.ioas(1)?;
+        let id = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas))?;
+        assert_eq!(id, 4);
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_and_removed_ids_are_enoent() -> Result {
+        let (mut table, _) = table_with(2)?;
+        assert_eq!(table.ioas(0).err(), Some(ENOENT));
+        assert_eq!(table.ioas(3).err(), Some(ENOENT));
+        table.remove(1)?;
+        assert_eq!(table.remove(1).err(), Some(ENOENT));
+        assert_eq!(table.ioas(1).err(), Some(ENOENT));
+        assert!(table.ioas(2).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn id_space_wraps_past_zero_and_live_ids() -> Result {
+        let (mut table, _) = table_with(1)?;
+        table.next_id = u32::MAX;
+        let ioas = table.ioas(1)?;
+        let a = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas.clone()))?;
+        let b = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas))?;
+        // u32::MAX, then 0 is skipped and so is 1, which is still in use.
+        assert_eq!((a, b), (u32::MAX, 2));
+        Ok(())
+    }
+}

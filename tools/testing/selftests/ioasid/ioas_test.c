@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kselftests for I/O address spaces with kernel-managed mappings: IOASID_IOAS_ALLOC,
+ * IOASID_DESTROY, IOASID_IOAS_IOVA_RANGES, IOASID_IOAS_MAP and IOASID_IOAS_UNMAP, with
+ * good and bad input, and the locked-memory accounting of pinned pages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/ioasid.h>
+
+#include "kselftest_harness.h"
+
+#define MiB (1024ul * 1024)
+
+static long page_size;
+
+static int ioas_alloc(int fd, __u32 *id)
+{
+	struct ioasid_ioas_alloc arg = { .argsz = sizeof(arg) };
+	int ret = ioctl(fd, IOASID_IOAS_ALLOC, &arg);
+
+	if (!ret)
+		*id = arg.out_ioas_id;
+	return ret;
+}
+
+static int destroy(int fd, __u32 id)
+{
+	struct ioasid_destroy arg = { .argsz = sizeof(arg), .id = id };
+
+	return ioctl(fd, IOASID_DESTROY, &arg);
+}
+
+static int map(int fd, __u32 ioas, __u32 flags, void *va, __u64 length, __u64 *iova)
+{
+	struct ioasid_ioas_map arg = {
+		.argsz = sizeof(arg),
+		.flags = flags,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = length,
+		.iova = *iova,
+	};
+	int ret = ioctl(fd, IOASID_IOAS_MAP, &arg);
+
+	if (!ret)
+		*iova = arg.iova;
+	return ret;
+}
+
+#define RW (IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE)
+#define FIXED (RW | IOASID_MAP_FIXED_IOVA)
+
+static int unmap(int fd, __u32 ioas, __u64 iova, __u64 length, __u64 *unmapped)
+{
+	struct ioasid_ioas_unmap arg = {
+		.argsz = sizeof(arg),
+		.ioas_id = ioas,
+		.iova = iova,
+		.length = length,
+	};
+	int ret = ioctl(fd, IOASID_IOAS_UNMAP, &arg);
+
+	if (!ret && unmapped)
+		*unmapped = arg.length;
+	return ret;
+}
+
+/* Locked memory of this process in bytes, as /proc/self/status shows it (VmLck). */
+static long locked_bytes(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+static void *buffer(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0x5a, len);
+	return p;
+}
+
+FIXTURE(ioas) {
+	int fd;
+	__u32 ioas;
+	void *buf;
+	size_t len;
+};
+
+FIXTURE_SETUP(ioas)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	self->fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
+	self->len = 16 * page_size;
+	self->buf = buffer(self->len);
+	ASSERT_NE(NULL, self->buf);
+}
+
+FIXTURE_TEARDOWN(ioas)
+{
+	munmap(self->buf, self->len);
+	close(self->fd);
+}
+
+TEST_F(ioas, alloc_gives_distinct_nonzero_ids)
+{
+	__u32 a, b;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &a));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &b));
+	EXPECT_NE(0, a);
+	EXPECT_NE(0, self->ioas);
+	EXPECT_NE(a, b);
+	EXPECT_NE(a, self->ioas);
+	EXPECT_EQ(0, destroy(self->fd, a));
+	EXPECT_EQ(0, destroy(self->fd, b));
+}
+
+TEST_F(ioas, alloc_bad_input)
+{
+	struct ioasid_ioas_alloc arg = { .argsz = sizeof(arg) };
+
+	arg.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_ALLOC, &arg));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	arg.flags = 0;
+	arg.__reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_ALLOC, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	arg.__reserved = 0;
+	arg.argsz = sizeof(arg) - 4;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_ALLOC, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_ALLOC, NULL));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST_F(ioas, alloc_result_unwritable_leaves_nothing)
+{
+	struct ioasid_ioas_alloc *arg;
+	__u32 next;
+
+	arg = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, arg);
+	memset(arg, 0, sizeof(*arg));
+	arg->argsz = sizeof(*arg);
+	ASSERT_EQ(0, mprotect(arg, page_size, PROT_READ));
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_ALLOC, arg));
+	EXPECT_EQ(EFAULT, errno);
+	/* The object the user never heard of was destroyed again. */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &next));
+	EXPECT_EQ(-1, destroy(self->fd, next - 1));
+	EXPECT_EQ(ENOENT, errno);
+	munmap(arg, page_size);
+}
+
+TEST_F(ioas, destroy_unknown_and_twice)
+{
+	EXPECT_EQ(-1, destroy(self->fd, 0));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, destroy(self->fd, 0xfffffff0));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(0, destroy(self->fd, self->ioas));
+	EXPECT_EQ(-1, destroy(self->fd, self->ioas));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+TEST_F(ioas, ids_are_per_context)
+{
+	int other = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	__u64 iova = 0;
+
+	ASSERT_LE(0, other);
+	/* Another context knows no object of this one. */
+	EXPECT_EQ(-1, map(other, self->ioas, RW, self->buf, page_size, &iova));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, destroy(other, self->ioas));
+	EXPECT_EQ(ENOENT, errno);
+	close(other);
+}
+
+TEST_F(ioas, iova_ranges)
+{
+	struct ioasid_iova_range ranges[4];
+	struct ioasid_ioas_iova_ranges arg = {
+		.argsz = sizeof(arg),
+		.ioas_id = self->ioas,
+		.num_ranges = 4,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_IOVA_RANGES, &arg));
+	ASSERT_EQ(1, arg.num_ranges);
+	EXPECT_EQ(0, ranges[0].start);
+	EXPECT_EQ(UINT64_MAX, ranges[0].last);
+	EXPECT_EQ(page_size, arg.out_iova_alignment);
+}
+
+TEST_F(ioas, iova_ranges_too_small_array)
+{
+	struct ioasid_ioas_iova_ranges arg = {
+		.argsz = sizeof(arg),
+		.ioas_id = self->ioas,
+		.num_ranges = 0,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_IOVA_RANGES, &arg));
+	EXPECT_EQ(EMSGSIZE, errno);
+	EXPECT_EQ(1, arg.num_ranges);
+}
+
+TEST_F(ioas, iova_ranges_bad_input)
+{
+	struct ioasid_ioas_iova_ranges arg = {
+		.argsz = sizeof(arg),
+		.ioas_id = self->ioas,
+		.num_ranges = 1,
+		.allowed_iovas = 8,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_IOVA_RANGES, &arg));
+	EXPECT_EQ(EFAULT, errno);
+	arg.ioas_id = 0xfffff;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_IOVA_RANGES, &arg));
+	EXPECT_EQ(ENOENT, errno);
+	arg.ioas_id = self->ioas;
+	arg.__reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_IOVA_RANGES, &arg));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(ioas, map_kernel_picks_iova)
+{
+	__u64 a = 0, b = 0, unmapped = 0;
+
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, 4 * page_size, &a));
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, 4 * page_size, &b));
+	EXPECT_NE(0, a);
+	EXPECT_EQ(0, a % page_size);
+	EXPECT_EQ(0, b % page_size);
+	EXPECT_TRUE(b >= a + 4 * page_size || a >= b + 4 * page_size);
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, a, 4 * page_size, &unmapped));
+	EXPECT_EQ(4 * page_size, unmapped);
+}
+
+TEST_F(ioas, map_fixed_and_picked_do_not_collide)
+{
+	__u64 fixed = page_size, picked = 0;
+
+	ASSERT_EQ(0, map(self->fd, self->ioas, FIXED, self->buf, 2 * page_size, &fixed));
+	EXPECT_EQ(page_size, fixed);
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, page_size, &picked));
+	EXPECT_EQ(3 * page_size, picked);
+}
+
+TEST_F(ioas, map_fixed_overlaps)
+{
+	__u64 base = 0x100000, iova;
+
+	iova = base;
+	ASSERT_EQ(0, map(self->fd, self->ioas, FIXED, self->buf, 4 * page_size, &iova));
+	/* Same range, head, tail, inside, around: all refused. */
+	__u64 starts[] = { base, base - page_size, base + 3 * page_size, base + page_size,
+			   base - 2 * page_size };
+	__u64 lens[] = { 4, 2, 2, 1, 8 };
+	for (int i = 0; i < 5; i++) {
+		iova = starts[i];
+		EXPECT_EQ(-1, map(self->fd, self->ioas, FIXED, self->buf, lens[i] * page_size, &iova));
+		EXPECT_EQ(EEXIST, errno);
+	}
+	/* Adjacent on both sides is fine. */
+	iova = base - page_size;
+	EXPECT_EQ(0, map(self->fd, self->ioas, FIXED, self->buf, page_size, &iova));
+	iova = base + 4 * page_size;
+	EXPECT_EQ(0, map(self->fd, self->ioas, FIXED, self->buf, page_size, &iova));
+}
+
+TEST_F(ioas, map_bad_flags_and_fields)
+{
+	struct ioasid_ioas_map arg = {
+		.argsz = sizeof(arg),
+		.ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf,
+		.length = page_size,
+	};
+	unsigned int bit;
+
+	arg.flags = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_MAP, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	arg.flags = IOASID_MAP_FIXED_IOVA;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_MAP, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	for (bit = 3; bit < 32; bit++) {
+		arg.flags = RW | (1u << bit);
+		EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_MAP, &arg));
+		EXPECT_EQ(EOPNOTSUPP, errno);
+	}
+	arg.flags = RW;
+	arg.__reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_MAP, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	arg.__reserved = 0;
+	arg.ioas_id = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_MAP, &arg));
+	EXPECT_EQ(ENOENT, errno);
+	arg.argsz = 32;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_MAP, &arg));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(ioas, map_unaligned_or_empty)
+{
+	char *va = self->buf;
+	__u64 iova;
+
+	iova = 0;
+	EXPECT_EQ(-1, map(self->fd, self->ioas, RW, va, 0, &iova));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, map(self->fd, self->ioas, RW, va + 8, page_size, &iova));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, map(self->fd, self->ioas, RW, va, page_size + 1, &iova));
+	EXPECT_EQ(EINVAL, errno);
+	iova = page_size + 512;
+	EXPECT_EQ(-1, map(self->fd, self->ioas, FIXED, va, page_size, &iova));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(ioas, map_overflow)
+{
+	__u64 iova = UINT64_MAX - page_size + 1;
+
+	/* The top page of the space is usable; one page more wraps. */
+	EXPECT_EQ(0, map(self->fd, self->ioas, FIXED, self->buf, page_size, &iova));
+	iova = UINT64_MAX - page_size + 1 - page_size;
+	EXPECT_EQ(-1, map(self->fd, self->ioas, FIXED, self->buf, 4 * page_size, &iova));
+	EXPECT_EQ(EOVERFLOW, errno);
+	iova = 0;
+	EXPECT_EQ(-1, map(self->fd, self->ioas, RW, (void *)(UINT64_MAX - page_size + 1),
+			  2 * page_size, &iova));
+	EXPECT_EQ(EOVERFLOW, errno);
+}
+
+TEST_F(ioas, map_memory_that_cannot_be_pinned)
+{
+	char *ro, *hole;
+	__u64 iova = 0;
+
+	hole = buffer(2 * page_size);
+	ASSERT_NE(NULL, hole);
+	ASSERT_EQ(0, munmap(hole + page_size, page_size));
+	EXPECT_EQ(-1, map(self->fd, self->ioas, RW, hole, 2 * page_size, &iova));
+	EXPECT_EQ(EFAULT, errno);
+	/* Nothing was mapped by the failed call. */
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(ENOENT, errno);
+
+	ro = buffer(page_size);
+	ASSERT_NE(NULL, ro);
+	ASSERT_EQ(0, mprotect(ro, page_size, PROT_READ));
+	EXPECT_EQ(-1, map(self->fd, self->ioas, RW, ro, page_size, &iova));
+	EXPECT_EQ(EFAULT, errno);
+	/* Read-only memory is fine for device reads. */
+	EXPECT_EQ(0, map(self->fd, self->ioas, IOASID_MAP_READABLE, ro, page_size, &iova));
+	munmap(ro, page_size);
+	munmap(hole, page_size);
+}
+
+TEST_F(ioas, unmap_semantics)
+{
+	__u64 base = 0x200000, iova, unmapped = 0;
+
+	for (int i = 0; i < 3; i++) {
+		iova = base + i * 4 * page_size;
+		ASSERT_EQ(0, map(self->fd, self->ioas, FIXED, self->buf, 4 * page_size, &iova));
+	}
+	/* Cutting through a mapping unmaps nothing. */
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, base, 2 * page_size, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, base + 2 * page_size, 4 * page_size, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	/* A range with nothing in it. */
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 0x10000000, page_size, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	/* A range covering two whole mappings and a gap. */
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, base - page_size, 9 * page_size, &unmapped));
+	EXPECT_EQ(8 * page_size, unmapped);
+	/* Unmap all takes the rest. */
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(4 * page_size, unmapped);
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+TEST_F(ioas, unmap_bad_input)
+{
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 0, 0, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 1, page_size, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, page_size, page_size - 1, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, UINT64_MAX - page_size + 1, 2 * page_size, NULL));
+	EXPECT_EQ(EOVERFLOW, errno);
+	EXPECT_EQ(-1, unmap(self->fd, 0xffff, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+TEST_F(ioas, locked_memory_counts_each_page_once)
+{
+	long base = locked_bytes();
+	__u32 second;
+	__u64 a = 0, b = 0, c = 0;
+
+	ASSERT_LE(0, base);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &second));
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, self->len, &a));
+	EXPECT_EQ(base + (long)self->len, locked_bytes());
+	/* The same pages in a second address space, and again in the first. */
+	ASSERT_EQ(0, map(self->fd, second, RW, self->buf, self->len, &b));
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, 4 * page_size, &c));
+	EXPECT_EQ(base + (long)self->len, locked_bytes());
+	/* Still pinned by the second address space. */
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(base + (long)self->len, locked_bytes());
+	/* Destroying the last user releases the charge. */
+	ASSERT_EQ(0, destroy(self->fd, second));
+	EXPECT_EQ(base, locked_bytes());
+}
+
+TEST_F(ioas, destroy_and_close_with_live_mappings)
+{
+	long base = locked_bytes();
+	int fd2 = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	__u32 ids[3];
+	__u64 iova;
+
+	ASSERT_LE(0, fd2);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, ioas_alloc(fd2, &ids[i]));
+		iova = 0;
+		ASSERT_EQ(0, map(fd2, ids[i], RW, self->buf, (i + 1) * page_size, &iova));
+	}
+	EXPECT_EQ(base + 3 * page_size, locked_bytes());
+	ASSERT_EQ(0, destroy(fd2, ids[2]));
+	EXPECT_EQ(base + 2 * page_size, locked_bytes());
+	ASSERT_EQ(0, close(fd2));
+	EXPECT_EQ(base, locked_bytes());
+}
+
+TEST_F(ioas, huge_buffer)
+{
+	size_t len = 8 * MiB;
+	char *big = mmap(NULL, len + 2 * MiB, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *aligned;
+	__u64 iova = 0, unmapped = 0;
+
+	ASSERT_NE(MAP_FAILED, big);
+	aligned = (char *)(((uintptr_t)big + 2 * MiB - 1) & ~(2 * MiB - 1));
+	madvise(aligned, len, MADV_HUGEPAGE);
+	memset(aligned, 1, len);
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, aligned, len, &iova));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, iova, len, &unmapped));
+	EXPECT_EQ(len, unmapped);
+	munmap(big, len + 2 * MiB);
+}
+
+/* Runs fn in a child process and returns its exit status. */
+static int in_child(void (*fn)(int fd, __u32 ioas, void *buf), int fd, __u32 ioas, void *buf)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		fn(fd, ioas, buf);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void map_from_other_process(int fd, __u32 ioas, void *buf)
+{
+	__u64 iova = 0;
+
+	if (map(fd, ioas, RW, buf, page_size, &iova) != -1 || errno != EPERM)
+		_exit(1);
+}
+
+TEST_F(ioas, map_from_another_process)
+{
+	EXPECT_EQ(0, in_child(map_from_other_process, self->fd, self->ioas, self->buf));
+}
+
+static void map_past_memlock(int fd, __u32 ioas, void *buf)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	struct rlimit lim;
+	int own;
+	char *mem;
+	__u64 iova = 0;
+	long base;
+
+	/* Without CAP_IPC_LOCK the limit applies (as for an unprivileged VMM). */
+	if (syscall(SYS_capget, &hdr, data))
+		_exit(2);
+	data[0].effective &= ~(1u << CAP_IPC_LOCK);
+	data[0].permitted &= ~(1u << CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &hdr, data))
+		_exit(3);
+	own = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	if (own < 0 || ioas_alloc(own, &ioas))
+		_exit(4);
+	base = locked_bytes();
+	lim.rlim_cur = lim.rlim_max = base + 8 * page_size;
+	if (setrlimit(RLIMIT_MEMLOCK, &lim))
+		_exit(5);
+	mem = buffer(16 * page_size);
+	if (!mem)
+		_exit(6);
+	if (map(own, ioas, RW, mem, 16 * page_size, &iova) != -1 || errno != ENOMEM)
+		_exit(7);
+	if (locked_bytes() != base)
+		_exit(8);
+	if (map(own, ioas, RW, mem, 8 * page_size, &iova))
+		_exit(9);
+	/* Pages already charged do not count again. */
+	if (map(own, ioas, RW, mem, 8 * page_size, &iova))
+		_exit(10);
+	if (map(own, ioas, RW, mem + 8 * page_size, page_size, &iova) != -1 || errno != ENOMEM)
+		_exit(11);
+	close(own);
+	if (locked_bytes() != base)
+		_exit(12);
+}
+
+TEST_F(ioas, map_past_rlimit_memlock)
+{
+	EXPECT_EQ(0, in_child(map_past_memlock, self->fd, self->ioas, self->buf));
+}
+
+TEST_HARNESS_MAIN
