@@ -12,7 +12,7 @@ mkdir -p "$runs"
 log "host unit tests (cargo test)"
 host_status=0
 cargo=$(command -v cargo || echo /usr/bin/cargo)
-CARGO_TARGET_DIR=$IOASID_CACHE/build/host "$cargo" test -q \
+CARGO_TARGET_DIR=$IOASID_CACHE/build/host-$(echo "$REPO" | sha256sum | cut -c1-8) "$cargo" test -q \
 	--manifest-path "$REPO/tools/testing/ioasid/host/Cargo.toml" \
 	>"$runs/host.log" 2>&1 || host_status=$?
 grep -E '^test result|FAILED|panicked' "$runs/host.log" >&2 || true

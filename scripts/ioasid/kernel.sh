@@ -57,7 +57,17 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.ioasid-config-hash" 2>/dev/null)" 
 	echo "$cfg_hash" >"$out/.ioasid-config-hash"
 fi
 
+# Make compares mtimes, which cannot tell that a different checkout (CI's fresh clone, a
+# worktree, an older commit) now stands behind drivers/ioasid: rebuild the driver whenever
+# the content of its sources differs from the last build's.
+src_hash=$(cd "$REPO" && find Kconfig Kbuild include rust -type f -print0 | sort -z |
+	xargs -0 sha256sum | sha256sum | cut -c1-16)
+if [ "$(cat "$out/.ioasid-src-hash" 2>/dev/null)" != "$src_hash" ]; then
+	rm -rf "$out/drivers/ioasid"
+fi
+
 log "building $flavour kernel in $out"
 "${kmake[@]}" -s bzImage
 "${kmake[@]}" -s headers_install >/dev/null
+echo "$src_hash" >"$out/.ioasid-src-hash"
 echo "$out"

@@ -162,6 +162,14 @@ def vm(tally, label, directory, job):
             in_leaks = False
         elif in_leaks and line.startswith("unreferenced object"):
             tally.add("fail", f"{label}: kmemleak: {line.strip()}")
+    try:
+        qemu = open(f"{directory}/qemu-status").read().strip()
+    except OSError:
+        qemu = "missing"
+    if qemu == "124" or qemu == "137":
+        tally.add("fail", f"{label}: the VM timed out and was killed")
+    elif qemu != "0":
+        tally.add("fail", f"{label}: qemu exited with status {qemu}")
     if not any(l.startswith("IOASID-JOB-END") for l in tests):
         tally.add("fail", f"{label}: the VM did not finish its job (timeout, panic or crash)")
     exit_code = [l for l in tests if l.startswith("IOASID-EXIT ")]

@@ -8,6 +8,7 @@ kbuild=$1
 ksrc=${KDIR:-$KSRC_PRISTINE}
 out=$IOASID_CACHE/build/user
 mkdir -p "$out/selftests"
-make -s -C "$REPO/samples/ioasid" KHDR="$kbuild/usr/include" OUT="$out"
-make -s -C "$REPO/tools/testing/selftests/ioasid" KSRC="$ksrc" KHDR="$kbuild/usr/include" \
+# Always rebuilt (a few seconds): mtimes cannot tell one checkout from another.
+make -s -B -C "$REPO/samples/ioasid" KHDR="$kbuild/usr/include" OUT="$out"
+make -s -B -C "$REPO/tools/testing/selftests/ioasid" KSRC="$ksrc" KHDR="$kbuild/usr/include" \
 	OUT="$out/selftests"

@@ -17,6 +17,7 @@ timeout_s=${IOASID_VM_TIMEOUT:-600}
 mkdir -p "$outdir"
 : >"$outdir/console.log"
 : >"$outdir/tests.log"
+rm -f "$outdir/qemu-status"
 
 append="console=ttyS0 panic=-1 oops=panic ioasid.job=$job kunit.filter_glob=ioasid*"
 case $iommu in
@@ -39,4 +40,5 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
 	"${iommu_dev[@]}" -device edu,dma_mask=0xffffffffffffffff \
 	-serial "file:$outdir/console.log" -serial "file:$outdir/tests.log" \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null || status=$?
+echo "$status" >"$outdir/qemu-status"
 exit $status
