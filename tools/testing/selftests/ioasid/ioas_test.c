@@ -5,6 +5,7 @@
  * good and bad input, and the locked-memory accounting of pinned pages.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -565,6 +566,65 @@ static void map_past_memlock(int fd, __u32 ioas, void *buf)
 TEST_F(ioas, map_past_rlimit_memlock)
 {
 	EXPECT_EQ(0, in_child(map_past_memlock, self->fd, self->ioas, self->buf));
+}
+
+struct racer {
+	int fd;
+	__u32 ioas;
+	char *buf;
+	int failures;
+};
+
+/* Maps and unmaps in a loop; errors other than the expected races count as failures. */
+static void *map_unmap_loop(void *arg)
+{
+	struct racer *r = arg;
+
+	for (int i = 0; i < 200; i++) {
+		__u64 iova = 0, unmapped = 0;
+		size_t len = (1 + i % 4) * page_size;
+
+		if (map(r->fd, r->ioas, RW, r->buf + (i % 8) * page_size, len, &iova)) {
+			/* The address space may have been destroyed under us. */
+			if (errno != ENOENT)
+				r->failures++;
+			continue;
+		}
+		if (unmap(r->fd, r->ioas, iova, len, &unmapped)) {
+			if (errno != ENOENT)
+				r->failures++;
+		} else if (unmapped != len) {
+			r->failures++;
+		}
+	}
+	return NULL;
+}
+
+TEST_F(ioas, concurrent_map_unmap_destroy)
+{
+	long base = locked_bytes();
+	struct racer racers[4];
+	pthread_t threads[4];
+	__u32 other, doomed;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &other));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &doomed));
+	/* Two threads share an address space, one has its own, one races a destroy. */
+	__u32 targets[4] = { self->ioas, self->ioas, other, doomed };
+	for (int i = 0; i < 4; i++) {
+		racers[i] = (struct racer){ self->fd, targets[i], self->buf, 0 };
+		ASSERT_EQ(0, pthread_create(&threads[i], NULL, map_unmap_loop, &racers[i]));
+	}
+	usleep(1000);
+	EXPECT_EQ(0, destroy(self->fd, doomed));
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, pthread_join(threads[i], NULL));
+		EXPECT_EQ(0, racers[i].failures);
+	}
+	/* Every mapping was unmapped or destroyed: nothing stays charged. */
+	EXPECT_EQ(base, locked_bytes());
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(ENOENT, errno);
 }
 
 TEST_HARNESS_MAIN
