@@ -24,11 +24,6 @@ pub(crate) fn check_range(start: u64, length: u64, align: u64) -> Result<u64, Ra
     start.checked_add(length - 1).ok_or(RangeError::Overflow)
 }
 
-/// Whether `a` and `b` (inclusive ranges) share at least one byte.
-pub(crate) fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
-    a.0 <= b.1 && b.0 <= a.1
-}
-
 /// Rounds `value` up to a multiple of `align` (a power of two), if that fits in 64 bits.
 fn align_up(value: u64, align: u64) -> Option<u64> {
     value.checked_add(align - 1).map(|v| v & !(align - 1))

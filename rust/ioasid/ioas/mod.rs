@@ -83,8 +83,7 @@ impl Ioas {
         let mut maps = self.maps.lock();
         let iova = match placement {
             Placement::Fixed(iova) => {
-                let last = iova + (length - 1);
-                if maps.iter().any(|(&s, m)| iova::overlaps((s, m.last), (iova, last))) {
+                if first_overlapping(&maps, iova, iova + (length - 1)).is_some() {
                     return Err(EEXIST);
                 }
                 iova
@@ -116,14 +115,19 @@ impl Ioas {
     pub(crate) fn unmap(&self, start: u64, last: u64) -> Result<u64> {
         let mut maps = self.maps.lock();
         let mut victims = KVec::new();
-        for (&s, m) in maps.iter() {
-            if !iova::overlaps((s, m.last), (start, last)) {
-                continue;
-            }
-            if s < start || m.last > last {
+        let mut next = first_overlapping(&maps, start, last);
+        while let Some((s, m_last)) = next {
+            if s < start || m_last > last {
                 return Err(EINVAL);
             }
             victims.push(s, GFP_KERNEL)?;
+            next = match m_last.checked_add(1) {
+                Some(after) => maps
+                    .cursor_lower_bound(&after)
+                    .map(|c| (*c.current().0, c.current().1.last))
+                    .filter(|&(s, _)| s <= last),
+                None => None,
+            };
         }
         if victims.is_empty() {
             return Err(ENOENT);
@@ -138,6 +142,26 @@ impl Ioas {
         }
         Ok(bytes)
     }
+}
+
+/// The lowest mapping that shares a byte with `start..=last`, as `(start, last)`, found in
+/// O(log n): either the mapping that begins at or before `start` and reaches it, or the
+/// first one that begins inside the range.
+fn first_overlapping(maps: &RBTree<u64, Mapping>, start: u64, last: u64) -> Option<(u64, u64)> {
+    let at_or_after = maps.cursor_lower_bound(&start);
+    let before = match &at_or_after {
+        Some(c) if *c.current().0 == start => None,
+        Some(c) => c.peek_prev().map(|(&s, m)| (s, m.last)),
+        None => maps.cursor_back().map(|c| (*c.current().0, c.current().1.last)),
+    };
+    if let Some((s, l)) = before {
+        if l >= start {
+            return Some((s, l));
+        }
+    }
+    at_or_after
+        .map(|c| (*c.current().0, c.current().1.last))
+        .filter(|&(s, _)| s <= last)
 }
 
 #[pinned_drop]
