@@ -9,6 +9,7 @@
 //! Locking: the object table's lock is held only to look up, insert or remove an entry;
 //! an address space's own lock is taken after it, never while holding the table's.
 
+use core::sync::atomic::Ordering;
 use kernel::{
     current,
     fs::File,
@@ -27,6 +28,14 @@ use kernel::{
 };
 
 use crate::{
+    device::{
+        BoundDevice,
+        IOASID_FOPS, //
+    },
+    iommu::{
+        DmaOwner,
+        Prot, //
+    },
     ioas::{
         self,
         Ioas, //
@@ -59,7 +68,10 @@ pub(crate) struct Context {
 impl MiscDevice for Context {
     type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        // SAFETY: `file` is a valid file being opened; its `f_op` is set and stays the same.
+        let fops = unsafe { (*file.as_ptr()).f_op };
+        IOASID_FOPS.store(fops.cast_mut(), Ordering::Release);
         // Memory is pinned from, and accounted to, the process that opens the context.
         let mm = ARef::from(&**current!().mm().ok_or(EINVAL)?);
         let account = Arc::pin_init(new_mutex!(PinAccount::new(mm)), GFP_KERNEL)?;
@@ -86,7 +98,7 @@ impl Context {
                 arg.write_back()?;
             }
             Request::Destroy(id) => {
-                let object = self.objects.lock().remove(id)?;
+                let object = self.objects.lock().destroy(id)?;
                 // Released outside the table's lock.
                 drop(object);
             }
@@ -97,7 +109,8 @@ impl Context {
                 arg.out_ioas_id = id;
                 if let Err(e) = arg.write_back() {
                     // The user never learnt the ID: take the object back.
-                    let _ = self.objects.lock().remove(id);
+                    let object = self.objects.lock().remove(id);
+                    drop(object);
                     return Err(e);
                 }
             }
@@ -122,6 +135,17 @@ impl Context {
                     return Err(e);
                 }
             }
+            Request::DeviceAttach { dev_id, ioas_id } => {
+                let (dev, ioas) = {
+                    let objects = self.objects.lock();
+                    (objects.device(dev_id)?, objects.ioas(ioas_id)?)
+                };
+                dev.attach(ioas)?;
+            }
+            Request::DeviceDetach(dev_id) => {
+                let dev = self.objects.lock().device(dev_id)?;
+                dev.detach()?;
+            }
             Request::IoasUnmap(mut arg, start, last) => {
                 let ioas = self.objects.lock().ioas(arg.ioas_id)?;
                 arg.length = ioas.unmap(start, last)?;
@@ -139,7 +163,39 @@ impl Context {
             return Err(EPERM);
         }
         let pages = PinnedPages::pin(request.user_va, request.npages, request.writable)?;
-        let iova = ioas.map(pages, request.placement)?;
+        let prot = Prot::new(request.readable, request.writable);
+        let iova = ioas.map(pages, prot, request.placement)?;
         Ok((ioas, iova))
+    }
+
+    /// The context of a /dev/ioasid file.
+    ///
+    /// # Safety
+    ///
+    /// `file` is a /dev/ioasid file (its `f_op` is [`IOASID_FOPS`]); the context lives as
+    /// long as the reference to `file` the caller holds.
+    pub(crate) unsafe fn from_file(file: &File) -> &Context {
+        // SAFETY: the misc device core stored `Pin<KBox<Context>>::into_foreign()` of this
+        // file in `private_data` at open, and it is released only with the file.
+        unsafe { &*(*file.as_ptr()).private_data.cast::<Context>() }
+    }
+
+    /// Gives the device `owner` holds an ID in this context (for `ioasid_bind_device`).
+    pub(crate) fn add_device(&self, owner: DmaOwner, file: ARef<File>) -> Result<Arc<BoundDevice>> {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mut bound = None;
+        self.objects.lock().insert_with(node, |id| {
+            let dev = BoundDevice::new(owner, file, id)?;
+            bound = Some(dev.clone());
+            Ok(Object::Device(dev))
+        })?;
+        bound.ok_or(EINVAL)
+    }
+
+    /// Removes a device's ID (for `ioasid_unbind_device`).
+    pub(crate) fn remove_device(&self, id: u32) {
+        let object = self.objects.lock().remove(id);
+        // Dropped outside the table's lock.
+        drop(object);
     }
 }

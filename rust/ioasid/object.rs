@@ -15,12 +15,17 @@ use kernel::{
     sync::Arc,
 };
 
-use crate::ioas::Ioas;
+use crate::{
+    device::BoundDevice,
+    ioas::Ioas,
+};
 
 /// An object of a context.
 pub(crate) enum Object {
     /// An I/O address space.
     Ioas(Arc<Ioas>),
+    /// A device its driver bound to the context.
+    Device(Arc<BoundDevice>),
 }
 
 /// The objects of one context, by ID.
@@ -42,6 +47,17 @@ impl ObjectTable {
     ///
     /// Errors: `ENOSPC` when all 2^32 - 1 IDs are in use.
     pub(crate) fn insert(&mut self, node: RBTreeNodeReservation<u32, Object>, object: Object) -> Result<u32> {
+        self.insert_with(node, |_| Ok(object))
+    }
+
+    /// Adds the object `make` builds for its new ID. Nothing changes if `make` fails.
+    ///
+    /// Errors: `ENOSPC` when all 2^32 - 1 IDs are in use, and those of `make`.
+    pub(crate) fn insert_with(
+        &mut self,
+        node: RBTreeNodeReservation<u32, Object>,
+        make: impl FnOnce(u32) -> Result<Object>,
+    ) -> Result<u32> {
         let mut id = self.next_id;
         loop {
             if id != 0 && self.objects.get(&id).is_none() {
@@ -52,6 +68,7 @@ impl ObjectTable {
                 return Err(ENOSPC);
             }
         }
+        let object = make(id)?;
         self.next_id = id.wrapping_add(1);
         self.objects.insert(node.into_node(id, object));
         Ok(id)
@@ -59,20 +76,45 @@ impl ObjectTable {
 
     /// The address space with ID `id`.
     ///
-    /// Errors: `ENOENT` no object has that ID.
+    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not an address space.
     pub(crate) fn ioas(&self, id: u32) -> Result<Arc<Ioas>> {
         match self.objects.get(&id) {
             Some(Object::Ioas(ioas)) => Ok(ioas.clone()),
+            Some(_) => Err(EINVAL),
             None => Err(ENOENT),
         }
     }
 
-    /// Removes the object with ID `id` and returns it, to be dropped by the caller outside
-    /// the table's lock.
+    /// The bound device with ID `id`.
     ///
-    /// Errors: `ENOENT` no object has that ID.
-    pub(crate) fn remove(&mut self, id: u32) -> Result<Object> {
+    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not a device.
+    pub(crate) fn device(&self, id: u32) -> Result<Arc<BoundDevice>> {
+        match self.objects.get(&id) {
+            Some(Object::Device(dev)) => Ok(dev.clone()),
+            Some(_) => Err(EINVAL),
+            None => Err(ENOENT),
+        }
+    }
+
+    /// Removes the object with ID `id` for `IOASID_DESTROY` and returns it, to be dropped
+    /// by the caller outside the table's lock.
+    ///
+    /// Errors: `ENOENT` no object has that ID, `EBUSY` an address space with a device
+    /// attached, `EINVAL` a device (devices leave when their driver unbinds them).
+    pub(crate) fn destroy(&mut self, id: u32) -> Result<Object> {
+        match self.objects.get(&id) {
+            None => return Err(ENOENT),
+            Some(Object::Ioas(ioas)) if ioas.is_attached() => return Err(EBUSY),
+            Some(Object::Device(_)) => return Err(EINVAL),
+            Some(Object::Ioas(_)) => {}
+        }
         self.objects.remove(&id).ok_or(ENOENT)
+    }
+
+    /// Removes the object with ID `id`, whatever it is; it is dropped by the caller outside
+    /// the table's lock.
+    pub(crate) fn remove(&mut self, id: u32) -> Option<Object> {
+        self.objects.remove(&id)
     }
 }
 
@@ -105,7 +147,7 @@ mod tests {
     fn ids_are_nonzero_distinct_and_not_reused() -> Result {
         let (mut table, ids) = table_with(3)?;
         assert_eq!(&ids[..], &[1, 2, 3]);
-        table.remove(2)?;
+        table.destroy(2)?;
         let ioas = table.ioas(1)?;
         let id = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas))?;
         assert_eq!(id, 4);
@@ -117,8 +159,8 @@ mod tests {
         let (mut table, _) = table_with(2)?;
         assert_eq!(table.ioas(0).err(), Some(ENOENT));
         assert_eq!(table.ioas(3).err(), Some(ENOENT));
-        table.remove(1)?;
-        assert_eq!(table.remove(1).err(), Some(ENOENT));
+        table.destroy(1)?;
+        assert_eq!(table.destroy(1).err(), Some(ENOENT));
         assert_eq!(table.ioas(1).err(), Some(ENOENT));
         assert!(table.ioas(2).is_ok());
         Ok(())

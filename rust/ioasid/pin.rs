@@ -86,6 +86,41 @@ impl PinnedPages {
     pub(crate) fn len(&self) -> usize {
         self.pages.len()
     }
+
+    /// The pinned memory as physically contiguous runs: `(byte offset, physical address,
+    /// length)`, so that a domain can map each run with the largest page sizes it allows.
+    pub(crate) fn phys_runs(&self) -> PhysRuns<'_> {
+        PhysRuns { pages: self, next: 0 }
+    }
+
+    fn phys(&self, i: usize) -> u64 {
+        // SAFETY: by the invariant, every entry is a pinned, hence valid, page.
+        unsafe { crate::iommu::page_to_phys(self.pages[i]) }
+    }
+}
+
+/// Iterator of [`PinnedPages::phys_runs`].
+pub(crate) struct PhysRuns<'a> {
+    pages: &'a PinnedPages,
+    next: usize,
+}
+
+impl Iterator for PhysRuns<'_> {
+    type Item = (usize, u64, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let first = self.next;
+        if first >= self.pages.len() {
+            return None;
+        }
+        let start = self.pages.phys(first);
+        let mut end = first + 1;
+        while end < self.pages.len() && self.pages.phys(end) == start + ((end - first) * PAGE_SIZE) as u64 {
+            end += 1;
+        }
+        self.next = end;
+        Some((first * PAGE_SIZE, start, (end - first) * PAGE_SIZE))
+    }
 }
 
 impl Drop for PinnedPages {

@@ -4,7 +4,8 @@
 #   vm.sh JOB IOMMU OUTDIR      JOB: run|check   IOMMU: intel|virtio
 #
 # q35 under TCG with one edu device; intel = intel-iommu in scalable mode with PASID,
-# virtio = virtio-iommu. OUTDIR gets console.log (kernel) and tests.log (userspace).
+# virtio = virtio-iommu. OUTDIR gets console.log (kernel), tests.log (userspace) and
+# qemu.log (QEMU's own messages, e.g. the IOMMU faults that DMA tests provoke on purpose).
 # The VM is killed after $IOASID_VM_TIMEOUT seconds (default 600): it can never hang.
 # Exits with QEMU's status (124 on timeout).
 set -euo pipefail
@@ -39,6 +40,7 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
 	-display none -monitor none -nodefaults \
 	"${iommu_dev[@]}" -device edu,dma_mask=0xffffffffffffffff \
 	-serial "file:$outdir/console.log" -serial "file:$outdir/tests.log" \
-	-kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null || status=$?
+	-kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null 2>"$outdir/qemu.log" ||
+	status=$?
 echo "$status" >"$outdir/qemu-status"
 exit $status

@@ -34,6 +34,8 @@ enum ioasid_cmd {
 	IOASID_CMD_IOAS_IOVA_RANGES,
 	IOASID_CMD_IOAS_MAP,
 	IOASID_CMD_IOAS_UNMAP,
+	IOASID_CMD_DEVICE_ATTACH,
+	IOASID_CMD_DEVICE_DETACH,
 };
 
 /**
@@ -81,11 +83,13 @@ struct ioasid_check_extension {
 /**
  * struct ioasid_destroy - IOASID_DESTROY argument
  * @argsz: sizeof(struct ioasid_destroy)
- * @id: ID of any object of this context
+ * @id: ID of an address space of this context
  *
  * Destroys the object. An address space's mappings are unmapped and unpinned.
  *
- * Errors: EINVAL argsz too small, E2BIG, EFAULT, ENOENT no object has @id.
+ * Errors: EINVAL argsz too small, or @id is a device (devices leave the context when
+ * their driver unbinds them); E2BIG; EFAULT; ENOENT no object has @id; EBUSY a device
+ * is attached to the address space.
  */
 struct ioasid_destroy {
 	__u32 argsz;
@@ -215,5 +219,45 @@ struct ioasid_ioas_unmap {
 	__aligned_u64 length;
 };
 #define IOASID_IOAS_UNMAP _IO(IOASID_TYPE, IOASID_CMD_IOAS_UNMAP)
+
+/**
+ * struct ioasid_device_attach - IOASID_DEVICE_ATTACH argument
+ * @argsz: sizeof(struct ioasid_device_attach)
+ * @flags: must be 0
+ * @dev_id: a device its driver bound to this context
+ * @ioas_id: the address space
+ *
+ * Attaches the device to the address space: from then on its DMA is translated by the
+ * address space's mappings, all of them visible at once (including those made before),
+ * and faults anywhere else. A device behind another, incompatible IOMMU gets a domain of
+ * its own, filled from the existing mappings.
+ *
+ * Errors: EINVAL argsz too small, or an ID of the wrong object type, or the device
+ * shares its IOMMU group with other devices; E2BIG; EFAULT; EOPNOTSUPP unknown @flags;
+ * ENOENT unknown ID; EBUSY the device is already attached; ENOMEM.
+ */
+struct ioasid_device_attach {
+	__u32 argsz;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 ioas_id;
+};
+#define IOASID_DEVICE_ATTACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_ATTACH)
+
+/**
+ * struct ioasid_device_detach - IOASID_DEVICE_DETACH argument
+ * @argsz: sizeof(struct ioasid_device_detach)
+ * @dev_id: an attached device
+ *
+ * Detaches the device: it can no longer reach any mapping; its DMA is blocked.
+ *
+ * Errors: EINVAL argsz too small, not a device, or not attached; E2BIG; EFAULT; ENOENT
+ * unknown ID.
+ */
+struct ioasid_device_detach {
+	__u32 argsz;
+	__u32 dev_id;
+};
+#define IOASID_DEVICE_DETACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_DETACH)
 
 #endif /* _UAPI_LINUX_IOASID_H */

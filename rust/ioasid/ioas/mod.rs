@@ -22,9 +22,16 @@ use kernel::{
     },
 };
 
-use crate::pin::{
-    PinAccount,
-    PinnedPages, //
+use crate::{
+    iommu::{
+        DmaOwner,
+        Domain,
+        Prot, //
+    },
+    pin::{
+        PinAccount,
+        PinnedPages, //
+    },
 };
 
 pub(crate) mod iova;
@@ -50,15 +57,40 @@ pub(crate) enum Placement {
 /// One mapping: pinned pages at `iova..=last`.
 struct Mapping {
     last: u64,
+    prot: Prot,
     pages: PinnedPages,
+}
+
+/// A domain of this address space and how many devices are attached to it.
+struct AttachedDomain {
+    domain: Arc<Domain>,
+    devices: usize,
+}
+
+/// What an address space's lock protects.
+struct Inner {
+    maps: RBTree<u64, Mapping>,
+    /// Every IOMMU domain holds every mapping (one per incompatible IOMMU).
+    domains: KVec<AttachedDomain>,
 }
 
 /// An I/O address space.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Ioas {
     #[pin]
-    maps: Mutex<RBTree<u64, Mapping>>,
+    inner: Mutex<Inner>,
     account: Arc<Mutex<PinAccount>>,
+}
+
+/// Maps all of `pages` at `iova` into `domain`; on failure, unmaps what it mapped.
+fn map_into(domain: &Domain, iova: u64, pages: &PinnedPages, prot: Prot) -> Result {
+    for (offset, phys, len) in pages.phys_runs() {
+        if let Err(e) = domain.map(iova + offset as u64, phys, len, prot) {
+            domain.unmap(iova, offset);
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 impl Ioas {
@@ -66,7 +98,10 @@ impl Ioas {
     pub(crate) fn new(account: Arc<Mutex<PinAccount>>) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
-                maps <- new_mutex!(RBTree::new()),
+                inner <- new_mutex!(Inner {
+                    maps: RBTree::new(),
+                    domains: KVec::new(),
+                }),
                 account,
             }),
             GFP_KERNEL,
@@ -77,13 +112,14 @@ impl Ioas {
     ///
     /// Errors: `EEXIST` a fixed IOVA overlaps a mapping, `ENOSPC` no free IOVA range is
     /// large enough, `ENOMEM` (including `RLIMIT_MEMLOCK`).
-    pub(crate) fn map(&self, pages: PinnedPages, placement: Placement) -> Result<u64> {
+    pub(crate) fn map(&self, pages: PinnedPages, prot: Prot, placement: Placement) -> Result<u64> {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let mut maps = self.maps.lock();
+        let mut inner = self.inner.lock();
+        let Inner { maps, domains } = &mut *inner;
         let iova = match placement {
             Placement::Fixed(iova) => {
-                if first_overlapping(&maps, iova, iova + (length - 1)).is_some() {
+                if first_overlapping(maps, iova, iova + (length - 1)).is_some() {
                     return Err(EEXIST);
                 }
                 iova
@@ -98,10 +134,20 @@ impl Ioas {
             .ok_or(ENOSPC)?,
         };
         self.account.lock().charge(&pages)?;
+        for (i, d) in domains.iter().enumerate() {
+            if let Err(e) = map_into(&d.domain, iova, &pages, prot) {
+                for done in &domains[..i] {
+                    done.domain.unmap(iova, length as usize);
+                }
+                self.account.lock().uncharge(&pages);
+                return Err(e);
+            }
+        }
         maps.insert(node.into_node(
             iova,
             Mapping {
                 last: iova + (length - 1),
+                prot,
                 pages,
             },
         ));
@@ -113,9 +159,10 @@ impl Ioas {
     /// Errors: `EINVAL` the range cuts through a mapping (nothing is unmapped), `ENOENT`
     /// nothing is mapped in the range.
     pub(crate) fn unmap(&self, start: u64, last: u64) -> Result<u64> {
-        let mut maps = self.maps.lock();
+        let mut inner = self.inner.lock();
+        let Inner { maps, domains } = &mut *inner;
         let mut victims = KVec::new();
-        let mut next = first_overlapping(&maps, start, last);
+        let mut next = first_overlapping(maps, start, last);
         while let Some((s, m_last)) = next {
             if s < start || m_last > last {
                 return Err(EINVAL);
@@ -136,11 +183,66 @@ impl Ioas {
         let mut account = self.account.lock();
         for s in victims {
             if let Some(m) = maps.remove(&s) {
-                bytes += m.last - s + 1;
+                let len = m.last - s + 1;
+                // Devices lose access (IOTLB flushed) before the pages are unpinned.
+                for d in domains.iter() {
+                    d.domain.unmap(s, len as usize);
+                }
+                bytes += len;
                 account.uncharge(&m.pages);
             }
         }
         Ok(bytes)
+    }
+
+    /// Attaches the device `owner` holds: to a domain of this address space that fits its
+    /// IOMMU, or else to a new domain filled with every existing mapping (replay).
+    ///
+    /// Errors: `EINVAL` the device shares its IOMMU group with others; `ENOMEM`; errors
+    /// of the IOMMU driver.
+    pub(crate) fn attach(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
+        let mut inner = self.inner.lock();
+        for d in inner.domains.iter_mut() {
+            if d.domain.attach(owner).is_ok() {
+                d.devices += 1;
+                return Ok(d.domain.clone());
+            }
+        }
+        inner.domains.reserve(1, GFP_KERNEL)?;
+        let domain = Arc::new(Domain::new_paging(owner)?, GFP_KERNEL)?;
+        for (&iova, m) in inner.maps.iter() {
+            // A failed fill is undone by freeing the domain.
+            map_into(&domain, iova, &m.pages, m.prot)?;
+        }
+        domain.attach(owner)?;
+        inner.domains.push(
+            AttachedDomain {
+                domain: domain.clone(),
+                devices: 1,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(domain)
+    }
+
+    /// Detaches the device `owner` holds from `domain`, which [`Ioas::attach`] returned;
+    /// a domain with no device left is freed.
+    pub(crate) fn detach(&self, owner: &DmaOwner, domain: &Arc<Domain>) {
+        let mut inner = self.inner.lock();
+        domain.detach(owner);
+        let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
+            return;
+        };
+        inner.domains[i].devices -= 1;
+        if inner.domains[i].devices == 0 {
+            // `i` is in bounds: it was just found.
+            let _ = inner.domains.remove(i);
+        }
+    }
+
+    /// Whether any device is attached.
+    pub(crate) fn is_attached(&self) -> bool {
+        !self.inner.lock().domains.is_empty()
     }
 }
 
@@ -167,10 +269,11 @@ fn first_overlapping(maps: &RBTree<u64, Mapping>, start: u64, last: u64) -> Opti
 #[pinned_drop]
 impl PinnedDrop for Ioas {
     fn drop(self: Pin<&mut Self>) {
-        // The pins themselves go with the tree; only the accounting needs doing here.
-        let maps = self.maps.lock();
+        // The pins themselves go with the tree; only the accounting needs doing here. No
+        // domain is left: every attached device holds a reference to the address space.
+        let inner = self.inner.lock();
         let mut account = self.account.lock();
-        for m in maps.values() {
+        for m in inner.maps.values() {
             account.uncharge(&m.pages);
         }
     }

@@ -61,6 +61,8 @@ const IOAS_ALLOC: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_ALLOC);
 const IOAS_IOVA_RANGES: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_IOVA_RANGES);
 const IOAS_MAP: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_MAP);
 const IOAS_UNMAP: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_UNMAP);
+const DEVICE_ATTACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_ATTACH);
+const DEVICE_DETACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_DETACH);
 
 // The header and this file must agree on the largest argsz; argsz.rs cannot see the
 // generated constant because it is also built on the host.
@@ -102,6 +104,8 @@ extensible! {
     ioasid_ioas_iova_ranges, first version 32;
     ioasid_ioas_map, first version 40;
     ioasid_ioas_unmap, first version 24;
+    ioasid_device_attach, first version 16;
+    ioasid_device_detach, first version 8;
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding.
@@ -175,6 +179,7 @@ pub(crate) struct MapRequest {
     pub(crate) ioas_id: u32,
     pub(crate) user_va: usize,
     pub(crate) npages: usize,
+    pub(crate) readable: bool,
     pub(crate) writable: bool,
     pub(crate) placement: Placement,
 }
@@ -195,6 +200,10 @@ pub(crate) enum Request {
     IoasMap(UserArg<ioasid_ioas_map>, MapRequest),
     /// `IOASID_IOAS_UNMAP` of the inclusive range `.1..=.2`.
     IoasUnmap(UserArg<ioasid_ioas_unmap>, u64, u64),
+    /// `IOASID_DEVICE_ATTACH`.
+    DeviceAttach { dev_id: u32, ioas_id: u32 },
+    /// `IOASID_DEVICE_DETACH` of this device ID.
+    DeviceDetach(u32),
 }
 
 /// Maps IOVA arithmetic errors to the documented errnos.
@@ -260,6 +269,7 @@ impl Request {
                     ioas_id: arg.ioas_id,
                     user_va: usize::try_from(arg.user_va).map_err(|_| EOVERFLOW)?,
                     npages: usize::try_from(arg.length / align).map_err(|_| EOVERFLOW)?,
+                    readable: arg.flags & IOASID_MAP_READABLE != 0,
                     writable: arg.flags & IOASID_MAP_WRITEABLE != 0,
                     placement,
                 };
@@ -276,6 +286,15 @@ impl Request {
                 };
                 Ok(Request::IoasUnmap(arg, start, last))
             }
+            DEVICE_ATTACH => {
+                let arg = UserArg::<ioasid_device_attach>::read(arg)?;
+                check_flags(arg.flags, 0, 0)?;
+                Ok(Request::DeviceAttach {
+                    dev_id: arg.dev_id,
+                    ioas_id: arg.ioas_id,
+                })
+            }
+            DEVICE_DETACH => Ok(Request::DeviceDetach(UserArg::<ioasid_device_detach>::read(arg)?.dev_id)),
             _ => Err(ENOTTY),
         }
     }
@@ -318,6 +337,8 @@ mod tests {
             IOAS_IOVA_RANGES,
             IOAS_MAP,
             IOAS_UNMAP,
+            DEVICE_ATTACH,
+            DEVICE_DETACH,
         ];
         for (i, &cmd) in cmds.iter().enumerate() {
             assert_eq!(_IOC_TYPE(cmd), IOASID_TYPE);

@@ -18,7 +18,9 @@ use kernel::{
 };
 
 mod context;
+mod device;
 mod ioas;
+mod iommu;
 mod object;
 mod pin;
 mod uapi;

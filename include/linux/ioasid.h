@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * In-kernel API of /dev/ioasid for device drivers.
+ *
+ * A driver that hands its device to userspace binds it to the user's ioasid context and
+ * declares the DMA it will do; ioasid claims DMA ownership of the device from the IOMMU
+ * core, and from then on userspace attaches the device to its address spaces through the
+ * ioasid file descriptor, by the device ID this call returns.
+ *
+ * See Documentation/driver-api/ioasid.rst.
+ */
+#ifndef _LINUX_IOASID_H
+#define _LINUX_IOASID_H
+
+#include <linux/types.h>
+
+struct device;
+struct file;
+struct ioasid_device;
+
+/* What DMA a bound device will do: it decides how ioasid sets up the IOMMU. */
+enum ioasid_dma_intent {
+	/* Plain DMA tagged with the device's requester ID, through its own IOMMU. */
+	IOASID_INTENT_RID = 1,
+	/* PASID-tagged DMA (not yet supported: -EOPNOTSUPP). */
+	IOASID_INTENT_PASID = 2,
+	/* No IOMMU of its own: CPU access to a software table (not yet: -EOPNOTSUPP). */
+	IOASID_INTENT_SW_TABLE = 3,
+};
+
+/*
+ * Binds @dev to the ioasid context of @ioasid_file (which must be an open /dev/ioasid)
+ * with the declared @intent, claims DMA ownership of @dev and stores its device ID,
+ * unique in that context, in @out_id. The driver must have set driver_managed_dma. The
+ * binding keeps the context alive until ioasid_unbind_device().
+ *
+ * Returns the binding or an ERR_PTR: -EBADF not an ioasid file, -EINVAL unknown intent,
+ * -EOPNOTSUPP intent not supported, -ENODEV no IOMMU group, -EPERM/-EBUSY DMA ownership
+ * held by another user or driver, -ENOMEM, -ENOSPC.
+ */
+struct ioasid_device *ioasid_bind_device(struct file *ioasid_file, struct device *dev,
+					 u32 intent, u32 *out_id);
+
+/*
+ * Detaches the device from any address space, releases its DMA ownership, removes its
+ * ID from the context and drops the reference on the context. Must be called, once, for
+ * every successful ioasid_bind_device(), before the driver unbinds from @dev.
+ */
+void ioasid_unbind_device(struct ioasid_device *idev);
+
+#endif /* _LINUX_IOASID_H */

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Devices bound to a context by their driver, and the in-kernel API that binds them.
+//!
+//! A driver that hands its device to userspace calls `ioasid_bind_device()`
+//! (`include/linux/ioasid.h`) with the user's /dev/ioasid file and its declared DMA
+//! intent. The binding, a [`BoundDevice`], holds the device's DMA ownership and a reference
+//! to the file, so the context outlives it; the context's object table gives it an ID,
+//! through which userspace attaches the device to address spaces. The driver undoes it
+//! with `ioasid_unbind_device()`.
+
+use core::sync::atomic::{
+    AtomicPtr,
+    Ordering, //
+};
+use kernel::{
+    bindings,
+    fs::File,
+    new_mutex,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc,
+        Mutex, //
+    },
+};
+
+use crate::{
+    context::Context,
+    ioas::Ioas,
+    iommu::{
+        DmaOwner,
+        Domain, //
+    },
+};
+
+/// `enum ioasid_dma_intent` of `include/linux/ioasid.h`.
+const INTENT_RID: u32 = 1;
+const INTENT_PASID: u32 = 2;
+const INTENT_SW_TABLE: u32 = 3;
+
+/// The `file_operations` of /dev/ioasid files, recorded by every open, so that a file
+/// handed in by a driver can be recognised as ours. No ioasid file exists before the
+/// first open has stored it.
+pub(crate) static IOASID_FOPS: AtomicPtr<bindings::file_operations> = AtomicPtr::new(core::ptr::null_mut());
+
+/// A device bound to a context.
+#[pin_data]
+pub(crate) struct BoundDevice {
+    owner: DmaOwner,
+    /// The /dev/ioasid file: keeps the context alive while the device is bound.
+    file: ARef<File>,
+    /// The device's ID in the context.
+    id: u32,
+    /// The address space and domain the device is attached to, if any.
+    #[pin]
+    attached: Mutex<Option<(Arc<Ioas>, Arc<Domain>)>>,
+}
+
+impl BoundDevice {
+    /// A binding of the device `owner` holds, under `id`.
+    pub(crate) fn new(owner: DmaOwner, file: ARef<File>, id: u32) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                owner,
+                file,
+                id,
+                attached <- new_mutex!(None),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Attaches the device to `ioas`.
+    ///
+    /// Errors: `EBUSY` already attached, and those of [`Ioas::attach`].
+    pub(crate) fn attach(&self, ioas: Arc<Ioas>) -> Result {
+        let mut attached = self.attached.lock();
+        if attached.is_some() {
+            return Err(EBUSY);
+        }
+        let domain = ioas.attach(&self.owner)?;
+        *attached = Some((ioas, domain));
+        Ok(())
+    }
+
+    /// Detaches the device from its address space.
+    ///
+    /// Errors: `EINVAL` not attached.
+    pub(crate) fn detach(&self) -> Result {
+        let (ioas, domain) = self.attached.lock().take().ok_or(EINVAL)?;
+        ioas.detach(&self.owner, &domain);
+        Ok(())
+    }
+
+    /// The device's ID in its context.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The context the device is bound to.
+    fn context(&self) -> &Context {
+        // SAFETY: `self.file` is a /dev/ioasid file (checked by `ioasid_bind_device`) that
+        // this binding holds a reference to, so its private data is a live `Context`.
+        unsafe { Context::from_file(&self.file) }
+    }
+}
+
+/// Recognises `file` as a /dev/ioasid file and takes a reference to it.
+///
+/// # Safety
+///
+/// `file` is a valid file the caller holds a reference to.
+unsafe fn ioasid_file(file: *mut bindings::file) -> Result<ARef<File>> {
+    let ours = IOASID_FOPS.load(Ordering::Acquire);
+    // SAFETY: `file` is valid by the caller's guarantee.
+    if ours.is_null() || unsafe { (*file).f_op } != ours.cast_const() {
+        return Err(EBADF);
+    }
+    // SAFETY: `file` is valid and the caller holds a reference for this call; `ARef::from`
+    // takes one of our own.
+    Ok(ARef::from(unsafe { File::from_raw_file(file) }))
+}
+
+/// Binds `dev` to the context of `ioasid_file`; see `include/linux/ioasid.h`.
+///
+/// # Safety
+///
+/// `ioasid_file` is a file and `dev` a probed device with `driver_managed_dma`, both valid
+/// and kept so by the caller for the call; `out_id` is valid for a write. The device stays
+/// bound to its driver until `ioasid_unbind_device()` of the result.
+#[no_mangle]
+#[allow(unreachable_pub)] // Called from C drivers.
+pub unsafe extern "C" fn ioasid_bind_device(
+    ioasid_file: *mut bindings::file,
+    dev: *mut bindings::device,
+    intent: u32,
+    out_id: *mut u32,
+) -> *mut c_void {
+    // SAFETY: as the caller guarantees.
+    match unsafe { bind(ioasid_file, dev, intent) } {
+        Ok(bound) => {
+            // SAFETY: `out_id` is valid for a write by the caller's guarantee.
+            unsafe { *out_id = bound.id() };
+            Arc::into_raw(bound).cast_mut().cast()
+        }
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// # Safety
+///
+/// As for [`ioasid_bind_device`].
+unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device, intent: u32) -> Result<Arc<BoundDevice>> {
+    // SAFETY: `file` is valid by the caller's guarantee.
+    let file = unsafe { ioasid_file(file)? };
+    match intent {
+        INTENT_RID => {}
+        INTENT_PASID | INTENT_SW_TABLE => return Err(EOPNOTSUPP),
+        _ => return Err(EINVAL),
+    }
+    // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
+    let context = unsafe { Context::from_file(&file) };
+    // Every device of a context is owned under the same cookie: the context.
+    let cookie = core::ptr::from_ref(context).cast();
+    // SAFETY: `dev` is probed with `driver_managed_dma` and stays bound (caller).
+    let owner = unsafe { DmaOwner::claim(dev, cookie)? };
+    context.add_device(owner, file.clone())
+}
+
+/// Unbinds a device bound by [`ioasid_bind_device`]; see `include/linux/ioasid.h`.
+///
+/// # Safety
+///
+/// `idev` was returned by `ioasid_bind_device` and is not used after this call.
+#[no_mangle]
+#[allow(unreachable_pub)] // Called from C drivers.
+pub unsafe extern "C" fn ioasid_unbind_device(idev: *mut c_void) {
+    // SAFETY: `idev` came from `Arc::into_raw` in `ioasid_bind_device`, and the caller gives
+    // that reference back.
+    let bound = unsafe { Arc::<BoundDevice>::from_raw(idev.cast_const().cast()) };
+    let _ = bound.detach();
+    bound.context().remove_device(bound.id());
+    // Dropping `bound` (the last reference once out of the table) releases the DMA
+    // ownership and the file.
+}

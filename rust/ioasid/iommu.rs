@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Safe wrappers over the host IOMMU API: paging domains, DMA ownership and attach.
+//!
+//! All raw `iommu_*` calls of the driver are here; everything above this file uses the
+//! IOMMU core only through these types, exactly as it would reach any IOMMU driver.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    device::Device,
+    prelude::*,
+    sync::aref::ARef,
+};
+
+// `struct page` is only passed by pointer, never inspected: its layout does not matter.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    /// `page_to_phys()`, from `helpers.c`.
+    fn ioasid_page_to_phys(page: *mut bindings::page) -> bindings::phys_addr_t;
+}
+
+/// Physical address of a page.
+///
+/// # Safety
+///
+/// `page` points to a valid `struct page` (e.g. one the caller holds a pin on).
+pub(crate) unsafe fn page_to_phys(page: *mut bindings::page) -> u64 {
+    // SAFETY: the caller guarantees `page` is valid; the helper only does arithmetic on it.
+    unsafe { ioasid_page_to_phys(page) }
+}
+
+/// Device access a mapping grants.
+#[derive(Clone, Copy)]
+pub(crate) struct Prot(u32);
+
+impl Prot {
+    /// Devices may read and/or write.
+    pub(crate) fn new(read: bool, write: bool) -> Self {
+        let mut p = 0;
+        if read {
+            p |= bindings::IOMMU_READ;
+        }
+        if write {
+            p |= bindings::IOMMU_WRITE;
+        }
+        Prot(p)
+    }
+}
+
+/// An IOMMU paging domain (one I/O page table), allocated for the IOMMU of a device.
+///
+/// # Invariants
+///
+/// `ptr` was returned by `iommu_paging_domain_alloc_flags` and is freed only by `Drop`.
+pub(crate) struct Domain {
+    ptr: NonNull<bindings::iommu_domain>,
+}
+
+// SAFETY: the IOMMU core serialises what needs it inside the domain; its operations may be
+// called from any thread.
+unsafe impl Send for Domain {}
+// SAFETY: as above; `map`/`unmap` on disjoint ranges may run concurrently, and the callers
+// serialise overlapping ones with the address space's lock.
+unsafe impl Sync for Domain {}
+
+impl Domain {
+    /// A new paging domain suitable for the IOMMU of the device `owner` holds.
+    pub(crate) fn new_paging(owner: &DmaOwner) -> Result<Self> {
+        // SAFETY: `owner.raw` is a valid device (`owner` holds a reference on it).
+        let ptr = unsafe { bindings::iommu_paging_domain_alloc_flags(owner.raw, 0) };
+        let ptr = kernel::error::from_err_ptr(ptr)?;
+        Ok(Self {
+            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// Maps `len` bytes at `iova` to physical address `phys`.
+    pub(crate) fn map(&self, iova: u64, phys: u64, len: usize, prot: Prot) -> Result {
+        // SAFETY: `self.ptr` is a live domain by the invariant; the caller owns the physical
+        // range (pinned pages) for as long as it stays mapped.
+        let ret = unsafe {
+            bindings::iommu_map(
+                self.ptr.as_ptr(),
+                iova as _,
+                phys,
+                len,
+                prot.0 as _,
+                bindings::GFP_KERNEL,
+            )
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Unmaps `len` bytes at `iova`; returns how many bytes were unmapped.
+    pub(crate) fn unmap(&self, iova: u64, len: usize) -> usize {
+        // SAFETY: `self.ptr` is a live domain by the invariant.
+        unsafe { bindings::iommu_unmap(self.ptr.as_ptr(), iova as _, len) }
+    }
+
+    /// Attaches `dev`, whose DMA ownership `owner` holds, to this domain.
+    ///
+    /// Errors: `EINVAL` the device shares its IOMMU group with others, or this domain does
+    /// not fit the device's IOMMU (the caller then uses another domain).
+    pub(crate) fn attach(&self, owner: &DmaOwner) -> Result {
+        // SAFETY: live domain by the invariant; `owner.dev` is a probed device whose DMA
+        // ownership we hold, so nothing else attaches it meanwhile.
+        let ret = unsafe { bindings::iommu_attach_device(self.ptr.as_ptr(), owner.raw) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Detaches `dev` from this domain; it goes back to blocking all DMA.
+    pub(crate) fn detach(&self, owner: &DmaOwner) {
+        // SAFETY: `owner.dev` was attached to this live domain by `attach`.
+        unsafe { bindings::iommu_detach_device(self.ptr.as_ptr(), owner.raw) };
+    }
+}
+
+impl Drop for Domain {
+    fn drop(&mut self) {
+        // SAFETY: by the invariant the domain is ours to free, once; no device is attached
+        // (every attachment holds a reference to the domain).
+        unsafe { bindings::iommu_domain_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// DMA ownership of a device, claimed from the IOMMU core: while it is held, no kernel
+/// driver's DMA domain is used for the device, which blocks DMA unless attached by us.
+///
+/// # Invariants
+///
+/// `raw` is the device `_dev` refers to, and `iommu_device_claim_dma_owner(raw, cookie)`
+/// succeeded; it is undone only by `Drop`.
+pub(crate) struct DmaOwner {
+    raw: *mut bindings::device,
+    /// Keeps the device alive while owned.
+    _dev: ARef<Device>,
+}
+
+// SAFETY: `raw` is only a name for `dev`, which is reference counted and thread-safe.
+unsafe impl Send for DmaOwner {}
+// SAFETY: as above; no method mutates through `raw` without the IOMMU core's locking.
+unsafe impl Sync for DmaOwner {}
+
+impl DmaOwner {
+    /// Claims ownership of `raw` for `cookie` (the same for every device of one context,
+    /// so devices of one IOMMU group can be owned together).
+    ///
+    /// Errors: `ENODEV` no IOMMU group, `EPERM` owned by another cookie or in use by a
+    /// kernel driver's DMA domain.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is a valid, probed device whose driver set `driver_managed_dma` and stays bound
+    /// until this value is dropped.
+    pub(crate) unsafe fn claim(raw: *mut bindings::device, cookie: *const c_void) -> Result<Self> {
+        // SAFETY: `raw` is valid by the caller's guarantee; the cookie is only compared.
+        let ret = unsafe { bindings::iommu_device_claim_dma_owner(raw, cookie as *mut _) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(Self {
+            raw,
+            // SAFETY: `raw` is valid; this takes a reference of its own.
+            _dev: unsafe { Device::get_device(raw) },
+        })
+    }
+
+}
+
+impl Drop for DmaOwner {
+    fn drop(&mut self) {
+        // SAFETY: by the invariant we hold the ownership, released exactly once here.
+        unsafe { bindings::iommu_device_release_dma_owner(self.raw) };
+    }
+}

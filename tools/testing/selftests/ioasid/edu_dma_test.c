@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Real DMA through the IOMMU at IOVAs mapped with /dev/ioasid, driven on QEMU's edu
+ * device handed to userspace by the sample ioasid-edu driver: bytes move where mappings
+ * say, and nowhere else. Also binding, attach and detach with good and bad input.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/ioasid.h>
+
+#include "../../../../samples/ioasid/ioasid-edu.h"
+#include "kselftest_harness.h"
+
+/* edu registers (BAR0) and its on-device buffer. */
+#define EDU_IDENT	0x00
+#define EDU_DMA_SRC	0x80
+#define EDU_DMA_DST	0x88
+#define EDU_DMA_COUNT	0x90
+#define EDU_DMA_CMD	0x98
+#define EDU_CMD_START	1
+#define EDU_CMD_TO_RAM	2
+#define EDU_BUF		0x40000
+#define EDU_BUF_SIZE	4096
+
+#define RW (IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE)
+#define FIXED (RW | IOASID_MAP_FIXED_IOVA)
+
+static long page_size;
+
+static int find_edu(char *path, size_t len)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/dev");
+	int found = -1;
+
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		if (!strncmp(d->d_name, "ioasid-edu-", 11)) {
+			snprintf(path, len, "/dev/%s", d->d_name);
+			found = 0;
+			break;
+		}
+	closedir(dir);
+	return found;
+}
+
+static int ioas_alloc(int fd, __u32 *id)
+{
+	struct ioasid_ioas_alloc arg = { .argsz = sizeof(arg) };
+	int ret = ioctl(fd, IOASID_IOAS_ALLOC, &arg);
+
+	*id = arg.out_ioas_id;
+	return ret;
+}
+
+static int map_at(int fd, __u32 ioas, void *va, __u64 len, __u64 iova)
+{
+	struct ioasid_ioas_map arg = {
+		.argsz = sizeof(arg), .flags = FIXED, .ioas_id = ioas,
+		.user_va = (uintptr_t)va, .length = len, .iova = iova,
+	};
+
+	return ioctl(fd, IOASID_IOAS_MAP, &arg);
+}
+
+static int unmap(int fd, __u32 ioas, __u64 iova, __u64 len)
+{
+	struct ioasid_ioas_unmap arg = {
+		.argsz = sizeof(arg), .ioas_id = ioas, .iova = iova, .length = len,
+	};
+
+	return ioctl(fd, IOASID_IOAS_UNMAP, &arg);
+}
+
+static int attach(int fd, __u32 dev, __u32 ioas)
+{
+	struct ioasid_device_attach arg = {
+		.argsz = sizeof(arg), .dev_id = dev, .ioas_id = ioas,
+	};
+
+	return ioctl(fd, IOASID_DEVICE_ATTACH, &arg);
+}
+
+static int detach(int fd, __u32 dev)
+{
+	struct ioasid_device_detach arg = { .argsz = sizeof(arg), .dev_id = dev };
+
+	return ioctl(fd, IOASID_DEVICE_DETACH, &arg);
+}
+
+static int destroy(int fd, __u32 id)
+{
+	struct ioasid_destroy arg = { .argsz = sizeof(arg), .id = id };
+
+	return ioctl(fd, IOASID_DESTROY, &arg);
+}
+
+static int bind(int edu, int ioasid, __u32 *dev_id)
+{
+	struct ioasid_edu_bind arg = { .argsz = sizeof(arg), .ioasid_fd = ioasid };
+	int ret = ioctl(edu, IOASID_EDU_BIND, &arg);
+
+	*dev_id = arg.out_dev_id;
+	return ret;
+}
+
+static long locked_bytes(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+FIXTURE(edu) {
+	int fd, edu;
+	volatile uint8_t *bar;
+	__u32 dev, ioas;
+	uint8_t *src, *dst;
+};
+
+static uint64_t rd(FIXTURE_DATA(edu) *self, unsigned int off)
+{
+	return *(volatile uint64_t *)(self->bar + off);
+}
+
+static void wr(FIXTURE_DATA(edu) *self, unsigned int off, uint64_t val)
+{
+	*(volatile uint64_t *)(self->bar + off) = val;
+}
+
+/* Runs one DMA of @count bytes and waits for the device to finish it. */
+static int dma(FIXTURE_DATA(edu) *self, uint64_t src, uint64_t dst, uint64_t count, int to_ram)
+{
+	wr(self, EDU_DMA_SRC, src);
+	wr(self, EDU_DMA_DST, dst);
+	wr(self, EDU_DMA_COUNT, count);
+	wr(self, EDU_DMA_CMD, EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0));
+	for (int i = 0; i < 10000; i++) {
+		if (!(rd(self, EDU_DMA_CMD) & EDU_CMD_START))
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+FIXTURE_SETUP(edu)
+{
+	char path[512];
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (find_edu(path, sizeof(path)))
+		SKIP(return, "no edu device bound to ioasid-edu");
+	self->fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	self->edu = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->edu);
+	self->bar = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, self->edu, 0);
+	ASSERT_NE(MAP_FAILED, self->bar);
+	ASSERT_EQ(0x010000ed, *(volatile uint32_t *)(self->bar + EDU_IDENT));
+	ASSERT_EQ(0, bind(self->edu, self->fd, &self->dev));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
+	self->src = mmap(NULL, 2 * page_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->src);
+	self->dst = self->src + page_size;
+	for (int i = 0; i < page_size; i++) {
+		self->src[i] = (uint8_t)(i * 7 + 3);
+		self->dst[i] = 0xee;
+	}
+}
+
+FIXTURE_TEARDOWN(edu)
+{
+	close(self->edu);
+	close(self->fd);
+}
+
+#define SRC_IOVA 0x10000000ull
+#define DST_IOVA 0x20000000ull
+
+static void expect_untouched(struct __test_metadata *_metadata, uint8_t *buf)
+{
+	for (int i = 0; i < page_size; i++)
+		ASSERT_EQ(0xee, buf[i]);
+}
+
+TEST_F(edu, round_trip_map_then_attach)
+{
+	/* Mappings made before the attach are visible at once (replay). */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, SRC_IOVA));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->dst, page_size, DST_IOVA));
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, dma(self, SRC_IOVA, EDU_BUF, EDU_BUF_SIZE, 0));
+	ASSERT_EQ(0, dma(self, EDU_BUF, DST_IOVA, EDU_BUF_SIZE, 1));
+	EXPECT_EQ(0, memcmp(self->src, self->dst, page_size));
+}
+
+TEST_F(edu, round_trip_attach_then_map)
+{
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, SRC_IOVA));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->dst, page_size, DST_IOVA));
+	ASSERT_EQ(0, dma(self, SRC_IOVA, EDU_BUF, EDU_BUF_SIZE, 0));
+	ASSERT_EQ(0, dma(self, EDU_BUF, DST_IOVA, EDU_BUF_SIZE, 1));
+	EXPECT_EQ(0, memcmp(self->src, self->dst, page_size));
+}
+
+TEST_F(edu, dma_to_unmapped_iova_changes_nothing)
+{
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, SRC_IOVA));
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, dma(self, SRC_IOVA, EDU_BUF, EDU_BUF_SIZE, 0));
+	/* Nothing is mapped at DST_IOVA: the write goes nowhere. */
+	ASSERT_EQ(0, dma(self, EDU_BUF, DST_IOVA, EDU_BUF_SIZE, 1));
+	expect_untouched(_metadata, self->dst);
+	/* Nor does it land in the page that is mapped, elsewhere. */
+	for (int i = 0; i < page_size; i++)
+		ASSERT_EQ((uint8_t)(i * 7 + 3), self->src[i]);
+}
+
+TEST_F(edu, after_unmap_the_device_no_longer_reaches_the_page)
+{
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, SRC_IOVA));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->dst, page_size, DST_IOVA));
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, dma(self, SRC_IOVA, EDU_BUF, EDU_BUF_SIZE, 0));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, DST_IOVA, page_size));
+	ASSERT_EQ(0, dma(self, EDU_BUF, DST_IOVA, EDU_BUF_SIZE, 1));
+	expect_untouched(_metadata, self->dst);
+}
+
+TEST_F(edu, after_detach_the_device_reaches_nothing)
+{
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, SRC_IOVA));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->dst, page_size, DST_IOVA));
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, dma(self, SRC_IOVA, EDU_BUF, EDU_BUF_SIZE, 0));
+	ASSERT_EQ(0, detach(self->fd, self->dev));
+	ASSERT_EQ(0, dma(self, EDU_BUF, DST_IOVA, EDU_BUF_SIZE, 1));
+	expect_untouched(_metadata, self->dst);
+	/* Attached again, the same mappings work. */
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, dma(self, EDU_BUF, DST_IOVA, EDU_BUF_SIZE, 1));
+	EXPECT_EQ(0, memcmp(self->src, self->dst, page_size));
+}
+
+TEST_F(edu, bind_bad_input)
+{
+	int null = open("/dev/null", O_RDWR);
+	int other = open("/dev/ioasid", O_RDWR);
+	struct ioasid_edu_bind arg = { .argsz = sizeof(arg) };
+	__u32 id;
+
+	ASSERT_LE(0, null);
+	ASSERT_LE(0, other);
+	/* Already bound. */
+	EXPECT_EQ(-1, bind(self->edu, other, &id));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(0, ioctl(self->edu, IOASID_EDU_UNBIND));
+	EXPECT_EQ(-1, ioctl(self->edu, IOASID_EDU_UNBIND));
+	EXPECT_EQ(ENOENT, errno);
+	/* Not an ioasid file, not a file at all. */
+	EXPECT_EQ(-1, bind(self->edu, null, &id));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, bind(self->edu, 9999, &id));
+	EXPECT_EQ(EBADF, errno);
+	arg.ioasid_fd = other;
+	arg.__reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->edu, IOASID_EDU_BIND, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	/* Another context can bind it now. */
+	EXPECT_EQ(0, bind(self->edu, other, &id));
+	close(null);
+	close(other);
+}
+
+TEST_F(edu, attach_bad_input)
+{
+	struct ioasid_device_attach arg = {
+		.argsz = sizeof(arg), .dev_id = self->dev, .ioas_id = self->ioas,
+	};
+
+	EXPECT_EQ(-1, attach(self->fd, 0xffff, self->ioas));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, attach(self->fd, self->dev, 0xffff));
+	EXPECT_EQ(ENOENT, errno);
+	/* IDs of the wrong type. */
+	EXPECT_EQ(-1, attach(self->fd, self->ioas, self->ioas));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, attach(self->fd, self->dev, self->dev));
+	EXPECT_EQ(EINVAL, errno);
+	arg.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_ATTACH, &arg));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	EXPECT_EQ(-1, attach(self->fd, self->dev, self->ioas));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(0, detach(self->fd, self->dev));
+	EXPECT_EQ(-1, detach(self->fd, self->dev));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, detach(self->fd, self->ioas));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(edu, destroy_rules_with_devices)
+{
+	EXPECT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	EXPECT_EQ(-1, destroy(self->fd, self->ioas));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(-1, destroy(self->fd, self->dev));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, detach(self->fd, self->dev));
+	EXPECT_EQ(0, destroy(self->fd, self->ioas));
+}
+
+TEST_F(edu, close_everything_live)
+{
+	long base;
+
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, SRC_IOVA));
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	base = locked_bytes();
+	/* The binding keeps the context alive until the device file goes too. */
+	ASSERT_EQ(0, close(self->fd));
+	EXPECT_EQ(base, locked_bytes());
+	/* The BAR mapping holds the device file too. */
+	ASSERT_EQ(0, munmap((void *)self->bar, page_size));
+	ASSERT_EQ(0, close(self->edu));
+	EXPECT_EQ(base - page_size, locked_bytes());
+	self->fd = open("/dev/ioasid", O_RDWR);
+	self->edu = -1;
+}
+
+TEST_HARNESS_MAIN
