@@ -3,8 +3,10 @@
  * A VMM-style client of /dev/ioasid, written to be read: each step prints what it does.
  *
  * It opens /dev/ioasid, negotiates the API version, asks which extensions this kernel
- * supports, lists the IOMMU groups and devices the VM offers for passthrough, then
- * creates an I/O address space and maps "guest RAM" into it as a VMM would.
+ * supports, lists the IOMMU groups and devices the VM offers for passthrough, then, as a
+ * VMM would: creates an I/O address space, maps "guest RAM" into it, binds the edu
+ * device (handed out by the sample ioasid-edu driver), attaches it, and has it DMA from
+ * one guest page to another through the IOMMU.
  * Exits 0 when every step behaved as the uAPI documentation says.
  */
 #include <dirent.h>
@@ -18,6 +20,8 @@
 #include <unistd.h>
 
 #include <linux/ioasid.h>
+
+#include "ioasid-edu.h"
 
 static const struct {
 	__u32 id;
@@ -74,10 +78,61 @@ static void list_iommu_groups(void)
 	closedir(groups);
 }
 
-/* Step 5: an address space holding 2 MiB of "guest RAM" at guest-physical 0x100000. */
+#define EDU_DMA_SRC 0x80
+#define EDU_DMA_DST 0x88
+#define EDU_DMA_COUNT 0x90
+#define EDU_DMA_CMD 0x98
+#define EDU_BUF 0x40000
+
+/* Programs one edu DMA and waits for it: the "guest driver" part of the story. */
+static int edu_dma(volatile uint8_t *bar, uint64_t src, uint64_t dst, uint64_t len, int to_ram)
+{
+	*(volatile uint64_t *)(bar + EDU_DMA_SRC) = src;
+	*(volatile uint64_t *)(bar + EDU_DMA_DST) = dst;
+	*(volatile uint64_t *)(bar + EDU_DMA_COUNT) = len;
+	*(volatile uint64_t *)(bar + EDU_DMA_CMD) = 1 | (to_ram ? 2 : 0);
+	for (int i = 0; i < 5000; i++) {
+		if (!(*(volatile uint64_t *)(bar + EDU_DMA_CMD) & 1))
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static int find_edu(char *path, size_t len)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/dev");
+	int ret = -1;
+
+	while (dir && (d = readdir(dir)))
+		if (!strncmp(d->d_name, "ioasid-edu-", 11)) {
+			snprintf(path, len, "/dev/%.200s", d->d_name);
+			ret = 0;
+			break;
+		}
+	if (dir)
+		closedir(dir);
+	return ret;
+}
+
+#define CHECK(call, what)                                  \
+	do {                                               \
+		if (call) {                                \
+			perror(what);                      \
+			return 1;                          \
+		}                                          \
+	} while (0)
+
+/*
+ * Steps 5-12: 2 MiB of "guest RAM" in an address space at guest-physical 0x100000, the
+ * edu device bound and attached, and a DMA through the IOMMU from one guest page to
+ * another.
+ */
 static int guest_ram(int fd)
 {
 	size_t len = 2 << 20;
+	uint64_t gpa = 0x100000;
 	struct ioasid_ioas_alloc alloc = { .argsz = sizeof(alloc) };
 	struct ioasid_iova_range range;
 	struct ioasid_ioas_iova_ranges ranges = {
@@ -87,55 +142,75 @@ static int guest_ram(int fd)
 		.argsz = sizeof(map),
 		.flags = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE,
 		.length = len,
-		.iova = 0x100000,
+		.iova = gpa,
 	};
+	struct ioasid_edu_bind bind = { .argsz = sizeof(bind), .ioasid_fd = fd };
+	struct ioasid_device_attach attach = { .argsz = sizeof(attach) };
+	struct ioasid_device_detach detach = { .argsz = sizeof(detach) };
 	struct ioasid_ioas_unmap unmap = { .argsz = sizeof(unmap), .length = UINT64_MAX };
 	struct ioasid_destroy destroy = { .argsz = sizeof(destroy) };
-	void *ram;
+	const char msg[] = "hello from guest page 0, copied by the device";
+	volatile uint8_t *bar;
+	char path[256];
+	uint8_t *ram;
+	int edu;
 
-	if (ioctl(fd, IOASID_IOAS_ALLOC, &alloc)) {
-		perror("IOASID_IOAS_ALLOC");
-		return 1;
-	}
+	CHECK(ioctl(fd, IOASID_IOAS_ALLOC, &alloc), "IOASID_IOAS_ALLOC");
 	printf("5. IOASID_IOAS_ALLOC: address space %u\n", alloc.out_ioas_id);
 
 	ranges.ioas_id = alloc.out_ioas_id;
-	if (ioctl(fd, IOASID_IOAS_IOVA_RANGES, &ranges)) {
-		perror("IOASID_IOAS_IOVA_RANGES");
-		return 1;
-	}
+	CHECK(ioctl(fd, IOASID_IOAS_IOVA_RANGES, &ranges), "IOASID_IOAS_IOVA_RANGES");
 	printf("6. IOASID_IOAS_IOVA_RANGES: %u range(s), first [0x%llx, 0x%llx], alignment 0x%llx\n",
 	       ranges.num_ranges, (unsigned long long)range.start,
 	       (unsigned long long)range.last, (unsigned long long)ranges.out_iova_alignment);
 
 	ram = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ram == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
+	CHECK(ram == MAP_FAILED, "mmap");
 	map.ioas_id = alloc.out_ioas_id;
 	map.user_va = (uintptr_t)ram;
-	if (ioctl(fd, IOASID_IOAS_MAP, &map)) {
-		perror("IOASID_IOAS_MAP");
-		return 1;
-	}
+	CHECK(ioctl(fd, IOASID_IOAS_MAP, &map), "IOASID_IOAS_MAP");
 	printf("7. IOASID_IOAS_MAP: %zu KiB of guest RAM pinned and mapped at IOVA 0x%llx\n",
 	       len >> 10, (unsigned long long)map.iova);
 
-	unmap.ioas_id = alloc.out_ioas_id;
-	if (ioctl(fd, IOASID_IOAS_UNMAP, &unmap)) {
-		perror("IOASID_IOAS_UNMAP");
-		return 1;
-	}
-	printf("8. IOASID_IOAS_UNMAP (all): %llu KiB unmapped and unpinned\n",
-	       (unsigned long long)unmap.length >> 10);
+	if (find_edu(path, sizeof(path))) {
+		printf("8. no edu device bound to the ioasid-edu sample driver: no DMA shown\n");
+	} else {
+		edu = open(path, O_RDWR | O_CLOEXEC);
+		CHECK(edu < 0, path);
+		bar = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, edu, 0);
+		CHECK(bar == MAP_FAILED, "mmap BAR0");
+		CHECK(ioctl(edu, IOASID_EDU_BIND, &bind), "IOASID_EDU_BIND");
+		printf("8. %s bound to the context: device %u, its DMA blocked\n", path,
+		       bind.out_dev_id);
+		attach.dev_id = bind.out_dev_id;
+		attach.ioas_id = alloc.out_ioas_id;
+		CHECK(ioctl(fd, IOASID_DEVICE_ATTACH, &attach), "IOASID_DEVICE_ATTACH");
+		printf("9. IOASID_DEVICE_ATTACH: the device sees the guest RAM mapped before\n");
 
-	destroy.id = alloc.out_ioas_id;
-	if (ioctl(fd, IOASID_DESTROY, &destroy)) {
-		perror("IOASID_DESTROY");
-		return 1;
+		memcpy(ram, msg, sizeof(msg));
+		CHECK(edu_dma(bar, gpa, EDU_BUF, 64, 0), "edu DMA to device");
+		CHECK(edu_dma(bar, EDU_BUF, gpa + 0x1000, 64, 1), "edu DMA to RAM");
+		printf("10. edu DMA: GPA 0x%llx -> device -> GPA 0x%llx: \"%s\" (%s)\n",
+		       (unsigned long long)gpa, (unsigned long long)gpa + 0x1000,
+		       (char *)ram + 0x1000,
+		       memcmp(ram + 0x1000, msg, sizeof(msg)) ? "MISMATCH" : "bytes match");
+		if (memcmp(ram + 0x1000, msg, sizeof(msg)))
+			return 1;
+
+		detach.dev_id = bind.out_dev_id;
+		CHECK(ioctl(fd, IOASID_DEVICE_DETACH, &detach), "IOASID_DEVICE_DETACH");
+		CHECK(ioctl(edu, IOASID_EDU_UNBIND), "IOASID_EDU_UNBIND");
+		munmap((void *)bar, 4096);
+		close(edu);
+		printf("11. detached and unbound: the device reaches nothing\n");
 	}
-	printf("9. IOASID_DESTROY: address space %u gone\n", alloc.out_ioas_id);
+
+	unmap.ioas_id = alloc.out_ioas_id;
+	CHECK(ioctl(fd, IOASID_IOAS_UNMAP, &unmap), "IOASID_IOAS_UNMAP");
+	destroy.id = alloc.out_ioas_id;
+	CHECK(ioctl(fd, IOASID_DESTROY, &destroy), "IOASID_DESTROY");
+	printf("12. IOASID_IOAS_UNMAP (all, %llu KiB) and IOASID_DESTROY: address space gone\n",
+	       (unsigned long long)unmap.length >> 10);
 	munmap(ram, len);
 	return 0;
 }
@@ -183,7 +258,7 @@ int main(void)
 		perror("close");
 		return 1;
 	}
-	printf("10. closed the context: the kernel released everything it held\n");
+	printf("13. closed the context: the kernel released everything it held\n");
 	printf("sample: OK\n");
 	return 0;
 }
