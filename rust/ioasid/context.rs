@@ -115,9 +115,9 @@ impl Context {
                 }
             }
             Request::IoasIovaRanges(mut arg) => {
-                self.objects.lock().ioas(arg.ioas_id)?;
-                let ranges = &ioas::ALLOWED;
-                uapi::write_iova_ranges(arg.allowed_iovas, arg.num_ranges, ranges)?;
+                let ioas = self.objects.lock().ioas(arg.ioas_id)?;
+                let ranges = ioas.allowed()?;
+                uapi::write_iova_ranges(arg.allowed_iovas, arg.num_ranges, &ranges)?;
                 let capacity = arg.num_ranges as usize;
                 arg.num_ranges = ranges.len() as u32;
                 arg.out_iova_alignment = ioas::IOVA_ALIGNMENT;

@@ -174,6 +174,52 @@ impl DmaOwner {
 
 }
 
+impl DmaOwner {
+    /// The IOVA ranges the device's IOMMU reserves (MSI windows, firmware-owned direct
+    /// mappings, ...), as inclusive ranges. Relaxable direct mappings are left out: they
+    /// may be reused once the device is owned by userspace.
+    pub(crate) fn reserved_regions(&self) -> Result<KVec<(u64, u64)>> {
+        let mut head = bindings::list_head {
+            next: core::ptr::null_mut(),
+            prev: core::ptr::null_mut(),
+        };
+        let head_ptr: *mut bindings::list_head = &raw mut head;
+        // An empty list points at itself (`INIT_LIST_HEAD`); `head` is not moved after this.
+        head.next = head_ptr;
+        head.prev = head_ptr;
+        // SAFETY: `self.raw` is a valid device; `head_ptr` is an initialised, empty list
+        // that outlives both calls, and the regions it receives are released by the put.
+        unsafe { bindings::iommu_get_resv_regions(self.raw, head_ptr) };
+        let mut ranges = KVec::new();
+        let mut result = Ok(());
+        let mut node = head.next;
+        while node != head_ptr {
+            // SAFETY: every entry of the list is the `list` member of a live
+            // `iommu_resv_region`, until the put below.
+            let region = unsafe {
+                &*node
+                    .byte_sub(core::mem::offset_of!(bindings::iommu_resv_region, list))
+                    .cast::<bindings::iommu_resv_region>()
+            };
+            let relaxable = region.type_ == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE;
+            if !relaxable && region.length > 0 && result.is_ok() {
+                let last = region.start.saturating_add(region.length as u64 - 1);
+                result = ranges.push((region.start, last), GFP_KERNEL);
+            }
+            node = region.list.next;
+        }
+        // SAFETY: the list was filled by `iommu_get_resv_regions` for this device.
+        unsafe { bindings::iommu_put_resv_regions(self.raw, head_ptr) };
+        result?;
+        Ok(ranges)
+    }
+
+    /// A key that identifies this ownership among those of a context.
+    pub(crate) fn key(&self) -> usize {
+        self.raw as usize
+    }
+}
+
 impl Drop for DmaOwner {
     fn drop(&mut self) {
         // SAFETY: by the invariant we hold the ownership, released exactly once here.

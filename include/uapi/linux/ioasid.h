@@ -135,7 +135,8 @@ struct ioasid_iova_range {
  * @allowed_iovas: user pointer to an array of struct ioasid_iova_range
  * @out_iova_alignment: out, the alignment every IOVA and length must have
  *
- * Reports the IOVA ranges mappings may use, in increasing order. When the array is too
+ * Reports the IOVA ranges mappings may use, in increasing order: everything but what the
+ * IOMMUs of attached devices reserve (e.g. the MSI window). When the array is too
  * small, the first @num_ranges (in) ranges are written, @num_ranges is set to the total
  * and the ioctl fails with EMSGSIZE.
  *
@@ -183,7 +184,7 @@ enum ioasid_ioas_map_flags {
  * zero or unaligned @length, @user_va or @iova; E2BIG; EFAULT bad argument pointer or
  * memory that cannot be pinned; EOPNOTSUPP unknown @flags; EOVERFLOW @user_va + @length
  * or @iova + @length past 2^64; ENOENT unknown @ioas_id; EEXIST the fixed range overlaps
- * a mapping; ENOSPC no free range large enough; ENOMEM past RLIMIT_MEMLOCK or out of
+ * a mapping; EADDRINUSE it overlaps a range reserved by an attached device's IOMMU; ENOSPC no free range large enough; ENOMEM past RLIMIT_MEMLOCK or out of
  * memory; EPERM the caller is not the process that opened the context.
  */
 struct ioasid_ioas_map {
@@ -234,7 +235,8 @@ struct ioasid_ioas_unmap {
  *
  * Errors: EINVAL argsz too small, or an ID of the wrong object type, or the device
  * shares its IOMMU group with other devices; E2BIG; EFAULT; EOPNOTSUPP unknown @flags;
- * ENOENT unknown ID; EBUSY the device is already attached; ENOMEM.
+ * ENOENT unknown ID; EBUSY the device is already attached; EADDRINUSE a mapping overlaps
+ * a range the device's IOMMU reserves; ENOMEM.
  */
 struct ioasid_device_attach {
 	__u32 argsz;

@@ -69,3 +69,27 @@ where
     }
     None
 }
+
+/// Whether `range` shares a byte with any of `ranges` (inclusive ranges, any order).
+pub(crate) fn intersects_any(ranges: &[(u64, u64)], range: (u64, u64)) -> bool {
+    ranges.iter().any(|&(s, l)| s <= range.1 && range.0 <= l)
+}
+
+/// Emits, in increasing order, the ranges of the 64-bit space that none of `reserved`
+/// covers. `reserved` is sorted by start; its ranges may overlap or touch.
+pub(crate) fn gaps(reserved: &[(u64, u64)], mut emit: impl FnMut((u64, u64))) {
+    // The first address not yet known to be reserved or emitted; `None` past the top.
+    let mut next = Some(0u64);
+    for &(start, last) in reserved {
+        let Some(from) = next else { return };
+        if start > from {
+            emit((from, start - 1));
+        }
+        if last >= from {
+            next = last.checked_add(1);
+        }
+    }
+    if let Some(from) = next {
+        emit((from, u64::MAX));
+    }
+}

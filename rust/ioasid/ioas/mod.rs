@@ -40,8 +40,6 @@ pub(crate) mod iova;
 /// device address looks like a null pointer.
 const IOVA_FLOOR: u64 = PAGE_SIZE as u64;
 
-/// The IOVA ranges an address space with no device attached can use.
-pub(crate) const ALLOWED: [(u64, u64); 1] = [(0, u64::MAX)];
 
 /// Alignment of every IOVA, length and user address in a mapping.
 pub(crate) const IOVA_ALIGNMENT: u64 = PAGE_SIZE as u64;
@@ -67,11 +65,43 @@ struct AttachedDomain {
     devices: usize,
 }
 
+/// An IOVA range an attached device's IOMMU reserves.
+struct Reserved {
+    /// [`DmaOwner::key`] of the device.
+    owner: usize,
+    range: (u64, u64),
+}
+
 /// What an address space's lock protects.
 struct Inner {
     maps: RBTree<u64, Mapping>,
     /// Every IOMMU domain holds every mapping (one per incompatible IOMMU).
     domains: KVec<AttachedDomain>,
+    /// What no mapping may use while the devices that reserve it are attached.
+    reserved: KVec<Reserved>,
+}
+
+impl Inner {
+    /// The reserved ranges, sorted by start.
+    fn reserved_sorted(&self) -> Result<KVec<(u64, u64)>> {
+        let mut v = KVec::with_capacity(self.reserved.len(), GFP_KERNEL)?;
+        for r in self.reserved.iter() {
+            v.push(r.range, GFP_KERNEL)?;
+        }
+        v.sort_unstable();
+        Ok(v)
+    }
+
+    /// The IOVA ranges mappings may use: everything no attached device reserves.
+    fn allowed(&self) -> Result<KVec<(u64, u64)>> {
+        let reserved = self.reserved_sorted()?;
+        let mut allowed = KVec::with_capacity(reserved.len() + 1, GFP_KERNEL)?;
+        // At most one more gap than reservations, so the capacity suffices.
+        iova::gaps(&reserved, |g| {
+            let _ = allowed.push_within_capacity(g);
+        });
+        Ok(allowed)
+    }
 }
 
 /// An I/O address space.
@@ -101,6 +131,7 @@ impl Ioas {
                 inner <- new_mutex!(Inner {
                     maps: RBTree::new(),
                     domains: KVec::new(),
+                    reserved: KVec::new(),
                 }),
                 account,
             }),
@@ -110,22 +141,28 @@ impl Ioas {
 
     /// Maps `pages` (already pinned, covering `length` bytes) and returns the IOVA.
     ///
-    /// Errors: `EEXIST` a fixed IOVA overlaps a mapping, `ENOSPC` no free IOVA range is
-    /// large enough, `ENOMEM` (including `RLIMIT_MEMLOCK`).
+    /// Errors: `EEXIST` a fixed IOVA overlaps a mapping, `EADDRINUSE` it overlaps a range
+    /// an attached device reserves, `ENOSPC` no free IOVA range is large enough, `ENOMEM`
+    /// (including `RLIMIT_MEMLOCK`).
     pub(crate) fn map(&self, pages: PinnedPages, prot: Prot, placement: Placement) -> Result<u64> {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut inner = self.inner.lock();
-        let Inner { maps, domains } = &mut *inner;
+        let allowed = inner.allowed()?;
+        let Inner { maps, domains, .. } = &mut *inner;
         let iova = match placement {
             Placement::Fixed(iova) => {
-                if first_overlapping(maps, iova, iova + (length - 1)).is_some() {
+                let last = iova + (length - 1);
+                if first_overlapping(maps, iova, last).is_some() {
                     return Err(EEXIST);
+                }
+                if !allowed.iter().any(|&(s, l)| s <= iova && last <= l) {
+                    return Err(EADDRINUSE);
                 }
                 iova
             }
             Placement::Any => iova::find_free(
-                &ALLOWED,
+                &allowed,
                 || maps.iter().map(|(&s, m)| (s, m.last)),
                 IOVA_FLOOR,
                 length,
@@ -160,7 +197,7 @@ impl Ioas {
     /// nothing is mapped in the range.
     pub(crate) fn unmap(&self, start: u64, last: u64) -> Result<u64> {
         let mut inner = self.inner.lock();
-        let Inner { maps, domains } = &mut *inner;
+        let Inner { maps, domains, .. } = &mut *inner;
         let mut victims = KVec::new();
         let mut next = first_overlapping(maps, start, last);
         while let Some((s, m_last)) = next {
@@ -198,10 +235,31 @@ impl Ioas {
     /// Attaches the device `owner` holds: to a domain of this address space that fits its
     /// IOMMU, or else to a new domain filled with every existing mapping (replay).
     ///
-    /// Errors: `EINVAL` the device shares its IOMMU group with others; `ENOMEM`; errors
-    /// of the IOMMU driver.
+    /// Errors: `EADDRINUSE` a mapping overlaps a range the device's IOMMU reserves;
+    /// `EINVAL` the device shares its IOMMU group with others; `ENOMEM`; errors of the
+    /// IOMMU driver.
     pub(crate) fn attach(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
+        let regions = owner.reserved_regions()?;
         let mut inner = self.inner.lock();
+        for (&s, m) in inner.maps.iter() {
+            if iova::intersects_any(&regions, (s, m.last)) {
+                return Err(EADDRINUSE);
+            }
+        }
+        inner.reserved.reserve(regions.len(), GFP_KERNEL)?;
+        let domain = Self::attach_domain(&mut inner, owner)?;
+        for &range in regions.iter() {
+            // Capacity was reserved above.
+            let _ = inner.reserved.push_within_capacity(Reserved {
+                owner: owner.key(),
+                range,
+            });
+        }
+        Ok(domain)
+    }
+
+    /// Attaches to a domain that fits, or a new, filled one.
+    fn attach_domain(inner: &mut Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
         for d in inner.domains.iter_mut() {
             if d.domain.attach(owner).is_ok() {
                 d.devices += 1;
@@ -230,6 +288,7 @@ impl Ioas {
     pub(crate) fn detach(&self, owner: &DmaOwner, domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
         domain.detach(owner);
+        inner.reserved.retain(|r| r.owner != owner.key());
         let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
             return;
         };
@@ -238,6 +297,11 @@ impl Ioas {
             // `i` is in bounds: it was just found.
             let _ = inner.domains.remove(i);
         }
+    }
+
+    /// The IOVA ranges mappings may use now, in increasing order.
+    pub(crate) fn allowed(&self) -> Result<KVec<(u64, u64)>> {
+        self.inner.lock().allowed()
     }
 
     /// Whether any device is attached.

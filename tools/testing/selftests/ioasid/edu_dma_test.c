@@ -348,4 +348,48 @@ TEST_F(edu, close_everything_live)
 	self->edu = -1;
 }
 
+/* Reads the allowed IOVA ranges; returns how many there are. */
+static int iova_ranges(int fd, __u32 ioas, struct ioasid_iova_range *r, int max)
+{
+	struct ioasid_ioas_iova_ranges arg = {
+		.argsz = sizeof(arg), .ioas_id = ioas, .num_ranges = max,
+		.allowed_iovas = (uintptr_t)r,
+	};
+
+	if (ioctl(fd, IOASID_IOAS_IOVA_RANGES, &arg))
+		return -1;
+	return arg.num_ranges;
+}
+
+TEST_F(edu, reserved_regions_leave_the_iova_ranges)
+{
+	struct ioasid_iova_range r[16];
+	__u64 hole;
+	int n;
+
+	ASSERT_EQ(1, iova_ranges(self->fd, self->ioas, r, 16));
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	/* The device's IOMMU reserves at least its MSI window. */
+	n = iova_ranges(self->fd, self->ioas, r, 16);
+	ASSERT_LE(2, n);
+	for (int i = 1; i < n; i++)
+		ASSERT_LT(r[i - 1].last + 1, r[i].start);
+	hole = r[0].last + 1;
+	EXPECT_EQ(-1, map_at(self->fd, self->ioas, self->src, page_size, hole));
+	EXPECT_EQ(EADDRINUSE, errno);
+	/* Right below the hole is fine. */
+	EXPECT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, hole - page_size));
+	/* Detached, the whole space is usable again. */
+	ASSERT_EQ(0, detach(self->fd, self->dev));
+	ASSERT_EQ(1, iova_ranges(self->fd, self->ioas, r, 16));
+	EXPECT_EQ(0, r[0].start);
+	EXPECT_EQ(UINT64_MAX, r[0].last);
+	/* A mapping in a reserved range now keeps the device from attaching. */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, hole));
+	EXPECT_EQ(-1, attach(self->fd, self->dev, self->ioas));
+	EXPECT_EQ(EADDRINUSE, errno);
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, hole, page_size));
+	EXPECT_EQ(0, attach(self->fd, self->dev, self->ioas));
+}
+
 TEST_HARNESS_MAIN

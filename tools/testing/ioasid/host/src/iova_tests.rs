@@ -2,7 +2,7 @@
 
 //! IOVA range checks and free-IOVA search.
 
-use crate::iova::{check_range, find_free, RangeError};
+use crate::iova::{check_range, find_free, gaps, intersects_any, RangeError};
 
 /// Whether `a` and `b` (inclusive ranges) share at least one byte.
 fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
@@ -97,5 +97,47 @@ fn found_range_never_overlaps_used_ones() {
                 }
             }
         }
+    }
+}
+
+fn all_gaps(reserved: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut v = Vec::new();
+    gaps(reserved, |g| v.push(g));
+    v
+}
+
+#[test]
+fn gaps_of_nothing_is_everything() {
+    assert_eq!(all_gaps(&[]), vec![(0, u64::MAX)]);
+}
+
+#[test]
+fn gaps_around_the_msi_window() {
+    let msi = (0xfee0_0000, 0xfeef_ffff);
+    assert_eq!(all_gaps(&[msi]), vec![(0, 0xfedf_ffff), (0xfef0_0000, u64::MAX)]);
+}
+
+#[test]
+fn gaps_merge_overlapping_touching_and_nested_reservations() {
+    let r = [(0x1000, 0x1fff), (0x1800, 0x2fff), (0x3000, 0x3fff), (0x3100, 0x31ff), (0x8000, 0x8fff)];
+    assert_eq!(all_gaps(&r), vec![(0, 0xfff), (0x4000, 0x7fff), (0x9000, u64::MAX)]);
+}
+
+#[test]
+fn gaps_at_both_ends_of_the_space() {
+    assert_eq!(all_gaps(&[(0, 0xfff)]), vec![(0x1000, u64::MAX)]);
+    assert_eq!(all_gaps(&[(0x1000, u64::MAX)]), vec![(0, 0xfff)]);
+    assert_eq!(all_gaps(&[(0, u64::MAX)]), vec![]);
+    assert_eq!(all_gaps(&[(0, 5), (0, u64::MAX), (7, 9)]), vec![]);
+}
+
+#[test]
+fn gaps_and_reservations_partition_the_space() {
+    let r = [(0x10, 0x1f), (0x30, 0x3f), (0x35, 0x50)];
+    let g = all_gaps(&r);
+    for probe in 0..0x80u64 {
+        let reserved = intersects_any(&r, (probe, probe));
+        let free = g.iter().any(|&(s, l)| s <= probe && probe <= l);
+        assert!(reserved != free, "{probe:#x}");
     }
 }
