@@ -17,6 +17,7 @@
 #include <linux/ioasid.h>
 
 #include "../../../../samples/ioasid/ioasid-edu.h"
+#include "ioasid_utils.h"
 #include "kselftest_harness.h"
 
 /* edu registers (BAR0) and its on-device buffer. */
@@ -29,9 +30,6 @@
 #define EDU_CMD_TO_RAM	2
 #define EDU_BUF		0x40000
 #define EDU_BUF_SIZE	4096
-
-#define RW (IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE)
-#define FIXED (RW | IOASID_MAP_FIXED_IOVA)
 
 static long page_size;
 
@@ -53,32 +51,9 @@ static int find_edu(char *path, size_t len)
 	return found;
 }
 
-static int ioas_alloc(int fd, __u32 *id)
-{
-	struct ioasid_ioas_alloc arg = { .argsz = sizeof(arg) };
-	int ret = ioctl(fd, IOASID_IOAS_ALLOC, &arg);
-
-	*id = arg.out_ioas_id;
-	return ret;
-}
-
 static int map_at(int fd, __u32 ioas, void *va, __u64 len, __u64 iova)
 {
-	struct ioasid_ioas_map arg = {
-		.argsz = sizeof(arg), .flags = FIXED, .ioas_id = ioas,
-		.user_va = (uintptr_t)va, .length = len, .iova = iova,
-	};
-
-	return ioctl(fd, IOASID_IOAS_MAP, &arg);
-}
-
-static int unmap(int fd, __u32 ioas, __u64 iova, __u64 len)
-{
-	struct ioasid_ioas_unmap arg = {
-		.argsz = sizeof(arg), .ioas_id = ioas, .iova = iova, .length = len,
-	};
-
-	return ioctl(fd, IOASID_IOAS_UNMAP, &arg);
+	return map(fd, ioas, FIXED, va, len, &iova);
 }
 
 static int attach(int fd, __u32 dev, __u32 ioas)
@@ -97,13 +72,6 @@ static int detach(int fd, __u32 dev)
 	return ioctl(fd, IOASID_DEVICE_DETACH, &arg);
 }
 
-static int destroy(int fd, __u32 id)
-{
-	struct ioasid_destroy arg = { .argsz = sizeof(arg), .id = id };
-
-	return ioctl(fd, IOASID_DESTROY, &arg);
-}
-
 static int bind(int edu, int ioasid, __u32 *dev_id)
 {
 	struct ioasid_edu_bind arg = { .argsz = sizeof(arg), .ioasid_fd = ioasid };
@@ -111,21 +79,6 @@ static int bind(int edu, int ioasid, __u32 *dev_id)
 
 	*dev_id = arg.out_dev_id;
 	return ret;
-}
-
-static long locked_bytes(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb * 1024;
 }
 
 FIXTURE(edu) {
@@ -241,7 +194,7 @@ TEST_F(edu, after_unmap_the_device_no_longer_reaches_the_page)
 	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->dst, page_size, DST_IOVA));
 	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
 	ASSERT_EQ(0, dma(self, SRC_IOVA, EDU_BUF, EDU_BUF_SIZE, 0));
-	ASSERT_EQ(0, unmap(self->fd, self->ioas, DST_IOVA, page_size));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, DST_IOVA, page_size, NULL));
 	ASSERT_EQ(0, dma(self, EDU_BUF, DST_IOVA, EDU_BUF_SIZE, 1));
 	expect_untouched(_metadata, self->dst);
 }
@@ -388,7 +341,7 @@ TEST_F(edu, reserved_regions_leave_the_iova_ranges)
 	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size, hole));
 	EXPECT_EQ(-1, attach(self->fd, self->dev, self->ioas));
 	EXPECT_EQ(EADDRINUSE, errno);
-	ASSERT_EQ(0, unmap(self->fd, self->ioas, hole, page_size));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, hole, page_size, NULL));
 	EXPECT_EQ(0, attach(self->fd, self->dev, self->ioas));
 }
 
