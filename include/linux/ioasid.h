@@ -13,19 +13,23 @@
 #define _LINUX_IOASID_H
 
 #include <linux/types.h>
+#include <uapi/linux/ioasid.h>
 
 struct device;
 struct file;
 struct ioasid_device;
 
-/* What DMA a bound device will do: it decides how ioasid sets up the IOMMU. */
+/*
+ * What DMA a bound device will do: it decides how ioasid sets up the IOMMU. The values
+ * are those of enum ioasid_device_intent of the uAPI, which reports them to userspace.
+ */
 enum ioasid_dma_intent {
 	/* Plain DMA tagged with the device's requester ID, through its own IOMMU. */
-	IOASID_INTENT_RID = 1,
+	IOASID_INTENT_RID = IOASID_DEVICE_INTENT_RID,
 	/* PASID-tagged DMA (not yet supported: -EOPNOTSUPP). */
-	IOASID_INTENT_PASID = 2,
+	IOASID_INTENT_PASID = IOASID_DEVICE_INTENT_PASID,
 	/* No IOMMU of its own: CPU access to a software table (not yet: -EOPNOTSUPP). */
-	IOASID_INTENT_SW_TABLE = 3,
+	IOASID_INTENT_SW_TABLE = IOASID_DEVICE_INTENT_SW_TABLE,
 };
 
 /*

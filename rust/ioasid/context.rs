@@ -146,6 +146,17 @@ impl Context {
                 let dev = self.objects.lock().device(dev_id)?;
                 dev.detach()?;
             }
+            Request::DeviceGetInfo(mut arg) => {
+                let dev = self.objects.lock().device(arg.dev_id)?;
+                let reserved = dev.info(&mut arg)?;
+                uapi::write_iova_ranges(arg.reserved_iovas, arg.num_reserved, &reserved)?;
+                let capacity = arg.num_reserved as usize;
+                arg.num_reserved = reserved.len() as u32;
+                arg.write_back()?;
+                if capacity < reserved.len() {
+                    return Err(EMSGSIZE);
+                }
+            }
             Request::IoasUnmap(mut arg, start, last) => {
                 let ioas = self.objects.lock().ioas(arg.ioas_id)?;
                 arg.length = ioas.unmap(start, last)?;
@@ -181,11 +192,11 @@ impl Context {
     }
 
     /// Gives the device `owner` holds an ID in this context (for `ioasid_bind_device`).
-    pub(crate) fn add_device(&self, owner: DmaOwner, file: ARef<File>) -> Result<Arc<BoundDevice>> {
+    pub(crate) fn add_device(&self, owner: DmaOwner, file: ARef<File>, intent: u32) -> Result<Arc<BoundDevice>> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut bound = None;
         self.objects.lock().insert_with(node, |id| {
-            let dev = BoundDevice::new(owner, file, id)?;
+            let dev = BoundDevice::new(owner, file, id, intent)?;
             bound = Some(dev.clone());
             Ok(Object::Device(dev))
         })?;

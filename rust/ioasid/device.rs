@@ -27,6 +27,14 @@ use kernel::{
 
 use crate::{
     context::Context,
+    uapi::raw::{
+        ioasid_device_info,
+        IOASID_DEVICE_INTENT_PASID,
+        IOASID_DEVICE_INTENT_RID,
+        IOASID_DEVICE_INTENT_SW_TABLE,
+        IOASID_DEVICE_INFO_GROUP_SHARED,
+        IOASID_DEVICE_INFO_NESTING, //
+    },
     ioas::Ioas,
     iommu::{
         DmaOwner,
@@ -34,10 +42,6 @@ use crate::{
     },
 };
 
-/// `enum ioasid_dma_intent` of `include/linux/ioasid.h`.
-const INTENT_RID: u32 = 1;
-const INTENT_PASID: u32 = 2;
-const INTENT_SW_TABLE: u32 = 3;
 
 /// The `file_operations` of /dev/ioasid files, recorded by every open, so that a file
 /// handed in by a driver can be recognised as ours. No ioasid file exists before the
@@ -52,6 +56,8 @@ pub(crate) struct BoundDevice {
     file: ARef<File>,
     /// The device's ID in the context.
     id: u32,
+    /// The DMA intent its driver declared.
+    intent: u32,
     /// The address space and domain the device is attached to, if any.
     #[pin]
     attached: Mutex<Option<(Arc<Ioas>, Arc<Domain>)>>,
@@ -59,12 +65,13 @@ pub(crate) struct BoundDevice {
 
 impl BoundDevice {
     /// A binding of the device `owner` holds, under `id`.
-    pub(crate) fn new(owner: DmaOwner, file: ARef<File>, id: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(owner: DmaOwner, file: ARef<File>, id: u32, intent: u32) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 owner,
                 file,
                 id,
+                intent,
                 attached <- new_mutex!(None),
             }),
             GFP_KERNEL,
@@ -96,6 +103,25 @@ impl BoundDevice {
     /// The device's ID in its context.
     pub(crate) fn id(&self) -> u32 {
         self.id
+    }
+
+    /// Fills the `out_` fields of `IOASID_DEVICE_GET_INFO` and returns the device's
+    /// reserved IOVA ranges.
+    pub(crate) fn info(&self, info: &mut ioasid_device_info) -> Result<KVec<(u64, u64)>> {
+        let iommu = self.owner.iommu_info()?;
+        info.out_intent = self.intent;
+        info.out_flags = 0;
+        if iommu.group_devices > 1 {
+            info.out_flags |= IOASID_DEVICE_INFO_GROUP_SHARED;
+        }
+        if iommu.nesting {
+            info.out_flags |= IOASID_DEVICE_INFO_NESTING;
+        }
+        info.out_group_devices = iommu.group_devices;
+        info.out_pgsize_bitmap = iommu.pgsize_bitmap;
+        info.out_addr_width = 64 - iommu.aperture_end.leading_zeros();
+        info.out_pasid_width = iommu.max_pasids.checked_ilog2().unwrap_or(0);
+        self.owner.reserved_regions()
     }
 
     /// The context the device is bound to.
@@ -155,8 +181,8 @@ unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device, intent: u3
     // SAFETY: `file` is valid by the caller's guarantee.
     let file = unsafe { ioasid_file(file)? };
     match intent {
-        INTENT_RID => {}
-        INTENT_PASID | INTENT_SW_TABLE => return Err(EOPNOTSUPP),
+        IOASID_DEVICE_INTENT_RID => {}
+        IOASID_DEVICE_INTENT_PASID | IOASID_DEVICE_INTENT_SW_TABLE => return Err(EOPNOTSUPP),
         _ => return Err(EINVAL),
     }
     // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
@@ -165,7 +191,7 @@ unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device, intent: u3
     let cookie = core::ptr::from_ref(context).cast();
     // SAFETY: `dev` is probed with `driver_managed_dma` and stays bound (caller).
     let owner = unsafe { DmaOwner::claim(dev, cookie)? };
-    context.add_device(owner, file.clone())
+    context.add_device(owner, file.clone(), intent)
 }
 
 /// Unbinds a device bound by [`ioasid_bind_device`]; see `include/linux/ioasid.h`.

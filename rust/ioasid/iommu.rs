@@ -13,11 +13,24 @@ use kernel::{
     sync::aref::ARef,
 };
 
-// `struct page` is only passed by pointer, never inspected: its layout does not matter.
+/// What a device's IOMMU offers (`struct ioasid_iommu_info` of `helpers.c`).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct IommuInfo {
+    pub(crate) pgsize_bitmap: u64,
+    pub(crate) aperture_end: u64,
+    pub(crate) max_pasids: u32,
+    pub(crate) group_devices: u32,
+    pub(crate) nesting: bool,
+}
+
+// `struct page` and `struct device` are only passed by pointer, never inspected here.
 #[allow(improper_ctypes)]
 unsafe extern "C" {
     /// `page_to_phys()`, from `helpers.c`.
     fn ioasid_page_to_phys(page: *mut bindings::page) -> bindings::phys_addr_t;
+    /// Fills `info` for `dev`, from `helpers.c`; 0 or a negative errno.
+    fn ioasid_iommu_info(dev: *mut bindings::device, info: *mut IommuInfo) -> c_int;
 }
 
 /// Physical address of a page.
@@ -212,6 +225,18 @@ impl DmaOwner {
         unsafe { bindings::iommu_put_resv_regions(self.raw, head_ptr) };
         result?;
         Ok(ranges)
+    }
+
+    /// What the device's IOMMU offers.
+    pub(crate) fn iommu_info(&self) -> Result<IommuInfo> {
+        let mut info = IommuInfo::default();
+        // SAFETY: `self.raw` is a valid device with an IOMMU group (we own its DMA);
+        // `info` is a valid, writable `IommuInfo`, laid out as the helper's struct.
+        let ret = unsafe { ioasid_iommu_info(self.raw, &mut info) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(info)
     }
 
     /// A key that identifies this ownership among those of a context.

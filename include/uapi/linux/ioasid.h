@@ -36,6 +36,7 @@ enum ioasid_cmd {
 	IOASID_CMD_IOAS_UNMAP,
 	IOASID_CMD_DEVICE_ATTACH,
 	IOASID_CMD_DEVICE_DETACH,
+	IOASID_CMD_DEVICE_GET_INFO,
 };
 
 /**
@@ -261,5 +262,67 @@ struct ioasid_device_detach {
 	__u32 dev_id;
 };
 #define IOASID_DEVICE_DETACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_DETACH)
+
+/*
+ * The DMA intents a driver declares for its device (enum ioasid_dma_intent of
+ * include/linux/ioasid.h), as IOASID_DEVICE_GET_INFO reports them.
+ */
+enum ioasid_device_intent {
+	IOASID_DEVICE_INTENT_RID = 1,
+	IOASID_DEVICE_INTENT_PASID = 2,
+	IOASID_DEVICE_INTENT_SW_TABLE = 3,
+};
+
+/**
+ * enum ioasid_device_info_flags - out_flags of struct ioasid_device_info
+ * @IOASID_DEVICE_INFO_GROUP_SHARED: other devices share this device's IOMMU group: the
+ *	IOMMU cannot isolate them from each other, so they must share an address space
+ *	(attaching this device alone is refused with EINVAL)
+ * @IOASID_DEVICE_INFO_NESTING: the device's IOMMU driver offers nested domains
+ */
+enum ioasid_device_info_flags {
+	IOASID_DEVICE_INFO_GROUP_SHARED = 1 << 0,
+	IOASID_DEVICE_INFO_NESTING = 1 << 1,
+};
+
+/**
+ * struct ioasid_device_info - IOASID_DEVICE_GET_INFO argument
+ * @argsz: sizeof(struct ioasid_device_info)
+ * @dev_id: a device bound to this context
+ * @flags: must be 0
+ * @out_intent: the enum ioasid_device_intent its driver declared
+ * @out_flags: enum ioasid_device_info_flags
+ * @out_group_devices: how many devices its IOMMU group has (itself included)
+ * @out_pgsize_bitmap: the page sizes its IOMMU maps (bit n: 2^n bytes)
+ * @out_addr_width: how many IOVA bits its IOMMU translates
+ * @out_pasid_width: how many PASID bits the device and its IOMMU support (0: none)
+ * @num_reserved: in, how many struct ioasid_iova_range fit at @reserved_iovas; out,
+ *	how many ranges its IOMMU reserves
+ * @__reserved: must be 0
+ * @reserved_iovas: user pointer to an array of struct ioasid_iova_range
+ *
+ * Reports what userspace needs to know to use the device well. When the array is too
+ * small, the ranges that fit are written, @num_reserved is set to the total, and the
+ * ioctl fails with EMSGSIZE.
+ *
+ * Errors: EINVAL argsz too small, @__reserved not 0, or @dev_id not a device; E2BIG;
+ * EFAULT; EOPNOTSUPP unknown @flags; ENOENT unknown @dev_id; EMSGSIZE array too small;
+ * ENOMEM.
+ */
+struct ioasid_device_info {
+	__u32 argsz;
+	__u32 dev_id;
+	__u32 flags;
+	__u32 out_intent;
+	__u32 out_flags;
+	__u32 out_group_devices;
+	__aligned_u64 out_pgsize_bitmap;
+	__u32 out_addr_width;
+	__u32 out_pasid_width;
+	__u32 num_reserved;
+	__u32 __reserved;
+	__aligned_u64 reserved_iovas;
+};
+#define IOASID_DEVICE_GET_INFO _IO(IOASID_TYPE, IOASID_CMD_DEVICE_GET_INFO)
 
 #endif /* _UAPI_LINUX_IOASID_H */

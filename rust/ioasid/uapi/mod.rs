@@ -63,6 +63,7 @@ const IOAS_MAP: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_MAP);
 const IOAS_UNMAP: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_UNMAP);
 const DEVICE_ATTACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_ATTACH);
 const DEVICE_DETACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_DETACH);
+const DEVICE_GET_INFO: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_GET_INFO);
 
 // The header and this file must agree on the largest argsz; argsz.rs cannot see the
 // generated constant because it is also built on the host.
@@ -106,6 +107,7 @@ extensible! {
     ioasid_ioas_unmap, first version 24;
     ioasid_device_attach, first version 16;
     ioasid_device_detach, first version 8;
+    ioasid_device_info, first version 56;
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding.
@@ -204,6 +206,8 @@ pub(crate) enum Request {
     DeviceAttach { dev_id: u32, ioas_id: u32 },
     /// `IOASID_DEVICE_DETACH` of this device ID.
     DeviceDetach(u32),
+    /// `IOASID_DEVICE_GET_INFO`.
+    DeviceGetInfo(UserArg<ioasid_device_info>),
 }
 
 /// Maps IOVA arithmetic errors to the documented errnos.
@@ -295,6 +299,11 @@ impl Request {
                 })
             }
             DEVICE_DETACH => Ok(Request::DeviceDetach(UserArg::<ioasid_device_detach>::read(arg)?.dev_id)),
+            DEVICE_GET_INFO => {
+                let arg = UserArg::<ioasid_device_info>::read(arg)?;
+                check_flags(arg.flags, 0, arg.__reserved)?;
+                Ok(Request::DeviceGetInfo(arg))
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -339,6 +348,7 @@ mod tests {
             IOAS_UNMAP,
             DEVICE_ATTACH,
             DEVICE_DETACH,
+            DEVICE_GET_INFO,
         ];
         for (i, &cmd) in cmds.iter().enumerate() {
             assert_eq!(_IOC_TYPE(cmd), IOASID_TYPE);

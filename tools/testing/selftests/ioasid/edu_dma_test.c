@@ -345,4 +345,64 @@ TEST_F(edu, reserved_regions_leave_the_iova_ranges)
 	EXPECT_EQ(0, attach(self->fd, self->dev, self->ioas));
 }
 
+TEST_F(edu, device_info)
+{
+	struct ioasid_iova_range resv[16], allowed[16];
+	struct ioasid_device_info info = {
+		.argsz = sizeof(info), .dev_id = self->dev,
+		.num_reserved = 16, .reserved_iovas = (uintptr_t)resv,
+	};
+	int n;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(IOASID_DEVICE_INTENT_RID, info.out_intent);
+	/* edu sits alone in its group, has no PASID capability, and QEMU has no nesting. */
+	EXPECT_EQ(1, info.out_group_devices);
+	EXPECT_EQ(0, info.out_flags & IOASID_DEVICE_INFO_GROUP_SHARED);
+	EXPECT_EQ(0, info.out_pasid_width);
+	EXPECT_NE(0, info.out_pgsize_bitmap & page_size);
+	EXPECT_LE(32, info.out_addr_width);
+	EXPECT_GE(64, info.out_addr_width);
+	ASSERT_LE(1, info.num_reserved);
+	/* What the device reserves is exactly what attaching it takes out of the space. */
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	n = iova_ranges(self->fd, self->ioas, allowed, 16);
+	ASSERT_LE(2, n);
+	for (unsigned int i = 0; i < info.num_reserved; i++)
+		for (int j = 0; j < n; j++)
+			EXPECT_TRUE(resv[i].last < allowed[j].start || resv[i].start > allowed[j].last);
+}
+
+TEST_F(edu, device_info_bad_input)
+{
+	struct ioasid_device_info info = { .argsz = sizeof(info), .dev_id = self->dev };
+
+	/* No room for the reserved ranges: the count comes back with EMSGSIZE. */
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(EMSGSIZE, errno);
+	EXPECT_LE(1, info.num_reserved);
+	info.reserved_iovas = 8;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(EFAULT, errno);
+	info.num_reserved = 0;
+	info.dev_id = 0xffff;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(ENOENT, errno);
+	info.dev_id = self->ioas;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+	info.dev_id = self->dev;
+	info.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	info.flags = 0;
+	info.__reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+	info.__reserved = 0;
+	info.argsz = 48;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_HARNESS_MAIN
