@@ -28,7 +28,7 @@ enum ioasid_dma_intent {
 	IOASID_INTENT_RID = IOASID_DEVICE_INTENT_RID,
 	/* PASID-tagged DMA (not yet supported: -EOPNOTSUPP). */
 	IOASID_INTENT_PASID = IOASID_DEVICE_INTENT_PASID,
-	/* No IOMMU of its own: CPU access to a software table (not yet: -EOPNOTSUPP). */
+	/* No IOMMU of its own: the driver reaches memory with ioasid_access_rw(). */
 	IOASID_INTENT_SW_TABLE = IOASID_DEVICE_INTENT_SW_TABLE,
 };
 
@@ -37,6 +37,9 @@ enum ioasid_dma_intent {
  * with the declared @intent, claims DMA ownership of @dev and stores its device ID,
  * unique in that context, in @out_id. The driver must have set driver_managed_dma. The
  * binding keeps the context alive until ioasid_unbind_device().
+ *
+ * A software-table device (IOASID_INTENT_SW_TABLE) needs no IOMMU and no DMA ownership:
+ * it reaches its address space only through ioasid_access_rw().
  *
  * Returns the binding or an ERR_PTR: -EBADF not an ioasid file, -EINVAL unknown intent,
  * -EOPNOTSUPP intent not supported, -ENODEV no IOMMU group, -EPERM/-EBUSY DMA ownership
@@ -51,5 +54,17 @@ struct ioasid_device *ioasid_bind_device(struct file *ioasid_file, struct device
  * every successful ioasid_bind_device(), before the driver unbinds from @dev.
  */
 void ioasid_unbind_device(struct ioasid_device *idev);
+
+/*
+ * For a device bound with IOASID_INTENT_SW_TABLE and attached to an address space:
+ * copies @len bytes between @buf and the address space at @iova, reading it (@write
+ * false) or writing it (@write true), through the CPU. An unmap of the range waits
+ * until the copy is done; bytes copied before an error stay copied.
+ *
+ * Returns 0, -EINVAL the device is not a software-table device or not attached, or
+ * -EFAULT a byte of the range is not mapped with the access asked for.
+ */
+int ioasid_access_rw(struct ioasid_device *idev, u64 iova, void *buf, size_t len,
+		     bool write);
 
 #endif /* _LINUX_IOASID_H */

@@ -30,12 +30,10 @@ use kernel::{
 use crate::{
     device::{
         BoundDevice,
+        DeviceAccess,
         IOASID_FOPS, //
     },
-    iommu::{
-        DmaOwner,
-        Prot, //
-    },
+    iommu::Prot,
     ioas::{
         self,
         Ioas, //
@@ -192,11 +190,11 @@ impl Context {
     }
 
     /// Gives the device `owner` holds an ID in this context (for `ioasid_bind_device`).
-    pub(crate) fn add_device(&self, owner: DmaOwner, file: ARef<File>, intent: u32) -> Result<Arc<BoundDevice>> {
+    pub(crate) fn add_device(&self, access: DeviceAccess, file: ARef<File>, intent: u32) -> Result<Arc<BoundDevice>> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut bound = None;
         self.objects.lock().insert_with(node, |id| {
-            let dev = BoundDevice::new(owner, file, id, intent)?;
+            let dev = BoundDevice::new(access, file, id, intent)?;
             bound = Some(dev.clone());
             Ok(Object::Device(dev))
         })?;

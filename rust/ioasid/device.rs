@@ -7,7 +7,8 @@
 //! intent. The binding, a [`BoundDevice`], holds the device's DMA ownership and a reference
 //! to the file, so the context outlives it; the context's object table gives it an ID,
 //! through which userspace attaches the device to address spaces. The driver undoes it
-//! with `ioasid_unbind_device()`.
+//! with `ioasid_unbind_device()`. A software-table device (no IOMMU of its own) reaches
+//! its address space through the CPU with `ioasid_access_rw()`.
 
 use core::sync::atomic::{
     AtomicPtr,
@@ -48,10 +49,22 @@ use crate::{
 /// first open has stored it.
 pub(crate) static IOASID_FOPS: AtomicPtr<bindings::file_operations> = AtomicPtr::new(core::ptr::null_mut());
 
+/// How a bound device reaches its address space.
+pub(crate) enum DeviceAccess {
+    /// DMA through its own IOMMU, whose DMA ownership we hold.
+    Iommu(DmaOwner),
+    /// Through the CPU (`ioasid_access_rw`): a software-table device, no IOMMU involved.
+    Cpu,
+}
+
+/// An attached device's address space, and the domain it is attached to (none for a
+/// software-table device).
+type Attachment = (Arc<Ioas>, Option<Arc<Domain>>);
+
 /// A device bound to a context.
 #[pin_data]
 pub(crate) struct BoundDevice {
-    owner: DmaOwner,
+    access: DeviceAccess,
     /// The /dev/ioasid file: keeps the context alive while the device is bound.
     file: ARef<File>,
     /// The device's ID in the context.
@@ -60,15 +73,15 @@ pub(crate) struct BoundDevice {
     intent: u32,
     /// The address space and domain the device is attached to, if any.
     #[pin]
-    attached: Mutex<Option<(Arc<Ioas>, Arc<Domain>)>>,
+    attached: Mutex<Option<Attachment>>,
 }
 
 impl BoundDevice {
-    /// A binding of the device `owner` holds, under `id`.
-    pub(crate) fn new(owner: DmaOwner, file: ARef<File>, id: u32, intent: u32) -> Result<Arc<Self>> {
+    /// A binding of a device that reaches memory through `access`, under `id`.
+    pub(crate) fn new(access: DeviceAccess, file: ARef<File>, id: u32, intent: u32) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
-                owner,
+                access,
                 file,
                 id,
                 intent,
@@ -86,7 +99,13 @@ impl BoundDevice {
         if attached.is_some() {
             return Err(EBUSY);
         }
-        let domain = ioas.attach(&self.owner)?;
+        let domain = match &self.access {
+            DeviceAccess::Iommu(owner) => Some(ioas.attach(owner)?),
+            DeviceAccess::Cpu => {
+                ioas.attach_cpu(true);
+                None
+            }
+        };
         *attached = Some((ioas, domain));
         Ok(())
     }
@@ -96,8 +115,25 @@ impl BoundDevice {
     /// Errors: `EINVAL` not attached.
     pub(crate) fn detach(&self) -> Result {
         let (ioas, domain) = self.attached.lock().take().ok_or(EINVAL)?;
-        ioas.detach(&self.owner, &domain);
+        match (&self.access, domain) {
+            (DeviceAccess::Iommu(owner), Some(domain)) => ioas.detach(owner, &domain),
+            _ => ioas.attach_cpu(false),
+        }
         Ok(())
+    }
+
+    /// Copies between `buf` and the attached address space (software-table devices).
+    ///
+    /// Errors: `EINVAL` not a software-table device or not attached, and those of
+    /// [`Ioas::access`].
+    fn access_rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+        if !matches!(self.access, DeviceAccess::Cpu) {
+            return Err(EINVAL);
+        }
+        // The device's lock keeps it attached for the copy.
+        let attached = self.attached.lock();
+        let (ioas, _) = attached.as_ref().ok_or(EINVAL)?;
+        ioas.access(iova, buf, write)
     }
 
     /// The device's ID in its context.
@@ -108,8 +144,17 @@ impl BoundDevice {
     /// Fills the `out_` fields of `IOASID_DEVICE_GET_INFO` and returns the device's
     /// reserved IOVA ranges.
     pub(crate) fn info(&self, info: &mut ioasid_device_info) -> Result<KVec<(u64, u64)>> {
-        let iommu = self.owner.iommu_info()?;
         info.out_intent = self.intent;
+        let DeviceAccess::Iommu(owner) = &self.access else {
+            // Through the CPU: any page-aligned IOVA, no group, no reservation.
+            info.out_flags = 0;
+            info.out_group_devices = 0;
+            info.out_pgsize_bitmap = kernel::page::PAGE_SIZE as u64;
+            info.out_addr_width = 64;
+            info.out_pasid_width = 0;
+            return Ok(KVec::new());
+        };
+        let iommu = owner.iommu_info()?;
         info.out_flags = 0;
         if iommu.group_devices > 1 {
             info.out_flags |= IOASID_DEVICE_INFO_GROUP_SHARED;
@@ -121,7 +166,7 @@ impl BoundDevice {
         info.out_pgsize_bitmap = iommu.pgsize_bitmap;
         info.out_addr_width = 64 - iommu.aperture_end.leading_zeros();
         info.out_pasid_width = iommu.max_pasids.checked_ilog2().unwrap_or(0);
-        self.owner.reserved_regions()
+        owner.reserved_regions()
     }
 
     /// The context the device is bound to.
@@ -180,18 +225,20 @@ pub unsafe extern "C" fn ioasid_bind_device(
 unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device, intent: u32) -> Result<Arc<BoundDevice>> {
     // SAFETY: `file` is valid by the caller's guarantee.
     let file = unsafe { ioasid_file(file)? };
-    match intent {
-        IOASID_DEVICE_INTENT_RID => {}
-        IOASID_DEVICE_INTENT_PASID | IOASID_DEVICE_INTENT_SW_TABLE => return Err(EOPNOTSUPP),
-        _ => return Err(EINVAL),
-    }
     // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
     let context = unsafe { Context::from_file(&file) };
-    // Every device of a context is owned under the same cookie: the context.
-    let cookie = core::ptr::from_ref(context).cast();
-    // SAFETY: `dev` is probed with `driver_managed_dma` and stays bound (caller).
-    let owner = unsafe { DmaOwner::claim(dev, cookie)? };
-    context.add_device(owner, file.clone(), intent)
+    let access = match intent {
+        IOASID_DEVICE_INTENT_RID => {
+            // Every device of a context is owned under the same cookie: the context.
+            let cookie = core::ptr::from_ref(context).cast();
+            // SAFETY: `dev` is probed with `driver_managed_dma` and stays bound (caller).
+            DeviceAccess::Iommu(unsafe { DmaOwner::claim(dev, cookie)? })
+        }
+        IOASID_DEVICE_INTENT_SW_TABLE => DeviceAccess::Cpu,
+        IOASID_DEVICE_INTENT_PASID => return Err(EOPNOTSUPP),
+        _ => return Err(EINVAL),
+    };
+    context.add_device(access, file.clone(), intent)
 }
 
 /// Unbinds a device bound by [`ioasid_bind_device`]; see `include/linux/ioasid.h`.
@@ -209,4 +256,27 @@ pub unsafe extern "C" fn ioasid_unbind_device(idev: *mut c_void) {
     bound.context().remove_device(bound.id());
     // Dropping `bound` (the last reference once out of the table) releases the DMA
     // ownership and the file.
+}
+
+/// Copies between `buf` and the address space of a software-table device; see
+/// `include/linux/ioasid.h`.
+///
+/// # Safety
+///
+/// `idev` is a live binding from `ioasid_bind_device`; `buf` is valid for reads and
+/// writes of `len` bytes for the duration of the call.
+#[no_mangle]
+#[allow(unreachable_pub)] // Called from C drivers.
+pub unsafe extern "C" fn ioasid_access_rw(idev: *mut c_void, iova: u64, buf: *mut c_void, len: usize, write: bool) -> c_int {
+    // SAFETY: `idev` is a live `Arc<BoundDevice>` pointer the caller keeps for the call.
+    let bound = unsafe { &*idev.cast_const().cast::<BoundDevice>() };
+    if len == 0 {
+        return 0;
+    }
+    // SAFETY: `buf` is valid for `len` bytes by the caller's guarantee.
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
+    match bound.access_rw(iova, buf, write) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }

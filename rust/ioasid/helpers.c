@@ -55,3 +55,16 @@ int ioasid_iommu_info(struct device *dev, struct ioasid_iommu_info *info)
 			dev->iommu->iommu_dev->ops->domain_alloc_nested;
 	return 0;
 }
+
+#include <linux/highmem.h>
+
+void ioasid_page_rw(struct page *page, size_t offset, void *buf, size_t len, bool write);
+
+/* Copies between a kernel buffer and part of one page, mapping it as needed. */
+void ioasid_page_rw(struct page *page, size_t offset, void *buf, size_t len, bool write)
+{
+	if (write)
+		memcpy_to_page(page, offset, buf, len);
+	else
+		memcpy_from_page(buf, page, offset, len);
+}

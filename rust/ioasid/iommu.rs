@@ -48,6 +48,11 @@ pub(crate) unsafe fn page_to_phys(page: *mut bindings::page) -> u64 {
 pub(crate) struct Prot(u32);
 
 impl Prot {
+    /// Whether it allows writes (`write`) or reads.
+    pub(crate) fn allows(self, write: bool) -> bool {
+        self.0 & if write { bindings::IOMMU_WRITE } else { bindings::IOMMU_READ } != 0
+    }
+
     /// Devices may read and/or write.
     pub(crate) fn new(read: bool, write: bool) -> Self {
         let mut p = 0;

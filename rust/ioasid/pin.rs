@@ -93,6 +93,29 @@ impl PinnedPages {
         PhysRuns { pages: self, next: 0 }
     }
 
+    /// Copies between `buf` and the pinned memory at byte `offset`, through the CPU.
+    ///
+    /// Errors: `EFAULT` the range is not inside the pinned memory.
+    pub(crate) fn copy(&self, offset: usize, buf: &mut [u8], write: bool) -> Result {
+        let end = offset.checked_add(buf.len()).ok_or(EFAULT)?;
+        if end > self.pages.len() * PAGE_SIZE {
+            return Err(EFAULT);
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset + done;
+            let in_page = at % PAGE_SIZE;
+            let n = (PAGE_SIZE - in_page).min(buf.len() - done);
+            // SAFETY: the page is pinned (invariant); `in_page + n <= PAGE_SIZE`, and
+            // `buf[done..done + n]` is valid for reads and writes.
+            unsafe {
+                ioasid_page_rw(self.pages[at / PAGE_SIZE], in_page, buf[done..].as_mut_ptr().cast(), n, write)
+            };
+            done += n;
+        }
+        Ok(())
+    }
+
     fn phys(&self, i: usize) -> u64 {
         // SAFETY: by the invariant, every entry is a pinned, hence valid, page.
         unsafe { crate::iommu::page_to_phys(self.pages[i]) }
@@ -131,6 +154,13 @@ impl Drop for PinnedPages {
         // SAFETY: by the invariant, each entry holds one pin that is released only here.
         unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len() as _) };
     }
+}
+
+// `struct page` is only passed by pointer, never inspected here.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    /// `memcpy_to_page`/`memcpy_from_page`, from `helpers.c`.
+    fn ioasid_page_rw(page: *mut bindings::page, offset: usize, buf: *mut c_void, len: usize, write: bool);
 }
 
 /// Locked-memory accounting of one context: each distinct page pinned by any of its

@@ -21,7 +21,7 @@
 
 #include <linux/ioasid.h>
 
-#include "ioasid-edu.h"
+#include "ioasid-samples.h"
 
 static const struct {
 	__u32 id;

@@ -21,7 +21,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "ioasid-edu.h"
+#include "ioasid-samples.h"
 
 struct ioasid_edu {
 	struct pci_dev *pdev;

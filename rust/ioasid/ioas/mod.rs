@@ -79,6 +79,8 @@ struct Inner {
     domains: KVec<AttachedDomain>,
     /// What no mapping may use while the devices that reserve it are attached.
     reserved: KVec<Reserved>,
+    /// Software-table devices attached (they use no domain).
+    cpu_devices: usize,
 }
 
 impl Inner {
@@ -132,6 +134,7 @@ impl Ioas {
                     maps: RBTree::new(),
                     domains: KVec::new(),
                     reserved: KVec::new(),
+                    cpu_devices: 0,
                 }),
                 account,
             }),
@@ -306,7 +309,41 @@ impl Ioas {
 
     /// Whether any device is attached.
     pub(crate) fn is_attached(&self) -> bool {
-        !self.inner.lock().domains.is_empty()
+        let inner = self.inner.lock();
+        !inner.domains.is_empty() || inner.cpu_devices > 0
+    }
+
+    /// Counts a software-table device in or out of the attached devices.
+    pub(crate) fn attach_cpu(&self, attach: bool) {
+        let mut inner = self.inner.lock();
+        if attach {
+            inner.cpu_devices += 1;
+        } else {
+            inner.cpu_devices -= 1;
+        }
+    }
+
+    /// Copies between `buf` and the address space at `iova` through the CPU, for a
+    /// software-table device. Holding the lock for the whole copy makes an unmap of the
+    /// range wait until it is done.
+    ///
+    /// Errors: `EFAULT` a byte of the range is not mapped with the access asked for
+    /// (bytes before it are copied).
+    pub(crate) fn access(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+        let inner = self.inner.lock();
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = iova.checked_add(done as u64).ok_or(EFAULT)?;
+            let (start, last) = first_overlapping(&inner.maps, at, at).ok_or(EFAULT)?;
+            let m = inner.maps.get(&start).ok_or(EFAULT)?;
+            if !m.prot.allows(write) {
+                return Err(EFAULT);
+            }
+            let n = ((last - at + 1) as usize).min(buf.len() - done);
+            m.pages.copy((at - start) as usize, &mut buf[done..done + n], write)?;
+            done += n;
+        }
+        Ok(())
     }
 }
 

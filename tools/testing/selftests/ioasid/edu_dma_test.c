@@ -16,7 +16,7 @@
 
 #include <linux/ioasid.h>
 
-#include "../../../../samples/ioasid/ioasid-edu.h"
+#include "../../../../samples/ioasid/ioasid-samples.h"
 #include "ioasid_utils.h"
 #include "kselftest_harness.h"
 

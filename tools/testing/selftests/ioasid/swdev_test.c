@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kselftests for a device with no IOMMU of its own (software-table intent), through the
+ * sample /dev/ioasid-swdev: it reaches its address space through the CPU, only where
+ * and how the mappings allow, and an unmap during a copy is safe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/ioasid.h>
+
+#include "../../../../samples/ioasid/ioasid-samples.h"
+#include "ioasid_utils.h"
+#include "kselftest_harness.h"
+
+#define A 0x100000ull
+#define B 0x200000ull
+
+static long page_size;
+
+static int swdev_bind(int swdev, int ioasid, __u32 *id)
+{
+	struct ioasid_edu_bind arg = { .argsz = sizeof(arg), .ioasid_fd = ioasid };
+	int ret = ioctl(swdev, IOASID_SWDEV_BIND, &arg);
+
+	*id = arg.out_dev_id;
+	return ret;
+}
+
+static int swdev_copy(int swdev, __u64 src, __u64 dst, __u64 len)
+{
+	struct ioasid_swdev_copy arg = {
+		.argsz = sizeof(arg), .src_iova = src, .dst_iova = dst, .length = len,
+	};
+
+	return ioctl(swdev, IOASID_SWDEV_COPY, &arg);
+}
+
+static int attach(int fd, __u32 dev, __u32 ioas)
+{
+	struct ioasid_device_attach arg = { .argsz = sizeof(arg), .dev_id = dev, .ioas_id = ioas };
+
+	return ioctl(fd, IOASID_DEVICE_ATTACH, &arg);
+}
+
+static int detach(int fd, __u32 dev)
+{
+	struct ioasid_device_detach arg = { .argsz = sizeof(arg), .dev_id = dev };
+
+	return ioctl(fd, IOASID_DEVICE_DETACH, &arg);
+}
+
+FIXTURE(swdev) {
+	int fd, swdev;
+	__u32 dev, ioas;
+	uint8_t *src, *dst;
+	size_t len;
+};
+
+FIXTURE_SETUP(swdev)
+{
+	__u64 iova;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	self->len = 4 * page_size;
+	self->fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	self->swdev = open("/dev/ioasid-swdev", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->swdev);
+	ASSERT_EQ(0, swdev_bind(self->swdev, self->fd, &self->dev));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
+	self->src = mmap(NULL, 2 * self->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->src);
+	self->dst = self->src + self->len;
+	for (size_t i = 0; i < self->len; i++) {
+		self->src[i] = (uint8_t)(i * 13 + 1);
+		self->dst[i] = 0xee;
+	}
+	iova = A;
+	ASSERT_EQ(0, map(self->fd, self->ioas, FIXED, self->src, self->len, &iova));
+	iova = B;
+	ASSERT_EQ(0, map(self->fd, self->ioas, FIXED, self->dst, self->len, &iova));
+}
+
+FIXTURE_TEARDOWN(swdev)
+{
+	close(self->swdev);
+	close(self->fd);
+}
+
+TEST_F(swdev, copy_through_the_cpu)
+{
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	/* Unaligned, across page boundaries. */
+	ASSERT_EQ(0, swdev_copy(self->swdev, A + 100, B + 300, 2 * page_size + 17));
+	EXPECT_EQ(0, memcmp(self->src + 100, self->dst + 300, 2 * page_size + 17));
+	EXPECT_EQ(0xee, self->dst[299]);
+	EXPECT_EQ(0xee, self->dst[300 + 2 * page_size + 17]);
+}
+
+TEST_F(swdev, info_reports_the_intent_and_no_iommu)
+{
+	struct ioasid_device_info info = { .argsz = sizeof(info), .dev_id = self->dev };
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(IOASID_DEVICE_INTENT_SW_TABLE, info.out_intent);
+	EXPECT_EQ(0, info.out_group_devices);
+	EXPECT_EQ(0, info.num_reserved);
+	EXPECT_EQ(page_size, info.out_pgsize_bitmap);
+}
+
+TEST_F(swdev, not_attached_reaches_nothing)
+{
+	EXPECT_EQ(-1, swdev_copy(self->swdev, A, B, page_size));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, detach(self->fd, self->dev));
+	EXPECT_EQ(-1, swdev_copy(self->swdev, A, B, page_size));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(swdev, only_mapped_and_permitted_memory)
+{
+	__u64 iova = 0x300000;
+
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	/* Unmapped source or destination. */
+	EXPECT_EQ(-1, swdev_copy(self->swdev, 0x900000, B, page_size));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, swdev_copy(self->swdev, A, 0x900000, page_size));
+	EXPECT_EQ(EFAULT, errno);
+	/* A read-only mapping cannot be written. */
+	ASSERT_EQ(0, map(self->fd, self->ioas, IOASID_MAP_READABLE | IOASID_MAP_FIXED_IOVA,
+			 self->dst, page_size, &iova));
+	EXPECT_EQ(-1, swdev_copy(self->swdev, A, iova, page_size));
+	EXPECT_EQ(EFAULT, errno);
+	/* Running off the end of a mapping: the part before is copied. */
+	EXPECT_EQ(-1, swdev_copy(self->swdev, A + self->len - page_size, B, 2 * page_size));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(0, memcmp(self->src + self->len - page_size, self->dst, page_size));
+	EXPECT_EQ(0xee, self->dst[page_size]);
+	for (size_t i = 0; i < self->len; i++)
+		ASSERT_EQ((uint8_t)(i * 13 + 1), self->src[i]);
+}
+
+TEST_F(swdev, destroy_and_bind_rules)
+{
+	int other = open("/dev/ioasid-swdev", O_RDWR);
+	struct ioasid_edu_bind arg = { .argsz = sizeof(arg), .ioasid_fd = self->fd };
+	__u32 id2;
+
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	EXPECT_EQ(-1, destroy(self->fd, self->ioas));
+	EXPECT_EQ(EBUSY, errno);
+	/* A second instance is a second device of the context. */
+	ASSERT_EQ(0, swdev_bind(other, self->fd, &id2));
+	EXPECT_NE(self->dev, id2);
+	EXPECT_EQ(-1, swdev_bind(other, self->fd, &id2));
+	EXPECT_EQ(EBUSY, errno);
+	arg.argsz = 4;
+	EXPECT_EQ(-1, ioctl(self->swdev, IOASID_SWDEV_BIND, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, detach(self->fd, self->dev));
+	EXPECT_EQ(0, destroy(self->fd, self->ioas));
+	close(other);
+}
+
+struct copier {
+	int swdev;
+	int failures;
+	volatile int stop;
+};
+
+static void *copy_loop(void *arg)
+{
+	struct copier *c = arg;
+
+	while (!c->stop)
+		if (swdev_copy(c->swdev, A, B, 4 * sysconf(_SC_PAGESIZE)) && errno != EFAULT)
+			c->failures++;
+	return NULL;
+}
+
+TEST_F(swdev, unmap_while_copying_is_safe)
+{
+	struct copier c = { .swdev = self->swdev };
+	long base = locked_bytes();
+	pthread_t t;
+	__u64 iova;
+
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, pthread_create(&t, NULL, copy_loop, &c));
+	for (int i = 0; i < 200; i++) {
+		/* Each unmap waits for a copy in progress; later copies see EFAULT. */
+		ASSERT_EQ(0, unmap(self->fd, self->ioas, B, self->len, NULL));
+		iova = B;
+		ASSERT_EQ(0, map(self->fd, self->ioas, FIXED, self->dst, self->len, &iova));
+	}
+	c.stop = 1;
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, c.failures);
+	EXPECT_EQ(base, locked_bytes());
+}
+
+TEST_HARNESS_MAIN
