@@ -118,7 +118,9 @@ pub(crate) struct Ioas {
 fn map_into(domain: &Domain, iova: u64, pages: &PinnedPages, prot: Prot) -> Result {
     for (offset, phys, len) in pages.phys_runs() {
         if let Err(e) = domain.map(iova + offset as u64, phys, len, prot) {
-            domain.unmap(iova, offset);
+            if offset > 0 {
+                domain.unmap(iova, offset);
+            }
             return Err(e);
         }
     }
@@ -224,9 +226,11 @@ impl Ioas {
         for s in victims {
             if let Some(m) = maps.remove(&s) {
                 let len = m.last - s + 1;
-                // Devices lose access (IOTLB flushed) before the pages are unpinned.
+                // Devices lose access (IOTLB flushed) before the pages are unpinned. The
+                // domain holds exactly what was mapped, so all of it must go.
                 for d in domains.iter() {
-                    d.domain.unmap(s, len as usize);
+                    let unmapped = d.domain.unmap(s, len as usize);
+                    kernel::warn_on!(unmapped != len as usize);
                 }
                 bytes += len;
                 account.uncharge(&m.pages);
