@@ -21,7 +21,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "ioasid-samples.h"
+#include "sample_bind.h"
 
 struct ioasid_edu {
 	struct pci_dev *pdev;
@@ -48,38 +48,13 @@ static void edu_unbind_locked(struct ioasid_edu *edu)
 
 static long edu_bind(struct ioasid_edu *edu, struct file *owner, void __user *uarg)
 {
-	struct ioasid_edu_bind arg;
-	struct ioasid_device *idev;
-	struct file *file;
-	long ret = 0;
+	long ret = sample_bind(uarg, &edu->lock, &edu->idev, &edu->pdev->dev, IOASID_INTENT_RID);
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.argsz < sizeof(arg) || arg.__reserved)
-		return -EINVAL;
-	file = fget(arg.ioasid_fd);
-	if (!file)
-		return -EBADF;
-	mutex_lock(&edu->lock);
-	if (edu->idev) {
-		ret = -EBUSY;
-		goto out;
+	if (!ret) {
+		mutex_lock(&edu->lock);
+		edu->owner = owner;
+		mutex_unlock(&edu->lock);
 	}
-	idev = ioasid_bind_device(file, &edu->pdev->dev, IOASID_INTENT_RID, &arg.out_dev_id);
-	if (IS_ERR(idev)) {
-		ret = PTR_ERR(idev);
-		goto out;
-	}
-	if (copy_to_user(uarg, &arg, sizeof(arg))) {
-		ioasid_unbind_device(idev);
-		ret = -EFAULT;
-		goto out;
-	}
-	edu->idev = idev;
-	edu->owner = owner;
-out:
-	mutex_unlock(&edu->lock);
-	fput(file);
 	return ret;
 }
 

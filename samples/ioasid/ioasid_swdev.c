@@ -18,7 +18,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "ioasid-samples.h"
+#include "sample_bind.h"
 
 struct swdev_instance {
 	struct mutex lock;		/* protects idev */
@@ -46,43 +46,6 @@ static int swdev_release(struct inode *inode, struct file *file)
 		ioasid_unbind_device(inst->idev);
 	kfree(inst);
 	return 0;
-}
-
-static long swdev_bind(struct swdev_instance *inst, void __user *uarg)
-{
-	struct ioasid_edu_bind arg;
-	struct ioasid_device *idev;
-	struct file *file;
-	long ret = 0;
-
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.argsz < sizeof(arg) || arg.__reserved)
-		return -EINVAL;
-	file = fget(arg.ioasid_fd);
-	if (!file)
-		return -EBADF;
-	mutex_lock(&inst->lock);
-	if (inst->idev) {
-		ret = -EBUSY;
-		goto out;
-	}
-	idev = ioasid_bind_device(file, swdev_misc.this_device, IOASID_INTENT_SW_TABLE,
-				  &arg.out_dev_id);
-	if (IS_ERR(idev)) {
-		ret = PTR_ERR(idev);
-		goto out;
-	}
-	if (copy_to_user(uarg, &arg, sizeof(arg))) {
-		ioasid_unbind_device(idev);
-		ret = -EFAULT;
-		goto out;
-	}
-	inst->idev = idev;
-out:
-	mutex_unlock(&inst->lock);
-	fput(file);
-	return ret;
 }
 
 static long swdev_copy(struct swdev_instance *inst, void __user *uarg)
@@ -124,7 +87,8 @@ static long swdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case IOASID_SWDEV_BIND:
-		return swdev_bind(inst, (void __user *)arg);
+		return sample_bind((void __user *)arg, &inst->lock, &inst->idev,
+				   swdev_misc.this_device, IOASID_INTENT_SW_TABLE);
 	case IOASID_SWDEV_UNBIND:
 		mutex_lock(&inst->lock);
 		if (inst->idev) {

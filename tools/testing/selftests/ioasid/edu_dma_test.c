@@ -56,22 +56,6 @@ static int map_at(int fd, __u32 ioas, void *va, __u64 len, __u64 iova)
 	return map(fd, ioas, FIXED, va, len, &iova);
 }
 
-static int attach(int fd, __u32 dev, __u32 ioas)
-{
-	struct ioasid_device_attach arg = {
-		.argsz = sizeof(arg), .dev_id = dev, .ioas_id = ioas,
-	};
-
-	return ioctl(fd, IOASID_DEVICE_ATTACH, &arg);
-}
-
-static int detach(int fd, __u32 dev)
-{
-	struct ioasid_device_detach arg = { .argsz = sizeof(arg), .dev_id = dev };
-
-	return ioctl(fd, IOASID_DEVICE_DETACH, &arg);
-}
-
 static int bind(int edu, int ioasid, __u32 *dev_id)
 {
 	struct ioasid_edu_bind arg = { .argsz = sizeof(arg), .ioasid_fd = ioasid };

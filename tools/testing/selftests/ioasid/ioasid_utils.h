@@ -63,6 +63,20 @@ static inline int unmap(int fd, __u32 ioas, __u64 iova, __u64 length, __u64 *unm
 	return ret;
 }
 
+static inline int attach(int fd, __u32 dev, __u32 ioas)
+{
+	struct ioasid_device_attach arg = { .argsz = sizeof(arg), .dev_id = dev, .ioas_id = ioas };
+
+	return ioctl(fd, IOASID_DEVICE_ATTACH, &arg);
+}
+
+static inline int detach(int fd, __u32 dev)
+{
+	struct ioasid_device_detach arg = { .argsz = sizeof(arg), .dev_id = dev };
+
+	return ioctl(fd, IOASID_DEVICE_DETACH, &arg);
+}
+
 /* Locked memory of this process in bytes, as /proc/self/status shows it (VmLck). */
 static inline long locked_bytes(void)
 {

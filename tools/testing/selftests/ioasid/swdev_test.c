@@ -42,20 +42,6 @@ static int swdev_copy(int swdev, __u64 src, __u64 dst, __u64 len)
 	return ioctl(swdev, IOASID_SWDEV_COPY, &arg);
 }
 
-static int attach(int fd, __u32 dev, __u32 ioas)
-{
-	struct ioasid_device_attach arg = { .argsz = sizeof(arg), .dev_id = dev, .ioas_id = ioas };
-
-	return ioctl(fd, IOASID_DEVICE_ATTACH, &arg);
-}
-
-static int detach(int fd, __u32 dev)
-{
-	struct ioasid_device_detach arg = { .argsz = sizeof(arg), .dev_id = dev };
-
-	return ioctl(fd, IOASID_DEVICE_DETACH, &arg);
-}
-
 FIXTURE(swdev) {
 	int fd, swdev;
 	__u32 dev, ioas;
