@@ -43,7 +43,7 @@ enum ioasid_dma_intent {
  *
  * Returns the binding or an ERR_PTR: -EBADF not an ioasid file, -EINVAL unknown intent,
  * -EOPNOTSUPP intent not supported, -ENODEV no IOMMU group, -EPERM/-EBUSY DMA ownership
- * held by another user or driver, -ENOMEM, -ENOSPC.
+ * held by another user or driver, -ENOMEM, -ENOSPC. Sleeps.
  */
 struct ioasid_device *ioasid_bind_device(struct file *ioasid_file, struct device *dev,
 					 u32 intent, u32 *out_id);

@@ -6,8 +6,10 @@
 //! object in its [`ObjectTable`], when the last reference to the file goes away. Ioctls
 //! are decoded by [`crate::uapi`] and then handled here.
 //!
-//! Locking: the object table's lock is held only to look up, insert or remove an entry;
-//! an address space's own lock is taken after it, never while holding the table's.
+//! Locking: the object table's lock is held only to look up, insert or remove an entry
+//! (and, on destroy, to check under it that no device is attached to an address space).
+//! The order is: table, then a device's lock, then an address space's lock, then the
+//! locked-memory accounting; never the other way round.
 
 use core::sync::atomic::Ordering;
 use kernel::{

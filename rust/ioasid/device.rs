@@ -61,19 +61,26 @@ pub(crate) enum DeviceAccess {
 /// software-table device).
 type Attachment = (Arc<Ioas>, Option<Arc<Domain>>);
 
+/// What a binding's lock protects.
+struct State {
+    /// How the device reaches memory; `None` once its driver unbound it, so that an
+    /// ioctl still holding the binding can do nothing more with the device.
+    access: Option<DeviceAccess>,
+    /// The address space and domain the device is attached to, if any.
+    attached: Option<Attachment>,
+}
+
 /// A device bound to a context.
 #[pin_data]
 pub(crate) struct BoundDevice {
-    access: DeviceAccess,
     /// The /dev/ioasid file: keeps the context alive while the device is bound.
     file: ARef<File>,
     /// The device's ID in the context.
     id: u32,
     /// The DMA intent its driver declared.
     intent: u32,
-    /// The address space and domain the device is attached to, if any.
     #[pin]
-    attached: Mutex<Option<Attachment>>,
+    state: Mutex<State>,
 }
 
 impl BoundDevice {
@@ -81,11 +88,13 @@ impl BoundDevice {
     pub(crate) fn new(access: DeviceAccess, file: ARef<File>, id: u32, intent: u32) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
-                access,
                 file,
                 id,
                 intent,
-                attached <- new_mutex!(None),
+                state <- new_mutex!(State {
+                    access: Some(access),
+                    attached: None,
+                }),
             }),
             GFP_KERNEL,
         )
@@ -93,20 +102,21 @@ impl BoundDevice {
 
     /// Attaches the device to `ioas`.
     ///
-    /// Errors: `EBUSY` already attached, and those of [`Ioas::attach`].
+    /// Errors: `EBUSY` already attached, `ENOENT` unbound meanwhile, and those of
+    /// [`Ioas::attach`].
     pub(crate) fn attach(&self, ioas: Arc<Ioas>) -> Result {
-        let mut attached = self.attached.lock();
-        if attached.is_some() {
+        let mut state = self.state.lock();
+        if state.attached.is_some() {
             return Err(EBUSY);
         }
-        let domain = match &self.access {
+        let domain = match state.access.as_ref().ok_or(ENOENT)? {
             DeviceAccess::Iommu(owner) => Some(ioas.attach(owner)?),
             DeviceAccess::Cpu => {
                 ioas.attach_cpu(true);
                 None
             }
         };
-        *attached = Some((ioas, domain));
+        state.attached = Some((ioas, domain));
         Ok(())
     }
 
@@ -114,12 +124,24 @@ impl BoundDevice {
     ///
     /// Errors: `EINVAL` not attached.
     pub(crate) fn detach(&self) -> Result {
-        let (ioas, domain) = self.attached.lock().take().ok_or(EINVAL)?;
-        match (&self.access, domain) {
-            (DeviceAccess::Iommu(owner), Some(domain)) => ioas.detach(owner, &domain),
+        Self::detach_locked(&mut self.state.lock())
+    }
+
+    fn detach_locked(state: &mut State) -> Result {
+        let (ioas, domain) = state.attached.take().ok_or(EINVAL)?;
+        match (&state.access, domain) {
+            (Some(DeviceAccess::Iommu(owner)), Some(domain)) => ioas.detach(owner, &domain),
             _ => ioas.attach_cpu(false),
         }
         Ok(())
+    }
+
+    /// Detaches the device and gives up its DMA ownership, now, while its driver still
+    /// holds it; whatever still refers to this binding finds it unbound.
+    fn unbind(&self) {
+        let mut state = self.state.lock();
+        let _ = Self::detach_locked(&mut state);
+        state.access = None;
     }
 
     /// Copies between `buf` and the attached address space (software-table devices).
@@ -127,12 +149,12 @@ impl BoundDevice {
     /// Errors: `EINVAL` not a software-table device or not attached, and those of
     /// [`Ioas::access`].
     fn access_rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
-        if !matches!(self.access, DeviceAccess::Cpu) {
+        // The device's lock keeps it attached for the copy.
+        let state = self.state.lock();
+        if !matches!(state.access, Some(DeviceAccess::Cpu)) {
             return Err(EINVAL);
         }
-        // The device's lock keeps it attached for the copy.
-        let attached = self.attached.lock();
-        let (ioas, _) = attached.as_ref().ok_or(EINVAL)?;
+        let (ioas, _) = state.attached.as_ref().ok_or(EINVAL)?;
         ioas.access(iova, buf, write)
     }
 
@@ -145,7 +167,8 @@ impl BoundDevice {
     /// reserved IOVA ranges.
     pub(crate) fn info(&self, info: &mut ioasid_device_info) -> Result<KVec<(u64, u64)>> {
         info.out_intent = self.intent;
-        let DeviceAccess::Iommu(owner) = &self.access else {
+        let state = self.state.lock();
+        let DeviceAccess::Iommu(owner) = state.access.as_ref().ok_or(ENOENT)? else {
             // Through the CPU: any page-aligned IOVA, no group, no reservation.
             info.out_flags = 0;
             info.out_group_devices = 0;
@@ -252,10 +275,10 @@ pub unsafe extern "C" fn ioasid_unbind_device(idev: *mut c_void) {
     // SAFETY: `idev` came from `Arc::into_raw` in `ioasid_bind_device`, and the caller gives
     // that reference back.
     let bound = unsafe { Arc::<BoundDevice>::from_raw(idev.cast_const().cast()) };
-    let _ = bound.detach();
+    bound.unbind();
     bound.context().remove_device(bound.id());
-    // Dropping `bound` (the last reference once out of the table) releases the DMA
-    // ownership and the file.
+    // The file goes with the last reference to the binding (an ioctl in flight may hold
+    // one a little longer; the device is already released).
 }
 
 /// Copies between `buf` and the address space of a software-table device; see

@@ -7,6 +7,10 @@
 //! pinned by several mappings of one context count once against the locked-memory limit.
 
 use kernel::{
+    alloc::flags::{
+        GFP_KERNEL_ACCOUNT,
+        __GFP_NOWARN, //
+    },
     bindings,
     mm::Mm,
     page::PAGE_SIZE,
@@ -26,6 +30,9 @@ use kernel::{
 /// this value releases exactly once, when it is dropped.
 pub(crate) struct PinnedPages {
     pages: KVVec<*mut bindings::page>,
+    /// Pinned for device writes: the pages are marked dirty when released, so that what
+    /// devices wrote is not lost.
+    writable: bool,
 }
 
 // SAFETY: the pins are plain references to `struct page`s; they may be released from any
@@ -42,8 +49,11 @@ impl PinnedPages {
     /// to be), `ENOMEM`, and any error of `pin_user_pages_fast`. Nothing stays pinned on
     /// failure.
     pub(crate) fn pin(user_va: usize, npages: usize, writable: bool) -> Result<Self> {
+        // The array is sized by the user and charged to them; a failure is an error for
+        // them, not a warning in the kernel log.
         let mut this = Self {
-            pages: KVVec::with_capacity(npages, GFP_KERNEL)?,
+            pages: KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
+            writable,
         };
         let mut flags = bindings::FOLL_LONGTERM;
         if writable {
@@ -152,7 +162,9 @@ impl Drop for PinnedPages {
             return;
         }
         // SAFETY: by the invariant, each entry holds one pin that is released only here.
-        unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len() as _) };
+        unsafe {
+            bindings::unpin_user_pages_dirty_lock(self.pages.as_mut_ptr(), self.pages.len() as _, self.writable)
+        };
     }
 }
 
@@ -198,9 +210,9 @@ impl PinAccount {
             }
         }
         // Reserve every node first, so that nothing can fail once the charge is made.
-        let mut nodes = KVec::with_capacity(fresh, GFP_KERNEL)?;
+        let mut nodes = KVVec::with_capacity(fresh, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
         for _ in 0..fresh {
-            nodes.push(RBTreeNodeReservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
+            nodes.push(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?, GFP_KERNEL)?;
         }
         self.account(fresh, true)?;
         let mut inserted = 0usize;

@@ -8,6 +8,11 @@
  * It creates /dev/ioasid-edu-<addr>. A VMM opens it, binds the device to its ioasid
  * context (IOASID_EDU_BIND, plain RID DMA intent), attaches it to an address space
  * through the ioasid fd, and programs the device's DMA engine through mmap() of BAR0.
+ * Bus mastering is on only while the device is bound, so it never DMAs through the
+ * kernel's own DMA domain on userspace's behalf.
+ *
+ * A sample, not a production driver: removing the PCI device while its file is open is
+ * not handled.
  */
 #include <linux/err.h>
 #include <linux/file.h>
@@ -40,6 +45,8 @@ static struct ioasid_edu *to_edu(struct file *file)
 static void edu_unbind_locked(struct ioasid_edu *edu)
 {
 	if (edu->idev) {
+		/* The device masters the bus only while userspace's IOMMU setup applies. */
+		pci_clear_master(edu->pdev);
 		ioasid_unbind_device(edu->idev);
 		edu->idev = NULL;
 		edu->owner = NULL;
@@ -53,6 +60,7 @@ static long edu_bind(struct ioasid_edu *edu, struct file *owner, void __user *ua
 	if (!ret) {
 		mutex_lock(&edu->lock);
 		edu->owner = owner;
+		pci_set_master(edu->pdev);
 		mutex_unlock(&edu->lock);
 	}
 	return ret;
@@ -119,7 +127,6 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = pcim_enable_device(pdev);
 	if (ret)
 		return ret;
-	pci_set_master(pdev);
 	edu->pdev = pdev;
 	mutex_init(&edu->lock);
 	snprintf(edu->name, sizeof(edu->name), "ioasid-edu-%s", pci_name(pdev));
