@@ -112,7 +112,7 @@ impl BoundDevice {
         let domain = match state.access.as_ref().ok_or(ENOENT)? {
             DeviceAccess::Iommu(owner) => Some(ioas.attach(owner)?),
             DeviceAccess::Cpu => {
-                ioas.attach_cpu(true);
+                ioas.attach_cpu(true)?;
                 None
             }
         };
@@ -131,7 +131,7 @@ impl BoundDevice {
         let (ioas, domain) = state.attached.take().ok_or(EINVAL)?;
         match (&state.access, domain) {
             (Some(DeviceAccess::Iommu(owner)), Some(domain)) => ioas.detach(owner, &domain),
-            _ => ioas.attach_cpu(false),
+            _ => ioas.attach_cpu(false)?,
         }
         Ok(())
     }

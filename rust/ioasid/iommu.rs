@@ -194,23 +194,29 @@ impl DmaOwner {
 
 impl DmaOwner {
     /// The IOVA ranges the device's IOMMU reserves (MSI windows, firmware-owned direct
-    /// mappings, ...), as inclusive ranges. Relaxable direct mappings are left out: they
-    /// may be reused once the device is owned by userspace.
+    /// mappings, ...) or cannot translate (above its aperture), as inclusive ranges.
+    /// Relaxable direct mappings are left out: they may be reused once the device is
+    /// owned by userspace.
     pub(crate) fn reserved_regions(&self) -> Result<KVec<(u64, u64)>> {
+        let aperture_end = self.iommu_info()?.aperture_end;
         let mut head = bindings::list_head {
             next: core::ptr::null_mut(),
             prev: core::ptr::null_mut(),
         };
         let head_ptr: *mut bindings::list_head = &raw mut head;
         // An empty list points at itself (`INIT_LIST_HEAD`); `head` is not moved after this.
-        head.next = head_ptr;
-        head.prev = head_ptr;
+        // SAFETY: `head_ptr` points to `head`, live and not otherwise borrowed.
+        unsafe {
+            (*head_ptr).next = head_ptr;
+            (*head_ptr).prev = head_ptr;
+        }
         // SAFETY: `self.raw` is a valid device; `head_ptr` is an initialised, empty list
         // that outlives both calls, and the regions it receives are released by the put.
         unsafe { bindings::iommu_get_resv_regions(self.raw, head_ptr) };
         let mut ranges = KVec::new();
         let mut result = Ok(());
-        let mut node = head.next;
+        // SAFETY: as above.
+        let mut node = unsafe { (*head_ptr).next };
         while node != head_ptr {
             // SAFETY: every entry of the list is the `list` member of a live
             // `iommu_resv_region`, until the put below.
@@ -229,6 +235,9 @@ impl DmaOwner {
         // SAFETY: the list was filled by `iommu_get_resv_regions` for this device.
         unsafe { bindings::iommu_put_resv_regions(self.raw, head_ptr) };
         result?;
+        if aperture_end < u64::MAX {
+            ranges.push((aperture_end + 1, u64::MAX), GFP_KERNEL)?;
+        }
         Ok(ranges)
     }
 

@@ -104,9 +104,8 @@ impl ObjectTable {
     pub(crate) fn destroy(&mut self, id: u32) -> Result<Object> {
         match self.objects.get(&id) {
             None => return Err(ENOENT),
-            Some(Object::Ioas(ioas)) if ioas.is_attached() => return Err(EBUSY),
             Some(Object::Device(_)) => return Err(EINVAL),
-            Some(Object::Ioas(_)) => {}
+            Some(Object::Ioas(ioas)) => ioas.kill()?,
         }
         self.objects.remove(&id).ok_or(ENOENT)
     }

@@ -81,6 +81,8 @@ struct Inner {
     reserved: KVec<Reserved>,
     /// Software-table devices attached (they use no domain).
     cpu_devices: usize,
+    /// Destroyed: no longer in the object table, so nothing may be added to it.
+    dead: bool,
 }
 
 impl Inner {
@@ -137,6 +139,7 @@ impl Ioas {
                     domains: KVec::new(),
                     reserved: KVec::new(),
                     cpu_devices: 0,
+                    dead: false,
                 }),
                 account,
             }),
@@ -153,6 +156,9 @@ impl Ioas {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
         let allowed = inner.allowed()?;
         let Inner { maps, domains, .. } = &mut *inner;
         let iova = match placement {
@@ -248,6 +254,9 @@ impl Ioas {
     pub(crate) fn attach(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
         let regions = owner.reserved_regions()?;
         let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
         for (&s, m) in inner.maps.iter() {
             if iova::intersects_any(&regions, (s, m.last)) {
                 return Err(EADDRINUSE);
@@ -311,20 +320,31 @@ impl Ioas {
         self.inner.lock().allowed()
     }
 
-    /// Whether any device is attached.
-    pub(crate) fn is_attached(&self) -> bool {
-        let inner = self.inner.lock();
-        !inner.domains.is_empty() || inner.cpu_devices > 0
+    /// Marks the address space destroyed, unless a device is attached (`EBUSY`): from
+    /// then on, maps and attaches that raced with the destroy fail with `ENOENT`.
+    pub(crate) fn kill(&self) -> Result {
+        let mut inner = self.inner.lock();
+        if !inner.domains.is_empty() || inner.cpu_devices > 0 {
+            return Err(EBUSY);
+        }
+        inner.dead = true;
+        Ok(())
     }
 
     /// Counts a software-table device in or out of the attached devices.
-    pub(crate) fn attach_cpu(&self, attach: bool) {
+    ///
+    /// Errors: `ENOENT` the address space was destroyed.
+    pub(crate) fn attach_cpu(&self, attach: bool) -> Result {
         let mut inner = self.inner.lock();
         if attach {
+            if inner.dead {
+                return Err(ENOENT);
+            }
             inner.cpu_devices += 1;
         } else {
             inner.cpu_devices -= 1;
         }
+        Ok(())
     }
 
     /// Copies between `buf` and the address space at `iova` through the CPU, for a

@@ -355,6 +355,15 @@ TEST_F(edu, device_info)
 	for (unsigned int i = 0; i < info.num_reserved; i++)
 		for (int j = 0; j < n; j++)
 			EXPECT_TRUE(resv[i].last < allowed[j].start || resv[i].start > allowed[j].last);
+	/* Nothing can be mapped where the IOMMU does not translate. */
+	if (info.out_addr_width < 64) {
+		EXPECT_LT(allowed[n - 1].last, UINT64_MAX);
+		EXPECT_EQ(-1, map_at(self->fd, self->ioas, self->src, page_size,
+				     1ull << info.out_addr_width));
+		EXPECT_EQ(EADDRINUSE, errno);
+		EXPECT_EQ(0, map_at(self->fd, self->ioas, self->src, page_size,
+				    (1ull << info.out_addr_width) - page_size));
+	}
 }
 
 TEST_F(edu, device_info_bad_input)
