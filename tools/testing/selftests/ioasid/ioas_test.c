@@ -560,4 +560,53 @@ TEST_F(ioas, concurrent_map_unmap_destroy)
 	EXPECT_EQ(ENOENT, errno);
 }
 
+/* Every ioctl with a struct argument, and its struct's first published size. */
+static const struct {
+	unsigned long cmd;
+	__u32 size;
+	const char *name;
+} struct_ioctls[] = {
+	{ IOASID_CHECK_EXTENSION, sizeof(struct ioasid_check_extension), "CHECK_EXTENSION" },
+	{ IOASID_DESTROY, sizeof(struct ioasid_destroy), "DESTROY" },
+	{ IOASID_IOAS_ALLOC, sizeof(struct ioasid_ioas_alloc), "IOAS_ALLOC" },
+	{ IOASID_IOAS_IOVA_RANGES, sizeof(struct ioasid_ioas_iova_ranges), "IOAS_IOVA_RANGES" },
+	{ IOASID_IOAS_MAP, sizeof(struct ioasid_ioas_map), "IOAS_MAP" },
+	{ IOASID_IOAS_UNMAP, sizeof(struct ioasid_ioas_unmap), "IOAS_UNMAP" },
+	{ IOASID_DEVICE_ATTACH, sizeof(struct ioasid_device_attach), "DEVICE_ATTACH" },
+	{ IOASID_DEVICE_DETACH, sizeof(struct ioasid_device_detach), "DEVICE_DETACH" },
+	{ IOASID_DEVICE_GET_INFO, sizeof(struct ioasid_device_info), "DEVICE_GET_INFO" },
+};
+
+/* The argsz rules hold for every ioctl, before anything else is looked at. */
+TEST_F(ioas, every_ioctl_follows_the_argsz_rules)
+{
+	__u8 buf[256];
+
+	for (unsigned int i = 0; i < sizeof(struct_ioctls) / sizeof(struct_ioctls[0]); i++) {
+		__u32 size = struct_ioctls[i].size;
+
+		TH_LOG("%s", struct_ioctls[i].name);
+		/* Too short. */
+		memset(buf, 0, sizeof(buf));
+		*(__u32 *)buf = size - 1;
+		EXPECT_EQ(-1, ioctl(self->fd, struct_ioctls[i].cmd, buf));
+		EXPECT_EQ(EINVAL, errno);
+		*(__u32 *)buf = 0;
+		EXPECT_EQ(-1, ioctl(self->fd, struct_ioctls[i].cmd, buf));
+		EXPECT_EQ(EINVAL, errno);
+		/* Longer, with a byte the kernel does not know set. */
+		*(__u32 *)buf = size + 8;
+		buf[size + 7] = 1;
+		EXPECT_EQ(-1, ioctl(self->fd, struct_ioctls[i].cmd, buf));
+		EXPECT_EQ(E2BIG, errno);
+		/* Far too long. */
+		*(__u32 *)buf = IOASID_ARGSZ_MAX + 1;
+		EXPECT_EQ(-1, ioctl(self->fd, struct_ioctls[i].cmd, buf));
+		EXPECT_EQ(E2BIG, errno);
+		/* Not a user pointer at all. */
+		EXPECT_EQ(-1, ioctl(self->fd, struct_ioctls[i].cmd, NULL));
+		EXPECT_EQ(EFAULT, errno);
+	}
+}
+
 TEST_HARNESS_MAIN
