@@ -20,6 +20,7 @@ APT_PKGS=(
 	clang-19 libclang-19-dev lld-19 llvm-19
 	busybox-static cpio gzip xz-utils
 	gcc make flex bison bc libelf-dev libssl-dev kmod python3 libcap-dev rsync
+	python3-docutils
 )
 QEMU_PKG=qemu-system-x86
 

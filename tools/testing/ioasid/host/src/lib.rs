@@ -20,3 +20,5 @@ mod iova;
 
 #[cfg(test)]
 mod iova_tests;
+#[cfg(test)]
+mod docs;
