@@ -117,12 +117,11 @@ impl Context {
             Request::IoasIovaRanges(mut arg) => {
                 let ioas = self.objects.lock().ioas(arg.ioas_id)?;
                 let ranges = ioas.allowed()?;
-                uapi::write_iova_ranges(arg.allowed_iovas, arg.num_ranges, &ranges)?;
-                let capacity = arg.num_ranges as usize;
-                arg.num_ranges = ranges.len() as u32;
+                let ptr = arg.allowed_iovas;
+                let fits = uapi::write_iova_ranges(ptr, &mut arg.num_ranges, &ranges)?;
                 arg.out_iova_alignment = ioas::IOVA_ALIGNMENT;
                 arg.write_back()?;
-                if capacity < ranges.len() {
+                if !fits {
                     return Err(EMSGSIZE);
                 }
             }
@@ -149,11 +148,10 @@ impl Context {
             Request::DeviceGetInfo(mut arg) => {
                 let dev = self.objects.lock().device(arg.dev_id)?;
                 let reserved = dev.info(&mut arg)?;
-                uapi::write_iova_ranges(arg.reserved_iovas, arg.num_reserved, &reserved)?;
-                let capacity = arg.num_reserved as usize;
-                arg.num_reserved = reserved.len() as u32;
+                let ptr = arg.reserved_iovas;
+                let fits = uapi::write_iova_ranges(ptr, &mut arg.num_reserved, &reserved)?;
                 arg.write_back()?;
-                if capacity < reserved.len() {
+                if !fits {
                     return Err(EMSGSIZE);
                 }
             }

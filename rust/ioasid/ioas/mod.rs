@@ -159,22 +159,21 @@ impl Ioas {
         if inner.dead {
             return Err(ENOENT);
         }
-        let allowed = inner.allowed()?;
-        let Inner { maps, domains, .. } = &mut *inner;
         let iova = match placement {
             Placement::Fixed(iova) => {
                 let last = iova + (length - 1);
-                if first_overlapping(maps, iova, last).is_some() {
+                if first_overlapping(&inner.maps, iova, last).is_some() {
                     return Err(EEXIST);
                 }
-                if !allowed.iter().any(|&(s, l)| s <= iova && last <= l) {
+                // Checked against the reservations themselves: no allocation on this path.
+                if inner.reserved.iter().any(|r| r.range.0 <= last && iova <= r.range.1) {
                     return Err(EADDRINUSE);
                 }
                 iova
             }
             Placement::Any => iova::find_free(
-                &allowed,
-                || maps.iter().map(|(&s, m)| (s, m.last)),
+                &inner.allowed()?,
+                || inner.maps.iter().map(|(&s, m)| (s, m.last)),
                 IOVA_FLOOR,
                 length,
                 IOVA_ALIGNMENT,
@@ -182,6 +181,7 @@ impl Ioas {
             .ok_or(ENOSPC)?,
         };
         self.account.lock().charge(&pages)?;
+        let Inner { maps, domains, .. } = &mut *inner;
         for (i, d) in domains.iter().enumerate() {
             if let Err(e) = map_into(&d.domain, iova, &pages, prot) {
                 for done in &domains[..i] {

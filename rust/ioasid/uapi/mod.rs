@@ -309,15 +309,19 @@ impl Request {
     }
 }
 
-/// Writes `ranges` to the user array at `ptr`, at most `capacity` of them.
-pub(crate) fn write_iova_ranges(ptr: u64, capacity: u32, ranges: &[(u64, u64)]) -> Result {
-    let n = ranges.len().min(capacity as usize);
+/// Answers a user array of `struct ioasid_iova_range` at `ptr` whose capacity is in
+/// `*num`: writes as many of `ranges` as fit, sets `*num` to how many there are, and
+/// returns whether all of them fitted (if not, the ioctl fails with `EMSGSIZE` after
+/// writing back its struct).
+pub(crate) fn write_iova_ranges(ptr: u64, num: &mut u32, ranges: &[(u64, u64)]) -> Result<bool> {
+    let n = ranges.len().min(*num as usize);
     let len = n * size_of::<ioasid_iova_range>();
     let mut writer = UserSlice::new(UserPtr::from_addr(ptr as usize), len).writer();
     for &(start, last) in &ranges[..n] {
         writer.write(&ioasid_iova_range { start, last })?;
     }
-    Ok(())
+    *num = ranges.len() as u32;
+    Ok(n == ranges.len())
 }
 
 /// Whether this kernel supports `IOASID_CHECK_EXTENSION`'s `extension`.
