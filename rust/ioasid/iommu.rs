@@ -119,24 +119,27 @@ impl Domain {
         unsafe { bindings::iommu_unmap(self.ptr.as_ptr(), iova as _, len) }
     }
 
-    /// Attaches `dev`, whose DMA ownership `owner` holds, to this domain.
+    /// Attaches the IOMMU group of the device `owner` holds (all of its devices: a group
+    /// is the unit of isolation) to this domain.
     ///
-    /// Errors: `EINVAL` the device shares its IOMMU group with others, or this domain does
-    /// not fit the device's IOMMU (the caller then uses another domain).
+    /// Errors: `EINVAL` this domain does not fit the device's IOMMU (the caller then uses
+    /// another domain), `EBUSY` the group is attached to another domain.
     pub(crate) fn attach(&self, owner: &DmaOwner) -> Result {
-        // SAFETY: live domain by the invariant; `owner.dev` is a probed device whose DMA
-        // ownership we hold, so nothing else attaches it meanwhile.
-        let ret = unsafe { bindings::iommu_attach_device(self.ptr.as_ptr(), owner.raw) };
+        // SAFETY: live domain by the invariant; `owner.group` is the live group of a
+        // device whose DMA ownership we hold (for the whole group), so no kernel driver
+        // uses the group's DMA domain.
+        let ret = unsafe { bindings::iommu_attach_group(self.ptr.as_ptr(), owner.group.as_ptr()) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
         Ok(())
     }
 
-    /// Detaches `dev` from this domain; it goes back to blocking all DMA.
+    /// Detaches the group of the device `owner` holds from this domain; it goes back to
+    /// blocking all DMA.
     pub(crate) fn detach(&self, owner: &DmaOwner) {
-        // SAFETY: `owner.dev` was attached to this live domain by `attach`.
-        unsafe { bindings::iommu_detach_device(self.ptr.as_ptr(), owner.raw) };
+        // SAFETY: the group was attached to this live domain by `attach`.
+        unsafe { bindings::iommu_detach_group(self.ptr.as_ptr(), owner.group.as_ptr()) };
     }
 }
 
@@ -154,9 +157,11 @@ impl Drop for Domain {
 /// # Invariants
 ///
 /// `raw` is the device `_dev` refers to, and `iommu_device_claim_dma_owner(raw, cookie)`
-/// succeeded; it is undone only by `Drop`.
+/// succeeded; it is undone only by `Drop`. `group` is the device's IOMMU group, on which
+/// we hold a reference (`iommu_group_get`), dropped by `Drop`.
 pub(crate) struct DmaOwner {
     raw: *mut bindings::device,
+    group: NonNull<bindings::iommu_group>,
     /// Keeps the device alive while owned.
     _dev: ARef<Device>,
 }
@@ -183,8 +188,16 @@ impl DmaOwner {
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
+        // SAFETY: `raw` is valid; the group exists (the claim needed it) and this takes a
+        // reference of its own on it.
+        let Some(group) = NonNull::new(unsafe { bindings::iommu_group_get(raw) }) else {
+            // SAFETY: claimed just above.
+            unsafe { bindings::iommu_device_release_dma_owner(raw) };
+            return Err(ENODEV);
+        };
         Ok(Self {
             raw,
+            group,
             // SAFETY: `raw` is valid; this takes a reference of its own.
             _dev: unsafe { Device::get_device(raw) },
         })
@@ -193,8 +206,10 @@ impl DmaOwner {
 }
 
 impl DmaOwner {
-    /// The IOVA ranges the device's IOMMU reserves (MSI windows, firmware-owned direct
-    /// mappings, ...) or cannot translate (above its aperture), as inclusive ranges.
+    /// The IOVA ranges the IOMMU reserves for any device of this device's group (MSI
+    /// windows, firmware-owned direct mappings, ...) or cannot translate (above its
+    /// aperture), as inclusive ranges: attaching one device of a group opens the IOMMU
+    /// to all of them.
     /// Relaxable direct mappings are left out: they may be reused once the device is
     /// owned by userspace.
     pub(crate) fn reserved_regions(&self) -> Result<KVec<(u64, u64)>> {
@@ -210,11 +225,12 @@ impl DmaOwner {
             (*head_ptr).next = head_ptr;
             (*head_ptr).prev = head_ptr;
         }
-        // SAFETY: `self.raw` is a valid device; `head_ptr` is an initialised, empty list
-        // that outlives both calls, and the regions it receives are released by the put.
-        unsafe { bindings::iommu_get_resv_regions(self.raw, head_ptr) };
+        // SAFETY: `self.group` is a live group (we hold a reference); `head_ptr` is an
+        // initialised, empty list that outlives the walk below. Its entries are ours to
+        // free; the core allocated them with kmalloc.
+        let ret = unsafe { bindings::iommu_get_group_resv_regions(self.group.as_ptr(), head_ptr) };
         let mut ranges = KVec::new();
-        let mut result = Ok(());
+        let mut result = if ret < 0 { Err(Error::from_errno(ret)) } else { Ok(()) };
         // SAFETY: as above.
         let mut node = unsafe { (*head_ptr).next };
         while node != head_ptr {
@@ -228,11 +244,12 @@ impl DmaOwner {
             let relaxable = region.type_ == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE;
             if !relaxable && region.length > 0 && result.is_ok() {
                 let last = region.start.saturating_add(region.length as u64 - 1);
-                result = ranges.push((region.start, last), GFP_KERNEL);
+                result = ranges.push((region.start, last), GFP_KERNEL).map_err(Error::from);
             }
             node = region.list.next;
         }
-        // SAFETY: the list was filled by `iommu_get_resv_regions` for this device.
+        // SAFETY: the list's entries are the core's merged copies, allocated by
+        // `iommu_alloc_resv_region` with no `free` callback, which the put frees.
         unsafe { bindings::iommu_put_resv_regions(self.raw, head_ptr) };
         result?;
         if aperture_end < u64::MAX {
@@ -257,11 +274,20 @@ impl DmaOwner {
     pub(crate) fn key(&self) -> usize {
         self.raw as usize
     }
+
+    /// A key that identifies the device's IOMMU group.
+    pub(crate) fn group_key(&self) -> usize {
+        self.group.as_ptr() as usize
+    }
 }
 
 impl Drop for DmaOwner {
     fn drop(&mut self) {
-        // SAFETY: by the invariant we hold the ownership, released exactly once here.
-        unsafe { bindings::iommu_device_release_dma_owner(self.raw) };
+        // SAFETY: by the invariant we hold the ownership and the group reference, both
+        // released exactly once here.
+        unsafe {
+            bindings::iommu_device_release_dma_owner(self.raw);
+            bindings::iommu_group_put(self.group.as_ptr());
+        }
     }
 }

@@ -232,12 +232,15 @@ struct ioasid_ioas_unmap {
  * Attaches the device to the address space: from then on its DMA is translated by the
  * address space's mappings, all of them visible at once (including those made before),
  * and faults anywhere else. A device behind another, incompatible IOMMU gets a domain of
- * its own, filled from the existing mappings.
+ * its own, filled from the existing mappings. The IOMMU group is the unit of isolation:
+ * attaching one device of a group attaches the whole group (its other devices reach the
+ * address space too), the group stays attached while any of its devices is, and all
+ * devices of a group must be in the same address space.
  *
- * Errors: EINVAL argsz too small, or an ID of the wrong object type, or the device
- * shares its IOMMU group with other devices; E2BIG; EFAULT; EOPNOTSUPP unknown @flags;
- * ENOENT unknown ID; EBUSY the device is already attached; EADDRINUSE a mapping overlaps
- * a range the device's IOMMU reserves; ENOMEM.
+ * Errors: EINVAL argsz too small, or an ID of the wrong object type; E2BIG; EFAULT;
+ * EOPNOTSUPP unknown @flags; ENOENT unknown ID; EBUSY the device is already attached, or
+ * another device of its IOMMU group is attached to another address space; EADDRINUSE a
+ * mapping overlaps a range the IOMMU reserves for any device of the group; ENOMEM.
  */
 struct ioasid_device_attach {
 	__u32 argsz;
@@ -277,7 +280,8 @@ enum ioasid_device_intent {
  * enum ioasid_device_info_flags - out_flags of struct ioasid_device_info
  * @IOASID_DEVICE_INFO_GROUP_SHARED: other devices share this device's IOMMU group: the
  *	IOMMU cannot isolate them from each other, so they must share an address space
- *	(attaching this device alone is refused with EINVAL)
+ *	(attaching one attaches the group; attaching another to a different address
+ *	space is refused with EBUSY)
  * @IOASID_DEVICE_INFO_NESTING: the device's IOMMU driver offers nested domains
  */
 enum ioasid_device_info_flags {

@@ -59,10 +59,12 @@ struct Mapping {
     pages: PinnedPages,
 }
 
-/// A domain of this address space and how many devices are attached to it.
+/// A domain of this address space, the IOMMU groups attached to it and how many of each
+/// group's devices are attached (a group is attached while any of its devices is).
 struct AttachedDomain {
     domain: Arc<Domain>,
-    devices: usize,
+    /// `(DmaOwner::group_key, devices attached)`; never empty.
+    groups: KVec<(usize, usize)>,
 }
 
 /// An IOVA range an attached device's IOMMU reserves.
@@ -248,9 +250,9 @@ impl Ioas {
     /// Attaches the device `owner` holds: to a domain of this address space that fits its
     /// IOMMU, or else to a new domain filled with every existing mapping (replay).
     ///
-    /// Errors: `EADDRINUSE` a mapping overlaps a range the device's IOMMU reserves;
-    /// `EINVAL` the device shares its IOMMU group with others; `ENOMEM`; errors of the
-    /// IOMMU driver.
+    /// Errors: `EADDRINUSE` a mapping overlaps a range the device's group reserves;
+    /// `EBUSY` the device's IOMMU group is attached to another address space (through
+    /// another of its devices); `ENOMEM`; errors of the IOMMU driver.
     pub(crate) fn attach(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
         let regions = owner.reserved_regions()?;
         let mut inner = self.inner.lock();
@@ -274,43 +276,69 @@ impl Ioas {
         Ok(domain)
     }
 
-    /// Attaches to a domain that fits, or a new, filled one.
+    /// Attaches to the domain the device's group is already attached to through another
+    /// of its devices, or to a domain that fits, or to a new, filled one.
+    ///
+    /// Errors: `EBUSY` the group is attached to another address space.
     fn attach_domain(inner: &mut Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
+        let group = owner.group_key();
         for d in inner.domains.iter_mut() {
-            if d.domain.attach(owner).is_ok() {
-                d.devices += 1;
+            if let Some(g) = d.groups.iter_mut().find(|g| g.0 == group) {
+                g.1 += 1;
                 return Ok(d.domain.clone());
             }
         }
+        for d in inner.domains.iter_mut() {
+            d.groups.reserve(1, GFP_KERNEL)?;
+            match d.domain.attach(owner) {
+                Ok(()) => {
+                    // Capacity was reserved above.
+                    let _ = d.groups.push_within_capacity((group, 1));
+                    return Ok(d.domain.clone());
+                }
+                // Another IOMMU's domain: try the next one.
+                Err(e) if e == EINVAL => continue,
+                Err(e) => return Err(e),
+            }
+        }
         inner.domains.reserve(1, GFP_KERNEL)?;
+        let mut groups = KVec::with_capacity(1, GFP_KERNEL)?;
         let domain = Arc::new(Domain::new_paging(owner)?, GFP_KERNEL)?;
         for (&iova, m) in inner.maps.iter() {
             // A failed fill is undone by freeing the domain.
             map_into(&domain, iova, &m.pages, m.prot)?;
         }
         domain.attach(owner)?;
-        inner.domains.push(
-            AttachedDomain {
-                domain: domain.clone(),
-                devices: 1,
-            },
-            GFP_KERNEL,
-        )?;
+        let _ = groups.push_within_capacity((group, 1));
+        // Capacity was reserved above.
+        let _ = inner.domains.push_within_capacity(AttachedDomain {
+            domain: domain.clone(),
+            groups,
+        });
         Ok(domain)
     }
 
-    /// Detaches the device `owner` holds from `domain`, which [`Ioas::attach`] returned;
-    /// a domain with no device left is freed.
+    /// Detaches the device `owner` holds from `domain`, which [`Ioas::attach`] returned:
+    /// the group is detached with its last attached device, and a domain with no group
+    /// left is freed.
     pub(crate) fn detach(&self, owner: &DmaOwner, domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
-        domain.detach(owner);
         inner.reserved.retain(|r| r.owner != owner.key());
         let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
             return;
         };
-        inner.domains[i].devices -= 1;
-        if inner.domains[i].devices == 0 {
-            // `i` is in bounds: it was just found.
+        let d = &mut inner.domains[i];
+        let Some(g) = d.groups.iter().position(|g| g.0 == owner.group_key()) else {
+            return;
+        };
+        d.groups[g].1 -= 1;
+        if d.groups[g].1 > 0 {
+            return;
+        }
+        domain.detach(owner);
+        // `g` and `i` are in bounds: they were just found.
+        let _ = d.groups.remove(g);
+        if d.groups.is_empty() {
             let _ = inner.domains.remove(i);
         }
     }
