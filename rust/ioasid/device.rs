@@ -245,7 +245,7 @@ pub unsafe extern "C" fn ioasid_bind_device(
 /// # Safety
 ///
 /// As for [`ioasid_bind_device`].
-unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device, intent: u32) -> Result<Arc<BoundDevice>> {
+pub(crate) unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device, intent: u32) -> Result<Arc<BoundDevice>> {
     // SAFETY: `file` is valid by the caller's guarantee.
     let file = unsafe { ioasid_file(file)? };
     // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
@@ -274,7 +274,11 @@ unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device, intent: u3
 pub unsafe extern "C" fn ioasid_unbind_device(idev: *mut c_void) {
     // SAFETY: `idev` came from `Arc::into_raw` in `ioasid_bind_device`, and the caller gives
     // that reference back.
-    let bound = unsafe { Arc::<BoundDevice>::from_raw(idev.cast_const().cast()) };
+    unbind(unsafe { Arc::<BoundDevice>::from_raw(idev.cast_const().cast()) });
+}
+
+/// Undoes [`bind`]: detaches the device, gives up its DMA ownership and removes its ID.
+pub(crate) fn unbind(bound: Arc<BoundDevice>) {
     bound.unbind();
     bound.context().remove_device(bound.id());
     // The file goes with the last reference to the binding (an ioctl in flight may hold

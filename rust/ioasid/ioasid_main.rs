@@ -21,6 +21,21 @@ mod context;
 mod device;
 mod ioas;
 mod iommu;
+#[cfg(CONFIG_IOASID_TEST)]
+mod mock;
+#[cfg(not(CONFIG_IOASID_TEST))]
+mod mock {
+    //! Without `CONFIG_IOASID_TEST` there is no mock IOMMU: nothing is registered.
+
+    /// Nothing.
+    pub(crate) struct Mock;
+
+    impl Mock {
+        pub(crate) fn register() -> kernel::error::Result<Self> {
+            Ok(Mock)
+        }
+    }
+}
 mod object;
 mod pin;
 mod uapi;
@@ -38,12 +53,16 @@ module! {
 struct IoasidModule {
     #[pin]
     _miscdev: MiscDeviceRegistration<context::Context>,
+    /// The mock IOMMU of the tests (`CONFIG_IOASID_TEST`), after /dev/ioasid.
+    #[pin]
+    _mock: mock::Mock,
 }
 
 impl kernel::InPlaceModule for IoasidModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ioasid" }),
+            _mock <- mock::Mock::register(),
         })
     }
 }

@@ -85,18 +85,19 @@ macro_rules! extensible {
     ($($t:ty, first version $min:expr;)*) => {$(
         // SAFETY: a generated uAPI struct made of integer fields with no padding: every
         // bit pattern is a valid value and it has no interior mutability.
-        unsafe impl FromBytes for $t {}
+        unsafe impl kernel::transmute::FromBytes for $t {}
         // SAFETY: made of integer fields with no padding, so every byte is initialised.
-        unsafe impl AsBytes for $t {}
+        unsafe impl kernel::transmute::AsBytes for $t {}
         // SAFETY: a generated `#[repr(C)]` uAPI struct of integers whose first field is
         // `argsz: __u32` (checked by the assertion below).
-        unsafe impl Extensible for $t {
+        unsafe impl $crate::uapi::Extensible for $t {
             const MIN_SIZE: usize = $min;
         }
         const _: () = assert!(core::mem::offset_of!($t, argsz) == 0);
         const _: () = assert!($min <= core::mem::size_of::<$t>());
     )*};
 }
+pub(crate) use extensible;
 
 extensible! {
     ioasid_check_extension, first version 16;
@@ -126,7 +127,7 @@ impl<T: Extensible> UserArg<T> {
     ///
     /// Errors: `EFAULT` bad pointer, `EINVAL` argsz too small, `E2BIG` argsz too large
     /// or a non-zero byte past the struct this kernel knows.
-    fn read(arg: usize) -> Result<Self> {
+    pub(crate) fn read(arg: usize) -> Result<Self> {
         let ptr = UserPtr::from_addr(arg);
         let size = UserSlice::new(ptr, size_of::<u32>()).reader().read::<u32>()?;
         let plan = argsz::plan(size as usize, T::MIN_SIZE, size_of::<T>()).map_err(|e| match e {
@@ -219,7 +220,7 @@ fn range_errno(e: iova::RangeError) -> Error {
 }
 
 /// Refuses unknown flags (`EOPNOTSUPP`) and non-zero reserved fields (`EINVAL`).
-fn check_flags(flags: u32, known: u32, reserved: u32) -> Result {
+pub(crate) fn check_flags(flags: u32, known: u32, reserved: u32) -> Result {
     if flags & !known != 0 {
         return Err(EOPNOTSUPP);
     }

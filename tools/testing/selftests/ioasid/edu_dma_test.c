@@ -51,11 +51,6 @@ static int find_edu(char *path, size_t len)
 	return found;
 }
 
-static int map_at(int fd, __u32 ioas, void *va, __u64 len, __u64 iova)
-{
-	return map(fd, ioas, FIXED, va, len, &iova);
-}
-
 static int bind(int edu, int ioasid, __u32 *dev_id)
 {
 	struct ioasid_edu_bind arg = { .argsz = sizeof(arg), .ioasid_fd = ioasid };
@@ -283,19 +278,6 @@ TEST_F(edu, close_everything_live)
 	EXPECT_EQ(base - page_size, locked_bytes());
 	self->fd = open("/dev/ioasid", O_RDWR);
 	self->edu = -1;
-}
-
-/* Reads the allowed IOVA ranges; returns how many there are. */
-static int iova_ranges(int fd, __u32 ioas, struct ioasid_iova_range *r, int max)
-{
-	struct ioasid_ioas_iova_ranges arg = {
-		.argsz = sizeof(arg), .ioas_id = ioas, .num_ranges = max,
-		.allowed_iovas = (uintptr_t)r,
-	};
-
-	if (ioctl(fd, IOASID_IOAS_IOVA_RANGES, &arg))
-		return -1;
-	return arg.num_ranges;
 }
 
 TEST_F(edu, reserved_regions_leave_the_iova_ranges)

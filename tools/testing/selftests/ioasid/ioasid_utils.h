@@ -47,6 +47,24 @@ static inline int map(int fd, __u32 ioas, __u32 flags, void *va, __u64 length, _
 	return ret;
 }
 
+static inline int map_at(int fd, __u32 ioas, void *va, __u64 len, __u64 iova)
+{
+	return map(fd, ioas, FIXED, va, len, &iova);
+}
+
+/* Reads the allowed IOVA ranges; returns how many there are. */
+static inline int iova_ranges(int fd, __u32 ioas, struct ioasid_iova_range *r, int max)
+{
+	struct ioasid_ioas_iova_ranges arg = {
+		.argsz = sizeof(arg), .ioas_id = ioas, .num_ranges = max,
+		.allowed_iovas = (uintptr_t)r,
+	};
+
+	if (ioctl(fd, IOASID_IOAS_IOVA_RANGES, &arg))
+		return -1;
+	return arg.num_ranges;
+}
+
 /* Unmaps [iova, iova + length); the bytes unmapped go to *@unmapped if given. */
 static inline int unmap(int fd, __u32 ioas, __u64 iova, __u64 length, __u64 *unmapped)
 {

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! /dev/ioasid-mock: the test-only control interface of the mock IOMMU
+//! (`rust/ioasid/mock/ioasid_mock.h`).
+//!
+//! Each open is a [`Bench`] that owns the mock devices it creates. A device is bound to
+//! the user's ioasid context when it is created, exactly as a device driver binds its
+//! device, and unbound (detached first) when it is deleted or the bench is closed: a
+//! hot-unplug in whatever state the device is.
+
+use core::sync::atomic::{
+    AtomicU32,
+    Ordering, //
+};
+use kernel::{
+    bindings,
+    fs::{
+        File,
+        LocalFile, //
+    },
+    ioctl::_IO,
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceRegistration, //
+    },
+    new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{
+        Arc,
+        Mutex, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use super::{
+    domain::{
+        MockDomain,
+        Pte, //
+    },
+    hw::{
+        DevRef,
+        MockDev,
+        MockProps, //
+    },
+    raw::*,
+};
+use crate::{
+    device::{
+        self,
+        BoundDevice, //
+    },
+    iommu,
+    uapi::{
+        check_flags,
+        extensible,
+        raw::IOASID_DEVICE_INTENT_RID,
+        UserArg, //
+    },
+};
+
+extensible! {
+    ioasid_mock_device_add, first version 48;
+    ioasid_mock_device_del, first version 8;
+    ioasid_mock_check_map, first version 48;
+    ioasid_mock_iotlb, first version 40;
+}
+
+// SAFETY: two `__aligned_u64` fields, no padding: any bit pattern is a valid value.
+unsafe impl kernel::transmute::FromBytes for ioasid_mock_range {}
+
+const DEVICE_ADD: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_DEVICE_ADD);
+const DEVICE_DEL: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_DEVICE_DEL);
+const CHECK_MAP: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_CHECK_MAP);
+const IOTLB: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_IOTLB);
+
+/// Mock IDs, unique for the life of the kernel (they name the devices).
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A mock device of a bench and its binding to an ioasid context.
+struct Entry {
+    id: u32,
+    dev: DevRef,
+    bound: Arc<BoundDevice>,
+}
+
+impl Entry {
+    /// Hot-unplugs the device: unbinds it from its context, then removes it.
+    fn unplug(self) {
+        device::unbind(self.bound);
+        self.dev.unregister();
+    }
+}
+
+/// What one open of /dev/ioasid-mock owns.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Bench {
+    #[pin]
+    devices: Mutex<KVec<Entry>>,
+}
+
+#[vtable]
+impl MiscDevice for Bench {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(Bench {
+                devices <- new_mutex!(KVec::new()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn ioctl(me: Pin<&Bench>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let me = me.get_ref();
+        match cmd {
+            DEVICE_ADD => me.device_add(UserArg::read(arg)?)?,
+            DEVICE_DEL => {
+                let arg = UserArg::<ioasid_mock_device_del>::read(arg)?;
+                let entry = {
+                    let mut devices = me.devices.lock();
+                    let i = devices.iter().position(|e| e.id == arg.mock_id).ok_or(ENOENT)?;
+                    devices.remove(i)?
+                };
+                entry.unplug();
+            }
+            CHECK_MAP => me.check_map(UserArg::read(arg)?)?,
+            IOTLB => {
+                let mut arg = UserArg::<ioasid_mock_iotlb>::read(arg)?;
+                check_flags(0, 0, arg.__reserved)?;
+                let dev = me.device(arg.mock_id)?;
+                let (entries, stale, invalidations) =
+                    with_table(&dev, pasid_of(arg.pasid), |t| t.iotlb())?;
+                arg.out_entries = entries;
+                arg.out_stale = stale;
+                arg.out_invalidations = invalidations;
+                arg.write_back()?;
+            }
+            _ => return Err(ENOTTY),
+        }
+        Ok(0)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Bench {
+    fn drop(self: Pin<&mut Self>) {
+        let mut devices = core::mem::take(&mut *self.devices.lock());
+        // Unplugged last to first, in the opposite order of creation.
+        while let Some(entry) = devices.pop() {
+            entry.unplug();
+        }
+    }
+}
+
+/// The `pasid` field's meaning: `None` for requester-ID DMA.
+fn pasid_of(pasid: u32) -> Option<u32> {
+    (pasid != IOASID_MOCK_NO_PASID).then_some(pasid)
+}
+
+/// Runs `f` on the page table of the domain (`dev`, `pasid`) is attached to.
+///
+/// Errors: `ENODEV` nothing attached (blocked).
+fn with_table<R>(dev: &MockDev, pasid: Option<u32>, f: impl FnOnce(&super::domain::PageTable) -> R) -> Result<R> {
+    let attached = dev.attached.lock();
+    let domain = attached.domain(pasid).ok_or(ENODEV)?;
+    // SAFETY: a domain stays attached, so alive, while the device's lock is held: the
+    // core changes attachments only through the mock's `attach_dev`/`set_dev_pasid`,
+    // which take that lock.
+    let domain: &MockDomain = unsafe { domain.as_ref() };
+    let table = domain.table.lock();
+    Ok(f(&table))
+}
+
+/// The physical address of the page behind user address `addr`.
+fn user_phys(addr: u64) -> Result<u64> {
+    let mut page: *mut bindings::page = core::ptr::null_mut();
+    // SAFETY: pins at most one page into `page`; any address is safe to ask about.
+    let ret = unsafe { bindings::pin_user_pages_fast(addr as _, 1, 0, &mut page) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    if ret != 1 {
+        return Err(EFAULT);
+    }
+    // SAFETY: `page` is pinned by the call above.
+    let phys = unsafe { iommu::page_to_phys(page) };
+    // SAFETY: gives back the pin taken above.
+    unsafe { bindings::unpin_user_page(page) };
+    Ok(phys)
+}
+
+impl Bench {
+    /// A counted reference to device `id` of this bench.
+    fn device(&self, id: u32) -> Result<DevRef> {
+        let devices = self.devices.lock();
+        let entry = devices.iter().find(|e| e.id == id).ok_or(ENOENT)?;
+        Ok(entry.dev.clone())
+    }
+
+    fn device_add(&self, mut arg: UserArg<ioasid_mock_device_add>) -> Result {
+        check_flags(arg.flags, 0, arg.__reserved)?;
+        if arg.pasid_width > IOASID_MOCK_PASID_WIDTH_MAX || arg.num_reserved > IOASID_MOCK_RESERVED_MAX {
+            return Err(EINVAL);
+        }
+        let mut reserved = KVec::with_capacity(arg.num_reserved as usize, GFP_KERNEL)?;
+        let len = arg.num_reserved as usize * size_of::<ioasid_mock_range>();
+        let mut reader = UserSlice::new(UserPtr::from_addr(arg.reserved as usize), len).reader();
+        for _ in 0..arg.num_reserved {
+            let range = reader.read::<ioasid_mock_range>()?;
+            if range.start > range.last {
+                return Err(EINVAL);
+            }
+            reserved.push((range.start, range.last), GFP_KERNEL)?;
+        }
+        let file = LocalFile::fget(arg.ioasid_fd as u32)?;
+
+        let mut devices = self.devices.lock();
+        devices.reserve(1, GFP_KERNEL)?;
+        let group_with = match arg.group_with {
+            0 => None,
+            id => Some(devices.iter().find(|e| e.id == id).ok_or(ENOENT)?.dev.clone()),
+        };
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let dev = MockDev::create(MockProps {
+            id,
+            instance: arg.instance,
+            pasid_width: arg.pasid_width,
+            reserved,
+            group_with,
+        })?;
+        // SAFETY: `file` is a file we hold a reference to; the device is probed, has no
+        // driver to use the DMA API, and stays registered until `Entry::unplug` unbinds it.
+        let bound = match unsafe { device::bind(file.as_ptr(), dev.raw(), IOASID_DEVICE_INTENT_RID) } {
+            Ok(bound) => bound,
+            Err(e) => {
+                dev.unregister();
+                return Err(e);
+            }
+        };
+        arg.out_mock_id = id;
+        arg.out_dev_id = bound.id();
+        let entry = Entry { id, dev, bound };
+        if let Err(e) = arg.write_back() {
+            // The user never learnt the IDs.
+            entry.unplug();
+            return Err(e);
+        }
+        // Capacity was reserved above.
+        let _ = devices.push_within_capacity(entry);
+        Ok(())
+    }
+
+    fn check_map(&self, mut arg: UserArg<ioasid_mock_check_map>) -> Result {
+        let known = IOASID_MOCK_CHECK_UNMAPPED | IOASID_MOCK_CHECK_READ | IOASID_MOCK_CHECK_WRITE;
+        check_flags(arg.flags, known, 0)?;
+        let page = PAGE_SIZE as u64;
+        if arg.length == 0 || arg.iova % page != 0 || arg.length % page != 0 || arg.uptr % page != 0 {
+            return Err(EINVAL);
+        }
+        arg.iova.checked_add(arg.length - 1).ok_or(EINVAL)?;
+        let unmapped = arg.flags & IOASID_MOCK_CHECK_UNMAPPED != 0;
+        let mut need = 0;
+        if arg.flags & IOASID_MOCK_CHECK_READ != 0 {
+            need |= bindings::IOMMU_READ;
+        }
+        if arg.flags & IOASID_MOCK_CHECK_WRITE != 0 {
+            need |= bindings::IOMMU_WRITE;
+        }
+        let dev = self.device(arg.mock_id)?;
+        let pasid = pasid_of(arg.pasid);
+        let mut pgsizes = 0u64;
+        let mut off = 0u64;
+        while off < arg.length {
+            // Asked before any lock is taken: it may fault the page in.
+            let expect = if unmapped {
+                None
+            } else {
+                Some(user_phys(arg.uptr.checked_add(off).ok_or(EFAULT)?)?)
+            };
+            let iova = arg.iova + off;
+            let found: Option<(u64, Pte)> = with_table(&dev, pasid, |t| t.lookup(iova))?;
+            match (expect, found) {
+                (None, Some(_)) => return Err(EEXIST),
+                (None, None) => {}
+                (Some(_), None) => return Err(ENXIO),
+                (Some(phys), Some((start, pte))) => {
+                    if pte.phys + (iova - start) != phys {
+                        return Err(ENXIO);
+                    }
+                    if pte.prot & need != need {
+                        return Err(EACCES);
+                    }
+                    pgsizes |= pte.size;
+                }
+            }
+            off += page;
+        }
+        arg.out_pgsizes = pgsizes;
+        arg.write_back()
+    }
+}

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Domains of the mock IOMMU: a blocking domain, and paging domains whose page table
+//! and IOTLB state tests can inspect.
+//!
+//! The page table is a sorted map of entries, one per IOMMU page the core mapped, each
+//! of the size the core chose from [`IOASID_MOCK_PGSIZES`] (so tests see whether huge
+//! pages were used). Removing an entry leaves it "stale" (a device could still hit it in
+//! the IOTLB) until the core issues the IOTLB invalidation for it.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    new_mutex,
+    prelude::*,
+    rbtree::{
+        RBTree,
+        RBTreeNode, //
+    },
+    sync::Mutex,
+    types::Opaque,
+};
+
+use super::{
+    hw::{
+        zeroed,
+        Global,
+        MockDev, //
+    },
+    raw::IOASID_MOCK_PGSIZES,
+};
+
+/// One page-table entry: `size` bytes at its IOVA translate to `phys`.
+#[derive(Clone, Copy)]
+pub(super) struct Pte {
+    pub(super) phys: u64,
+    pub(super) size: u64,
+    /// `IOMMU_READ` / `IOMMU_WRITE`.
+    pub(super) prot: u32,
+}
+
+/// A mock page table and its IOTLB state.
+pub(super) struct PageTable {
+    entries: RBTree<u64, Pte>,
+    /// Entries removed whose invalidation has not been issued.
+    stale: u64,
+    /// Invalidations received.
+    invalidations: u64,
+}
+
+impl PageTable {
+    /// The entry that translates `iova`, with its IOVA.
+    pub(super) fn lookup(&self, iova: u64) -> Option<(u64, Pte)> {
+        let (start, pte) = match self.entries.cursor_lower_bound(&iova) {
+            Some(c) if *c.current().0 == iova => return Some((iova, *c.current().1)),
+            Some(c) => c.peek_prev().map(|(&s, p)| (s, *p))?,
+            None => self.entries.cursor_back().map(|c| (*c.current().0, *c.current().1))?,
+        };
+        (iova - start < pte.size).then_some((start, pte))
+    }
+
+    /// Whether any entry translates an address of `start..=last`.
+    fn overlaps(&self, start: u64, last: u64) -> bool {
+        if self.lookup(start).is_some() {
+            return true;
+        }
+        self.entries
+            .cursor_lower_bound(&start)
+            .is_some_and(|c| *c.current().0 <= last)
+    }
+
+    /// `(entries, stale, invalidations)`.
+    pub(super) fn iotlb(&self) -> (u64, u64, u64) {
+        (self.entries.iter().count() as u64, self.stale, self.invalidations)
+    }
+
+    fn invalidate(&mut self) {
+        self.stale = 0;
+        self.invalidations += 1;
+    }
+}
+
+/// A paging domain of the mock IOMMU.
+///
+/// # Invariants
+///
+/// Allocated by [`MockDomain::new`], handed to the IOMMU core as `domain`, and freed only
+/// by the core's `free` callback.
+#[repr(C)]
+#[pin_data]
+pub(super) struct MockDomain {
+    /// First field: the core's `struct iommu_domain` of a paging domain is a `MockDomain`.
+    domain: Opaque<bindings::iommu_domain>,
+    /// The mock IOMMU instance it was allocated for.
+    instance: u32,
+    #[pin]
+    pub(super) table: Mutex<PageTable>,
+}
+
+const _: () = assert!(core::mem::offset_of!(MockDomain, domain) == 0);
+
+impl MockDomain {
+    /// A new, empty paging domain for devices of `instance`, translating `addr_width`
+    /// bits of IOVA, as the core's `struct iommu_domain` pointer.
+    pub(super) fn new(instance: u32, addr_width: u32) -> Result<*mut bindings::iommu_domain> {
+        let domain = bindings::iommu_domain {
+            ops: PAGING_OPS.get().cast_const(),
+            pgsize_bitmap: IOASID_MOCK_PGSIZES as _,
+            geometry: bindings::iommu_domain_geometry {
+                aperture_start: 0,
+                aperture_end: (1u64 << addr_width) - 1,
+                force_aperture: true,
+            },
+            // SAFETY: a C struct of integers, pointers and optional function pointers.
+            ..unsafe { zeroed() }
+        };
+        let boxed = KBox::pin_init(
+            pin_init!(MockDomain {
+                domain: Opaque::new(domain),
+                instance,
+                table <- new_mutex!(PageTable {
+                    entries: RBTree::new(),
+                    stale: 0,
+                    invalidations: 0,
+                }),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: freed by `free` only, never moved.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
+        Ok(raw.cast())
+    }
+
+    /// The mock domain of a paging domain the core hands the mock.
+    ///
+    /// # Safety
+    ///
+    /// `domain` was returned by [`MockDomain::new`] and not freed.
+    unsafe fn from_raw<'a>(domain: *mut bindings::iommu_domain) -> &'a MockDomain {
+        // SAFETY: `new` returned the first field of a live `MockDomain`.
+        unsafe { &*domain.cast::<MockDomain>() }
+    }
+}
+
+/// Paging-domain operations of the mock.
+pub(super) static PAGING_OPS: Global<bindings::iommu_domain_ops> = Global::new(bindings::iommu_domain_ops {
+    attach_dev: Some(paging_attach_dev),
+    set_dev_pasid: Some(paging_set_dev_pasid),
+    map_pages: Some(map_pages),
+    unmap_pages: Some(unmap_pages),
+    flush_iotlb_all: Some(flush_iotlb_all),
+    iotlb_sync: Some(iotlb_sync),
+    iova_to_phys: Some(iova_to_phys),
+    free: Some(free),
+    // SAFETY: a C struct of optional function pointers.
+    ..unsafe { zeroed() }
+});
+
+static BLOCKED_OPS: Global<bindings::iommu_domain_ops> = Global::new(bindings::iommu_domain_ops {
+    attach_dev: Some(blocked_attach_dev),
+    set_dev_pasid: Some(blocked_set_dev_pasid),
+    // SAFETY: a C struct of optional function pointers.
+    ..unsafe { zeroed() }
+});
+
+/// The mock's blocking domain (also every device's default domain): no DMA gets through.
+pub(super) static BLOCKED: Global<bindings::iommu_domain> = Global::new(bindings::iommu_domain {
+    type_: bindings::IOMMU_DOMAIN_BLOCKED,
+    ops: BLOCKED_OPS.get().cast_const(),
+    // SAFETY: a C struct of integers, pointers and optional function pointers.
+    ..unsafe { zeroed() }
+});
+
+/// Points (`dev`, `pasid`) at `domain` (`None`: blocked) in the mock hardware.
+///
+/// # Safety
+///
+/// `dev` is a device probed by the mock; `domain`, if any, is a live mock paging domain.
+unsafe fn set_domain(dev: *mut bindings::device, pasid: Option<u32>, domain: Option<*mut bindings::iommu_domain>) -> c_int {
+    // SAFETY: probed by the mock (caller), so on its bus.
+    let mdev = unsafe { MockDev::from_raw(dev) };
+    let domain = match domain {
+        Some(d) => {
+            // SAFETY: a live mock paging domain (caller).
+            let d = unsafe { MockDomain::from_raw(d) };
+            if d.instance != mdev.instance {
+                // Another IOMMU's page table: this one cannot walk it.
+                return EINVAL.to_errno();
+            }
+            Some(NonNull::from(d))
+        }
+        None => None,
+    };
+    match mdev.attached.lock().set(pasid, domain) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn blocked_attach_dev(
+    _domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    _old: *mut bindings::iommu_domain,
+) -> c_int {
+    // SAFETY: the core attaches only devices the mock probed.
+    unsafe { set_domain(dev, None, None) }
+}
+
+unsafe extern "C" fn blocked_set_dev_pasid(
+    _domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    pasid: bindings::ioasid_t,
+    _old: *mut bindings::iommu_domain,
+) -> c_int {
+    // SAFETY: the core attaches only devices the mock probed.
+    unsafe { set_domain(dev, Some(pasid), None) }
+}
+
+unsafe extern "C" fn paging_attach_dev(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    _old: *mut bindings::iommu_domain,
+) -> c_int {
+    // SAFETY: a device the mock probed, and a paging domain of the mock (these ops are
+    // only ever set on mock paging domains).
+    unsafe { set_domain(dev, None, Some(domain)) }
+}
+
+unsafe extern "C" fn paging_set_dev_pasid(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    pasid: bindings::ioasid_t,
+    _old: *mut bindings::iommu_domain,
+) -> c_int {
+    // SAFETY: as for `paging_attach_dev`.
+    unsafe { set_domain(dev, Some(pasid), Some(domain)) }
+}
+
+unsafe extern "C" fn map_pages(
+    domain: *mut bindings::iommu_domain,
+    iova: c_ulong,
+    paddr: bindings::phys_addr_t,
+    pgsize: usize,
+    pgcount: usize,
+    prot: c_int,
+    _gfp: bindings::gfp_t,
+    mapped: *mut usize,
+) -> c_int {
+    // SAFETY: the core maps only into live domains; these ops are only on mock ones.
+    let d = unsafe { MockDomain::from_raw(domain) };
+    let mut table = d.table.lock();
+    let size = pgsize as u64;
+    for i in 0..pgcount as u64 {
+        let at = iova as u64 + i * size;
+        if table.overlaps(at, at + (size - 1)) {
+            // The core never maps over a mapping; a bug of its caller's.
+            return EEXIST.to_errno();
+        }
+        let pte = Pte {
+            phys: paddr + i * size,
+            size,
+            prot: prot as u32,
+        };
+        // The mock needs a sleepable context: it is only used by /dev/ioasid.
+        let node = match RBTreeNode::new(at, pte, GFP_KERNEL) {
+            Ok(node) => node,
+            Err(_) => return ENOMEM.to_errno(),
+        };
+        table.entries.insert(node);
+        // SAFETY: the core passes a valid counter of bytes mapped.
+        unsafe { *mapped += pgsize };
+    }
+    0
+}
+
+unsafe extern "C" fn unmap_pages(
+    domain: *mut bindings::iommu_domain,
+    iova: c_ulong,
+    pgsize: usize,
+    pgcount: usize,
+    _gather: *mut bindings::iommu_iotlb_gather,
+) -> usize {
+    // SAFETY: as for `map_pages`.
+    let d = unsafe { MockDomain::from_raw(domain) };
+    let mut table = d.table.lock();
+    let total = (pgsize * pgcount) as u64;
+    let mut done = 0u64;
+    // Entries are removed whole, as they were mapped; the core asks only for what it
+    // mapped. The invalidation comes with `iotlb_sync`.
+    while done < total {
+        match table.entries.remove(&(iova as u64 + done)) {
+            Some(pte) => {
+                done += pte.size;
+                table.stale += 1;
+            }
+            None => break,
+        }
+    }
+    done as usize
+}
+
+unsafe extern "C" fn flush_iotlb_all(domain: *mut bindings::iommu_domain) {
+    // SAFETY: as for `map_pages`.
+    unsafe { MockDomain::from_raw(domain) }.table.lock().invalidate();
+}
+
+unsafe extern "C" fn iotlb_sync(domain: *mut bindings::iommu_domain, _gather: *mut bindings::iommu_iotlb_gather) {
+    // SAFETY: as for `map_pages`.
+    unsafe { MockDomain::from_raw(domain) }.table.lock().invalidate();
+}
+
+unsafe extern "C" fn iova_to_phys(domain: *mut bindings::iommu_domain, iova: bindings::dma_addr_t) -> bindings::phys_addr_t {
+    // SAFETY: as for `map_pages`.
+    let d = unsafe { MockDomain::from_raw(domain) };
+    match d.table.lock().lookup(iova) {
+        Some((start, pte)) => pte.phys + (iova - start),
+        None => 0,
+    }
+}
+
+unsafe extern "C" fn free(domain: *mut bindings::iommu_domain) {
+    // SAFETY: `domain` came from `MockDomain::new` as a `KBox`, and the core frees it once,
+    // with no device attached.
+    drop(unsafe { KBox::from_raw(domain.cast::<MockDomain>()) });
+}

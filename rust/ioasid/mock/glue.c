@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the mock IOMMU (Rust, mock/) cannot write without C macros: the software-node
+ * property that gives a mock device its PASID width, and list insertion of a reserved
+ * region. Built only with CONFIG_IOASID_TEST.
+ */
+#include <linux/device.h>
+#include <linux/iommu.h>
+#include <linux/property.h>
+#include <linux/slab.h>
+
+int ioasid_mock_set_pasid_width(struct device *dev, u32 bits);
+int ioasid_mock_add_resv(struct list_head *head, u64 start, u64 length);
+
+/* The IOMMU core reads "pasid-num-bits" of a non-PCI device as its PASID width. */
+int ioasid_mock_set_pasid_width(struct device *dev, u32 bits)
+{
+	const struct property_entry props[] = {
+		PROPERTY_ENTRY_U32("pasid-num-bits", bits),
+		{}
+	};
+
+	return device_create_managed_software_node(dev, props, NULL);
+}
+
+/* Adds a reserved region (no access) to a get_resv_regions() list. */
+int ioasid_mock_add_resv(struct list_head *head, u64 start, u64 length)
+{
+	struct iommu_resv_region *region;
+
+	region = iommu_alloc_resv_region(start, length, 0, IOMMU_RESV_RESERVED, GFP_KERNEL);
+	if (!region)
+		return -ENOMEM;
+	list_add_tail(&region->list, head);
+	return 0;
+}

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The mock IOMMU as the kernel sees it: a bus of its own, an `iommu_device` registered
+//! for that bus with its own `iommu_ops`, and the mock devices on the bus.
+//!
+//! Everything the IOMMU core calls is an `extern "C"` callback here or in
+//! [`super::domain`]; each turns its raw pointers into references to [`MockDev`] or
+//! [`MockDomain`] once, under the invariant that the core hands the mock only its own
+//! devices (the bus check of `probe_device`) and its own domains.
+
+use core::ptr::{
+    null_mut,
+    NonNull, //
+};
+use kernel::{
+    bindings,
+    error::to_result,
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+    types::Opaque,
+};
+
+use super::{
+    domain::{
+        self,
+        MockDomain, //
+    },
+    raw::IOASID_MOCK_ADDR_WIDTH,
+};
+
+/// A C object at a fixed address for the life of the kernel, handed to C by pointer.
+#[repr(transparent)]
+pub(super) struct Global<T>(Opaque<T>);
+
+// SAFETY: Rust code only takes the object's address; the C side that uses it does its
+// own locking (or only reads it).
+unsafe impl<T> Sync for Global<T> {}
+
+impl<T> Global<T> {
+    pub(super) const fn new(value: T) -> Self {
+        Self(Opaque::new(value))
+    }
+
+    pub(super) const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+/// An all-zero C struct, the initial state of every kernel object the mock declares.
+///
+/// # Safety
+///
+/// `T` is a `bindings` struct made of integers, raw pointers, `bool`s and optional
+/// function pointers, all of which are valid when zero.
+pub(super) const unsafe fn zeroed<T>() -> T {
+    // SAFETY: as the caller guarantees.
+    unsafe { core::mem::zeroed() }
+}
+
+// Defined by the IOMMU core with CONFIG_IOMMUFD_TEST (drivers/iommu/iommu-priv.h):
+// register an IOMMU driver for one bus, and add a device with that IOMMU's fwspec.
+// The C structs are only passed by pointer, never inspected through these declarations.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    fn iommu_device_register_bus(
+        iommu: *mut bindings::iommu_device,
+        ops: *const bindings::iommu_ops,
+        bus: *const bindings::bus_type,
+        nb: *mut bindings::notifier_block,
+    ) -> c_int;
+    fn iommu_device_unregister_bus(
+        iommu: *mut bindings::iommu_device,
+        bus: *const bindings::bus_type,
+        nb: *mut bindings::notifier_block,
+    );
+    fn iommu_mock_device_add(dev: *mut bindings::device, iommu: *mut bindings::iommu_device) -> c_int;
+}
+
+// From glue.c.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    fn ioasid_mock_set_pasid_width(dev: *mut bindings::device, bits: u32) -> c_int;
+    fn ioasid_mock_add_resv(head: *mut bindings::list_head, start: u64, length: u64) -> c_int;
+}
+
+static BUS: Global<bindings::bus_type> = Global::new(bindings::bus_type {
+    name: c"ioasid_mock".as_ptr().cast(),
+    // SAFETY: a C struct of pointers and optional function pointers.
+    ..unsafe { zeroed() }
+});
+
+// SAFETY: a C struct of pointers and integers.
+static NOTIFIER: Global<bindings::notifier_block> = Global::new(unsafe { zeroed() });
+
+/// Widest PASID space of the mock IOMMU: 20 bits, as PCIe.
+const MAX_PASIDS: u32 = 1 << 20;
+
+static IOMMU: Global<bindings::iommu_device> = Global::new(bindings::iommu_device {
+    max_pasids: MAX_PASIDS,
+    // SAFETY: a C struct of pointers, integers and `bool`s.
+    ..unsafe { zeroed() }
+});
+
+static OPS: Global<bindings::iommu_ops> = Global::new(bindings::iommu_ops {
+    capable: Some(capable),
+    domain_alloc_paging_flags: Some(domain_alloc_paging_flags),
+    probe_device: Some(probe_device),
+    release_device: Some(release_device),
+    device_group: Some(device_group),
+    get_resv_regions: Some(get_resv_regions),
+    default_domain_ops: domain::PAGING_OPS.get().cast_const(),
+    // Devices start blocked, and go back to blocked when their owner lets go.
+    default_domain: domain::BLOCKED.get(),
+    blocked_domain: domain::BLOCKED.get(),
+    // Built in: no module to pin.
+    owner: null_mut(),
+    // SAFETY: a C struct of pointers, optional function pointers and a bitfield.
+    ..unsafe { zeroed() }
+});
+
+/// The registration of the bus and the IOMMU; undone on drop.
+pub(super) struct Registration(());
+
+impl Registration {
+    /// Registers the mock bus and the mock IOMMU for it. Called once, by module init.
+    pub(super) fn new() -> Result<Self> {
+        // SAFETY: `BUS` is a static bus type, registered once (the module has one mock).
+        to_result(unsafe { bindings::bus_register(BUS.get()) })?;
+        // The IOMMU's sysfs device (/sys/class/iommu/ioasid-mock), which the core links
+        // every probed device to.
+        // SAFETY: `IOMMU` is a static, not yet registered; the format takes one string.
+        let ret = unsafe {
+            bindings::iommu_device_sysfs_add(
+                IOMMU.get(),
+                null_mut(),
+                null_mut(),
+                c"%s".as_ptr().cast(),
+                c"ioasid-mock".as_ptr(),
+            )
+        };
+        if ret < 0 {
+            // SAFETY: registered just above and not used since.
+            unsafe { bindings::bus_unregister(BUS.get()) };
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: all four are statics that live as long as the kernel; the IOMMU is
+        // registered once, after its bus and sysfs device.
+        let ret = unsafe { iommu_device_register_bus(IOMMU.get(), OPS.get(), BUS.get(), NOTIFIER.get()) };
+        if ret < 0 {
+            // SAFETY: both registered just above and not used since.
+            unsafe {
+                bindings::iommu_device_sysfs_remove(IOMMU.get());
+                bindings::bus_unregister(BUS.get());
+            }
+            return Err(Error::from_errno(ret));
+        }
+        Ok(Self(()))
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: both were registered by `new`; the control device, the only creator of
+        // devices on the bus, is gone (it is dropped first), so the bus is empty.
+        unsafe {
+            iommu_device_unregister_bus(IOMMU.get(), BUS.get(), NOTIFIER.get());
+            bindings::iommu_device_sysfs_remove(IOMMU.get());
+            bindings::bus_unregister(BUS.get());
+        }
+    }
+}
+
+/// What a mock device is created with.
+pub(super) struct MockProps {
+    pub(super) id: u32,
+    pub(super) instance: u32,
+    pub(super) pasid_width: u32,
+    pub(super) reserved: KVec<(u64, u64)>,
+    /// A device whose IOMMU group the new one joins.
+    pub(super) group_with: Option<DevRef>,
+}
+
+/// The domains a mock device is attached to, as the mock "hardware" sees them.
+pub(super) struct Attached {
+    /// Domain of requester-ID DMA; `None` while blocked.
+    pub(super) rid: Option<NonNull<MockDomain>>,
+    /// Domains of PASID-tagged DMA, by PASID.
+    pub(super) pasids: KVec<(u32, NonNull<MockDomain>)>,
+}
+
+// SAFETY: the pointers are only names of domains, dereferenced under the device's lock
+// while the domain is attached (so alive); domains are usable from any thread.
+unsafe impl Send for Attached {}
+
+impl Attached {
+    /// The domain DMA tagged with `pasid` (`None`: no PASID) goes through.
+    pub(super) fn domain(&self, pasid: Option<u32>) -> Option<NonNull<MockDomain>> {
+        match pasid {
+            None => self.rid,
+            Some(p) => self.pasids.iter().find(|(q, _)| *q == p).map(|(_, d)| *d),
+        }
+    }
+
+    /// Records that `pasid` now goes through `domain` (`None`: blocked).
+    pub(super) fn set(&mut self, pasid: Option<u32>, domain: Option<NonNull<MockDomain>>) -> Result {
+        let Some(p) = pasid else {
+            self.rid = domain;
+            return Ok(());
+        };
+        self.pasids.retain(|(q, _)| *q != p);
+        if let Some(d) = domain {
+            self.pasids.push((p, d), GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+}
+
+/// A mock device: a `struct device` on the mock bus, behind the mock IOMMU.
+///
+/// # Invariants
+///
+/// Allocated by [`MockDev::create`] and freed only by the device core's `release`, when
+/// the last reference to `dev` goes.
+#[repr(C)]
+#[pin_data]
+pub(super) struct MockDev {
+    /// First field: a `struct device` of the bus is a `MockDev`.
+    dev: Opaque<bindings::device>,
+    id: u32,
+    /// Domains of another instance do not fit this device.
+    pub(super) instance: u32,
+    reserved: KVec<(u64, u64)>,
+    group_with: Option<DevRef>,
+    #[pin]
+    pub(super) attached: Mutex<Attached>,
+}
+
+const _: () = assert!(core::mem::offset_of!(MockDev, dev) == 0);
+
+impl MockDev {
+    /// Creates and registers a mock device; the IOMMU core probes it on the way.
+    pub(super) fn create(props: MockProps) -> Result<DevRef> {
+        let boxed = KBox::pin_init(
+            try_pin_init!(MockDev {
+                dev: Opaque::zeroed(),
+                id: props.id,
+                instance: props.instance,
+                reserved: props.reserved,
+                group_with: props.group_with,
+                attached <- new_mutex!(Attached {
+                    rid: None,
+                    pasids: KVec::new(),
+                }),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the device core frees it through `release` and never moves it.
+        let me = KBox::into_raw(unsafe { Pin::into_inner_unchecked(boxed) });
+        let dev: *mut bindings::device = me.cast();
+        // SAFETY: `dev` is the zeroed, not yet initialised device of `me`.
+        unsafe {
+            bindings::device_initialize(dev);
+            (*dev).bus = BUS.get();
+            (*dev).release = Some(release);
+        }
+        // The reference `device_initialize` gave is now `this`'s: from here on, dropping
+        // it frees the device through `release`.
+        // SAFETY: `me` is a live `MockDev` whose reference we own.
+        let this = unsafe { DevRef::adopt(NonNull::new_unchecked(me)) };
+        // SAFETY: `dev` is initialised; the format takes one `u32`.
+        to_result(unsafe { bindings::dev_set_name(dev, c"ioasid_mock%u".as_ptr().cast(), props.id) })?;
+        if props.pasid_width > 0 {
+            // SAFETY: `dev` is initialised and not yet added.
+            to_result(unsafe { ioasid_mock_set_pasid_width(dev, props.pasid_width) })?;
+        }
+        // SAFETY: `dev` is initialised, named and on the mock bus; `IOMMU` is registered.
+        to_result(unsafe { iommu_mock_device_add(dev, IOMMU.get()) })?;
+        Ok(this)
+    }
+
+    /// The mock device of a `struct device` the IOMMU core hands the mock.
+    ///
+    /// # Safety
+    ///
+    /// `dev` is a live device of the mock bus (every device the core probes with the
+    /// mock's ops is: `probe_device` refuses others).
+    pub(super) unsafe fn from_raw<'a>(dev: *mut bindings::device) -> &'a MockDev {
+        // SAFETY: devices of the mock bus are created only by `create`, with the device
+        // first in a live `MockDev`.
+        unsafe { &*dev.cast::<MockDev>() }
+    }
+
+    /// The device's `struct device`.
+    pub(super) fn raw(&self) -> *mut bindings::device {
+        self.dev.get()
+    }
+}
+
+/// `release` of a mock device: frees it when its last reference goes.
+unsafe extern "C" fn release(dev: *mut bindings::device) {
+    // SAFETY: `dev` is the first field of a `MockDev` allocated by `create` as a `KBox`,
+    // and this is the last use of it (invariant of `MockDev`).
+    drop(unsafe { KBox::from_raw(dev.cast::<MockDev>()) });
+}
+
+/// A counted reference to a mock device.
+///
+/// # Invariants
+///
+/// Holds one reference (`get_device`) on the live device of `0`.
+pub(super) struct DevRef(NonNull<MockDev>);
+
+// SAFETY: a device reference may be taken and dropped from any thread; `MockDev` is
+// only accessed through `&` and its own lock.
+unsafe impl Send for DevRef {}
+// SAFETY: as above.
+unsafe impl Sync for DevRef {}
+
+impl DevRef {
+    /// Takes over a reference the caller owns.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns one reference to the live device of `dev` and gives it up.
+    unsafe fn adopt(dev: NonNull<MockDev>) -> Self {
+        Self(dev)
+    }
+
+    /// Removes the device from the bus (the IOMMU core releases it) and drops the
+    /// reference; the device is freed when the last other reference goes.
+    pub(super) fn unregister(self) {
+        // SAFETY: the device was added by `MockDev::create`, and is deleted once: `self`
+        // is the reference `create` returned, consumed here.
+        unsafe { bindings::device_del(self.raw()) };
+    }
+}
+
+impl Clone for DevRef {
+    fn clone(&self) -> Self {
+        // SAFETY: we hold a reference, so the device is live.
+        unsafe { bindings::get_device(self.raw()) };
+        Self(self.0)
+    }
+}
+
+impl Drop for DevRef {
+    fn drop(&mut self) {
+        // SAFETY: gives back the reference of the invariant.
+        unsafe { bindings::put_device(self.raw()) };
+    }
+}
+
+impl core::ops::Deref for DevRef {
+    type Target = MockDev;
+
+    fn deref(&self) -> &MockDev {
+        // SAFETY: by the invariant the device is live while we hold the reference.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+unsafe extern "C" fn capable(_dev: *mut bindings::device, cap: bindings::iommu_cap) -> bool {
+    cap == bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY
+}
+
+unsafe extern "C" fn probe_device(dev: *mut bindings::device) -> *mut bindings::iommu_device {
+    // SAFETY: the core hands a valid device.
+    if unsafe { (*dev).bus } != BUS.get().cast_const() {
+        return ENODEV.to_ptr();
+    }
+    IOMMU.get()
+}
+
+unsafe extern "C" fn release_device(dev: *mut bindings::device) {
+    // SAFETY: probed by the mock, so on its bus.
+    let mdev = unsafe { MockDev::from_raw(dev) };
+    let mut attached = mdev.attached.lock();
+    attached.rid = None;
+    attached.pasids.clear();
+}
+
+unsafe extern "C" fn device_group(dev: *mut bindings::device) -> *mut bindings::iommu_group {
+    // SAFETY: probed by the mock, so on its bus.
+    let mdev = unsafe { MockDev::from_raw(dev) };
+    match &mdev.group_with {
+        Some(other) => {
+            // SAFETY: `other` is a live device we hold a reference to; the group comes
+            // with a reference of its own, which the core takes over.
+            let group = unsafe { bindings::iommu_group_get(other.raw()) };
+            if group.is_null() {
+                ENODEV.to_ptr()
+            } else {
+                group
+            }
+        }
+        // SAFETY: `dev` is a valid device being probed.
+        None => unsafe { bindings::generic_device_group(dev) },
+    }
+}
+
+unsafe extern "C" fn get_resv_regions(dev: *mut bindings::device, head: *mut bindings::list_head) {
+    // SAFETY: probed by the mock, so on its bus.
+    let mdev = unsafe { MockDev::from_raw(dev) };
+    for &(start, last) in mdev.reserved.iter() {
+        // A region that cannot be allocated is left out, as the core does for its own.
+        // SAFETY: `head` is the core's list of regions being filled.
+        let _ = unsafe { ioasid_mock_add_resv(head, start, last - start + 1) };
+    }
+}
+
+unsafe extern "C" fn domain_alloc_paging_flags(
+    dev: *mut bindings::device,
+    flags: u32,
+    user_data: *const bindings::iommu_user_data,
+) -> *mut bindings::iommu_domain {
+    if flags != 0 || !user_data.is_null() {
+        return EOPNOTSUPP.to_ptr();
+    }
+    // SAFETY: probed by the mock, so on its bus.
+    let mdev = unsafe { MockDev::from_raw(dev) };
+    match MockDomain::new(mdev.instance, IOASID_MOCK_ADDR_WIDTH) {
+        Ok(domain) => domain,
+        Err(e) => e.to_ptr(),
+    }
+}

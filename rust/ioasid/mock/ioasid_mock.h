@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Test-only control interface of ioasid's mock IOMMU: /dev/ioasid-mock, present only in
+ * kernels built with CONFIG_IOASID_TEST. It is not uAPI: only ioasid's kselftests use
+ * it, and it may change with them. The Rust side is generated from this file by bindgen.
+ *
+ * The mock is a real IOMMU driver registered with the kernel's IOMMU core for devices on
+ * its own bus ("ioasid_mock"); /dev/ioasid reaches it only through the host IOMMU API.
+ * Through this interface a test creates mock devices (each bound to an ioasid context,
+ * as a device driver would bind it), looks at what the mock page tables map, and reads
+ * the mock IOTLB's state. Closing the /dev/ioasid-mock file destroys every device it
+ * created. See Documentation/driver-api/ioasid.rst ("The mock IOMMU").
+ *
+ * Structs follow the argsz rules of <linux/ioasid.h>.
+ */
+#ifndef _IOASID_MOCK_H
+#define _IOASID_MOCK_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define IOASID_MOCK_TYPE 0xBC
+
+/* Page sizes of the mock IOMMU: 4 KiB, 2 MiB and 1 GiB. */
+#define IOASID_MOCK_PGSIZES ((1ULL << 12) | (1ULL << 21) | (1ULL << 30))
+/* Input addresses the mock translates: 0 .. 2^IOASID_MOCK_ADDR_WIDTH - 1. */
+#define IOASID_MOCK_ADDR_WIDTH 48
+/* Widest PASID a mock device may have, in bits. */
+#define IOASID_MOCK_PASID_WIDTH_MAX 20
+/* Most reserved regions one mock device may have. */
+#define IOASID_MOCK_RESERVED_MAX 8
+/* The `pasid` that names the device's requester-ID (non-PASID) DMA. */
+#define IOASID_MOCK_NO_PASID 0xffffffffU
+
+enum ioasid_mock_cmd {
+	IOASID_MOCK_CMD_DEVICE_ADD = 0x00,
+	IOASID_MOCK_CMD_DEVICE_DEL,
+	IOASID_MOCK_CMD_CHECK_MAP,
+	IOASID_MOCK_CMD_IOTLB,
+};
+
+/* A reserved region of a mock device, inclusive. */
+struct ioasid_mock_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+
+/**
+ * struct ioasid_mock_device_add - IOASID_MOCK_DEVICE_ADD
+ * @argsz: sizeof(struct ioasid_mock_device_add)
+ * @flags: none defined yet, must be 0
+ * @ioasid_fd: an open /dev/ioasid the new device is bound to (RID DMA intent)
+ * @group_with: 0 for a group of its own, or the mock ID of a live device of this file
+ *	whose IOMMU group the new device joins
+ * @pasid_width: PASID width in bits, 0 (no PASID) to IOASID_MOCK_PASID_WIDTH_MAX
+ * @instance: which mock IOMMU instance the device sits behind; a domain allocated for
+ *	one instance cannot be attached to a device of another (attach says EINVAL), like
+ *	two incompatible IOMMUs
+ * @num_reserved: how many ranges @reserved points to, at most IOASID_MOCK_RESERVED_MAX
+ * @__reserved: must be 0
+ * @reserved: user pointer to the device's reserved regions (struct ioasid_mock_range)
+ * @out_mock_id: the device's mock ID (its name is ioasid_mock<ID>)
+ * @out_dev_id: the device's ID in the ioasid context of @ioasid_fd
+ *
+ * Errors: EBADF @ioasid_fd is not an open /dev/ioasid, ENOENT @group_with unknown,
+ * EINVAL bad width, instance, range or reserved field, EPERM the group's other devices
+ * are bound to another context, ENOMEM.
+ */
+struct ioasid_mock_device_add {
+	__u32 argsz;
+	__u32 flags;
+	__s32 ioasid_fd;
+	__u32 group_with;
+	__u32 pasid_width;
+	__u32 instance;
+	__u32 num_reserved;
+	__u32 __reserved;
+	__aligned_u64 reserved;
+	__u32 out_mock_id;
+	__u32 out_dev_id;
+};
+#define IOASID_MOCK_DEVICE_ADD _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_DEVICE_ADD)
+
+/**
+ * struct ioasid_mock_device_del - IOASID_MOCK_DEVICE_DEL
+ * @argsz: sizeof(struct ioasid_mock_device_del)
+ * @mock_id: a device this file created
+ *
+ * Hot-unplugs the device, in whatever state it is: it is unbound from its ioasid context
+ * (detached from its address space first) and removed from the bus.
+ * Errors: ENOENT no such device of this file.
+ */
+struct ioasid_mock_device_del {
+	__u32 argsz;
+	__u32 mock_id;
+};
+#define IOASID_MOCK_DEVICE_DEL _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_DEVICE_DEL)
+
+/* Check flags. */
+enum ioasid_mock_check_flags {
+	/* Nothing in the range may be mapped (@uptr is ignored). */
+	IOASID_MOCK_CHECK_UNMAPPED = 1 << 0,
+	/* Every page must be readable by the device. */
+	IOASID_MOCK_CHECK_READ = 1 << 1,
+	/* Every page must be writable by the device. */
+	IOASID_MOCK_CHECK_WRITE = 1 << 2,
+};
+
+/**
+ * struct ioasid_mock_check_map - IOASID_MOCK_CHECK_MAP
+ * @argsz: sizeof(struct ioasid_mock_check_map)
+ * @flags: enum ioasid_mock_check_flags
+ * @mock_id: a device this file created
+ * @pasid: IOASID_MOCK_NO_PASID for the device's RID domain, else a PASID
+ * @iova: start of the range, page aligned
+ * @length: length of the range, page aligned, not 0
+ * @uptr: user address of the memory the range must map, page by page
+ * @out_pgsizes: OR of the sizes of the page-table entries that cover the range
+ *
+ * Walks the mock page table of the domain attached to (@mock_id, @pasid) over the range,
+ * 4 KiB at a time, and compares every translation with the physical page behind the same
+ * offset of @uptr.
+ * Errors: ENOENT unknown device, ENODEV no domain attached, ENXIO a page is unmapped or
+ * maps another physical page, EACCES a page lacks the permission asked for, EEXIST
+ * (IOASID_MOCK_CHECK_UNMAPPED) something is mapped, EFAULT bad @uptr, EINVAL bad range.
+ */
+struct ioasid_mock_check_map {
+	__u32 argsz;
+	__u32 flags;
+	__u32 mock_id;
+	__u32 pasid;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 uptr;
+	__aligned_u64 out_pgsizes;
+};
+#define IOASID_MOCK_CHECK_MAP _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_CHECK_MAP)
+
+/**
+ * struct ioasid_mock_iotlb - IOASID_MOCK_IOTLB
+ * @argsz: sizeof(struct ioasid_mock_iotlb)
+ * @mock_id: a device this file created
+ * @pasid: IOASID_MOCK_NO_PASID or a PASID, as for IOASID_MOCK_CHECK_MAP
+ * @__reserved: must be 0
+ * @out_entries: page-table entries of the attached domain
+ * @out_stale: entries removed from the page table whose IOTLB invalidation has not
+ *	been issued yet: a device could still use them (must be 0 whenever no unmap is
+ *	in progress)
+ * @out_invalidations: IOTLB invalidations the domain has received so far
+ *
+ * Errors: ENOENT unknown device, ENODEV no domain attached.
+ */
+struct ioasid_mock_iotlb {
+	__u32 argsz;
+	__u32 mock_id;
+	__u32 pasid;
+	__u32 __reserved;
+	__aligned_u64 out_entries;
+	__aligned_u64 out_stale;
+	__aligned_u64 out_invalidations;
+};
+#define IOASID_MOCK_IOTLB _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_IOTLB)
+
+#endif /* _IOASID_MOCK_H */

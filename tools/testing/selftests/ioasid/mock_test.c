@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kselftests on the mock IOMMU (CONFIG_IOASID_TEST, /dev/ioasid-mock): every page of
+ * every mapping is checked against the mock's page table, through the same host IOMMU
+ * API that drives intel-iommu; unmaps leave no stale entry; huge pages use huge IOMMU
+ * pages; groups, reserved regions, a second (incompatible) IOMMU, and hot-unplug.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/ioasid.h>
+
+#include "../../../../rust/ioasid/mock/ioasid_mock.h"
+#include "ioasid_utils.h"
+#include "kselftest_harness.h"
+
+#define SZ_4K 0x1000ull
+#define SZ_2M 0x200000ull
+#define A 0x100000ull
+#define NPAGES 64
+#define CHECK_RW (IOASID_MOCK_CHECK_READ | IOASID_MOCK_CHECK_WRITE)
+
+struct mock_dev {
+	__u32 mock_id, dev_id;
+};
+
+/* Adds a mock device bound to @ioasid; extra properties from @arg (may be NULL). */
+static int mock_add(int mock, int ioasid, const struct ioasid_mock_device_add *arg,
+		    struct mock_dev *out)
+{
+	struct ioasid_mock_device_add a = { 0 };
+	int ret;
+
+	if (arg)
+		a = *arg;
+	a.argsz = sizeof(a);
+	a.ioasid_fd = ioasid;
+	ret = ioctl(mock, IOASID_MOCK_DEVICE_ADD, &a);
+	if (!ret && out) {
+		out->mock_id = a.out_mock_id;
+		out->dev_id = a.out_dev_id;
+	}
+	return ret;
+}
+
+static int mock_del(int mock, __u32 mock_id)
+{
+	struct ioasid_mock_device_del a = { .argsz = sizeof(a), .mock_id = mock_id };
+
+	return ioctl(mock, IOASID_MOCK_DEVICE_DEL, &a);
+}
+
+/*
+ * Checks that [iova, iova + len) of @mock_id's RID domain maps @va page by page
+ * (@flags: CHECK_* permissions, or IOASID_MOCK_CHECK_UNMAPPED). The page sizes of the
+ * entries seen go to *@pgsizes if given.
+ */
+static int check_map(int mock, __u32 mock_id, __u32 flags, __u64 iova, __u64 len, void *va,
+		     __u64 *pgsizes)
+{
+	struct ioasid_mock_check_map a = {
+		.argsz = sizeof(a), .flags = flags, .mock_id = mock_id,
+		.pasid = IOASID_MOCK_NO_PASID, .iova = iova, .length = len,
+		.uptr = (uintptr_t)va,
+	};
+	int ret = ioctl(mock, IOASID_MOCK_CHECK_MAP, &a);
+
+	if (!ret && pgsizes)
+		*pgsizes = a.out_pgsizes;
+	return ret;
+}
+
+static int unmapped(int mock, __u32 mock_id, __u64 iova, __u64 len)
+{
+	return check_map(mock, mock_id, IOASID_MOCK_CHECK_UNMAPPED, iova, len, NULL, NULL);
+}
+
+static int iotlb(int mock, __u32 mock_id, struct ioasid_mock_iotlb *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->argsz = sizeof(*a);
+	a->mock_id = mock_id;
+	a->pasid = IOASID_MOCK_NO_PASID;
+	return ioctl(mock, IOASID_MOCK_IOTLB, a);
+}
+
+/* DEVICE_GET_INFO; the reserved ranges go to @resv, or nowhere if it is NULL. */
+static int get_info(int fd, __u32 dev, struct ioasid_device_info *info,
+		    struct ioasid_iova_range *resv, __u32 nresv)
+{
+	static struct ioasid_iova_range ignored[16];
+
+	if (!resv) {
+		resv = ignored;
+		nresv = 16;
+	}
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	info->dev_id = dev;
+	info->num_reserved = nresv;
+	info->reserved_iovas = (uintptr_t)resv;
+	return ioctl(fd, IOASID_DEVICE_GET_INFO, info);
+}
+
+FIXTURE(mock) {
+	int fd, mock;
+	__u32 ioas;
+	struct mock_dev dev;
+	uint8_t *buf;
+	size_t len;
+};
+
+FIXTURE_SETUP(mock)
+{
+	self->len = NPAGES * SZ_4K;
+	self->fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	self->mock = open("/dev/ioasid-mock", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->mock);
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, NULL, &self->dev));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
+	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	for (size_t i = 0; i < self->len; i++)
+		self->buf[i] = (uint8_t)i;
+}
+
+FIXTURE_TEARDOWN(mock)
+{
+	/* Closed with everything live: devices bound and attached, mappings in place. */
+	close(self->mock);
+	close(self->fd);
+	munmap(self->buf, self->len);
+}
+
+TEST_F(mock, every_page_is_mapped_and_none_is_stale_after_unmap)
+{
+	struct ioasid_mock_iotlb before, after;
+	__u64 pgsizes = 0, iova = 0, bytes = 0;
+
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, self->len, A));
+	ASSERT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, self->len, self->buf,
+			       &pgsizes));
+	EXPECT_EQ(SZ_4K, pgsizes);
+	/* The translation is exact: one page off is another page. */
+	EXPECT_EQ(-1, check_map(self->mock, self->dev.mock_id, 0, A, self->len - SZ_4K,
+				self->buf + SZ_4K, NULL));
+	EXPECT_EQ(ENXIO, errno);
+	/* Nothing around it. */
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, A - SZ_4K, SZ_4K));
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, A + self->len, SZ_4K));
+
+	/* A kernel-picked IOVA, checked the same way. */
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, self->len, &iova));
+	ASSERT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, iova, self->len,
+			       self->buf, NULL));
+
+	ASSERT_EQ(0, iotlb(self->mock, self->dev.mock_id, &before));
+	EXPECT_EQ(2 * NPAGES, before.out_entries);
+	EXPECT_EQ(0, before.out_stale);
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, A, self->len, &bytes));
+	EXPECT_EQ(self->len, bytes);
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, A, self->len));
+	EXPECT_EQ(-1, check_map(self->mock, self->dev.mock_id, 0, A, SZ_4K, self->buf, NULL));
+	EXPECT_EQ(ENXIO, errno);
+	/* Gone from the page table, and the IOTLB was invalidated before UNMAP returned. */
+	ASSERT_EQ(0, iotlb(self->mock, self->dev.mock_id, &after));
+	EXPECT_EQ(NPAGES, after.out_entries);
+	EXPECT_EQ(0, after.out_stale);
+	EXPECT_LT(before.out_invalidations, after.out_invalidations);
+	/* The other mapping is untouched. */
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, iova, self->len,
+			       self->buf, NULL));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &bytes));
+	EXPECT_EQ(self->len, bytes);
+	ASSERT_EQ(0, iotlb(self->mock, self->dev.mock_id, &after));
+	EXPECT_EQ(0, after.out_entries);
+}
+
+TEST_F(mock, permissions_reach_the_page_table)
+{
+	__u64 iova = A;
+
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, map(self->fd, self->ioas, IOASID_MAP_READABLE | IOASID_MAP_FIXED_IOVA,
+			 self->buf, self->len, &iova));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, IOASID_MOCK_CHECK_READ, A,
+			       self->len, self->buf, NULL));
+	EXPECT_EQ(-1, check_map(self->mock, self->dev.mock_id, IOASID_MOCK_CHECK_WRITE, A,
+				self->len, self->buf, NULL));
+	EXPECT_EQ(EACCES, errno);
+}
+
+TEST_F(mock, sub_ranges)
+{
+	size_t third = self->len / 4;
+	__u64 bytes;
+
+	/* Three adjacent mappings, each its own quarter of the buffer. */
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf + i * third, third,
+				    A + i * third));
+	/* Mapped before the device came: all of it appears at attach (replay). */
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, 3 * third, self->buf,
+			       NULL));
+	/* Cutting through a mapping unmaps nothing. */
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, A + third, third + SZ_4K, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, 3 * third, self->buf,
+			       NULL));
+	/* The middle one goes, its neighbours stay, page for page. */
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, A + third, third, &bytes));
+	EXPECT_EQ(third, bytes);
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, third, self->buf, NULL));
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, A + third, third));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A + 2 * third, third,
+			       self->buf + 2 * third, NULL));
+	/* A range holding the remaining two and the hole unmaps both. */
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, A, 3 * third, &bytes));
+	EXPECT_EQ(2 * third, bytes);
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, A, 3 * third));
+}
+
+TEST_F(mock, huge_pages_use_huge_iommu_pages)
+{
+	size_t len = 2 * SZ_2M;
+	__u64 pgsizes = 0;
+	uint8_t *huge;
+
+	huge = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+	if (huge == MAP_FAILED)
+		SKIP(return, "no 2 MiB huge pages (vm.nr_hugepages)");
+	memset(huge, 0x5a, len);
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+
+	/* 2 MiB-aligned IOVA: two 2 MiB entries, and every 4 KiB in them is right. */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, huge, len, 4 * SZ_2M));
+	ASSERT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, 4 * SZ_2M, len, huge,
+			       &pgsizes));
+	EXPECT_EQ(SZ_2M, pgsizes);
+	/* An IOVA 4 KiB off 2 MiB alignment cannot use them: 4 KiB entries only. */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, huge, len, 8 * SZ_2M + SZ_4K));
+	ASSERT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, 8 * SZ_2M + SZ_4K, len,
+			       huge, &pgsizes));
+	EXPECT_EQ(SZ_4K, pgsizes);
+	/* Huge entries go whole with their mapping; no stale entry is left. */
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 4 * SZ_2M, len, NULL));
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, 4 * SZ_2M, len));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 8 * SZ_2M + SZ_4K, len, NULL));
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, 8 * SZ_2M, len + SZ_2M));
+	munmap(huge, len);
+}
+
+TEST_F(mock, device_info_reports_the_mock_iommu)
+{
+	struct ioasid_mock_device_add props = { .pasid_width = 20 };
+	struct ioasid_device_info info;
+	struct mock_dev pasid_dev;
+
+	ASSERT_EQ(0, get_info(self->fd, self->dev.dev_id, &info, NULL, 0));
+	EXPECT_EQ(IOASID_DEVICE_INTENT_RID, info.out_intent);
+	EXPECT_EQ(IOASID_MOCK_PGSIZES, info.out_pgsize_bitmap);
+	EXPECT_EQ(IOASID_MOCK_ADDR_WIDTH, info.out_addr_width);
+	EXPECT_EQ(0, info.out_pasid_width);
+	EXPECT_EQ(1, info.out_group_devices);
+	EXPECT_EQ(0, info.out_flags & IOASID_DEVICE_INFO_GROUP_SHARED);
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &props, &pasid_dev));
+	ASSERT_EQ(0, get_info(self->fd, pasid_dev.dev_id, &info, NULL, 0));
+	EXPECT_EQ(20, info.out_pasid_width);
+	props.pasid_width = 8;
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &props, &pasid_dev));
+	ASSERT_EQ(0, get_info(self->fd, pasid_dev.dev_id, &info, NULL, 0));
+	EXPECT_EQ(8, info.out_pasid_width);
+}
+
+TEST_F(mock, incompatible_iommu_gets_a_second_domain_filled_by_replay)
+{
+	struct ioasid_mock_device_add other = { .instance = 1 };
+	struct ioasid_mock_iotlb t0, t1;
+	struct mock_dev same, far;
+	size_t half = self->len / 2;
+
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, NULL, &same));
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &other, &far));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, half, A));
+	/* Behind another IOMMU: a domain of its own, filled with what is mapped. */
+	ASSERT_EQ(0, attach(self->fd, far.dev_id, self->ioas));
+	ASSERT_EQ(0, check_map(self->mock, far.mock_id, CHECK_RW, A, half, self->buf, NULL));
+	/* Behind the same IOMMU: shares the first domain. */
+	ASSERT_EQ(0, attach(self->fd, same.dev_id, self->ioas));
+	/* A new mapping reaches every domain; an unmap leaves none stale. */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf + half, half, A + half));
+	EXPECT_EQ(0, check_map(self->mock, far.mock_id, CHECK_RW, A, self->len, self->buf, NULL));
+	EXPECT_EQ(0, check_map(self->mock, same.mock_id, CHECK_RW, A, self->len, self->buf, NULL));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, self->len, self->buf,
+			       NULL));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, A, half, NULL));
+	EXPECT_EQ(0, unmapped(self->mock, far.mock_id, A, half));
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, A, half));
+	ASSERT_EQ(0, iotlb(self->mock, far.mock_id, &t1));
+	ASSERT_EQ(0, iotlb(self->mock, self->dev.mock_id, &t0));
+	EXPECT_EQ(NPAGES / 2, t1.out_entries);
+	EXPECT_EQ(NPAGES / 2, t0.out_entries);
+	EXPECT_EQ(0, t1.out_stale);
+	EXPECT_EQ(0, t0.out_stale);
+	/* After detach the device reaches nothing. */
+	ASSERT_EQ(0, detach(self->fd, far.dev_id));
+	EXPECT_EQ(-1, unmapped(self->mock, far.mock_id, A, half));
+	EXPECT_EQ(ENODEV, errno);
+}
+
+TEST_F(mock, a_group_is_attached_as_a_whole)
+{
+	struct ioasid_mock_device_add in_group = { .group_with = self->dev.mock_id };
+	struct ioasid_device_info info;
+	struct mock_dev mate;
+	__u32 other_ioas;
+
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &in_group, &mate));
+	/* Userspace is told the two share an IOMMU group. */
+	ASSERT_EQ(0, get_info(self->fd, self->dev.dev_id, &info, NULL, 0));
+	EXPECT_EQ(2, info.out_group_devices);
+	EXPECT_NE(0, info.out_flags & IOASID_DEVICE_INFO_GROUP_SHARED);
+	ASSERT_EQ(0, get_info(self->fd, mate.dev_id, &info, NULL, 0));
+	EXPECT_EQ(2, info.out_group_devices);
+
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	/* The IOMMU cannot tell them apart: the mate reaches the space too. */
+	EXPECT_EQ(0, check_map(self->mock, mate.mock_id, CHECK_RW, A, self->len, self->buf,
+			       NULL));
+	/* So it may not go to another space, which would break isolation... */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &other_ioas));
+	EXPECT_EQ(-1, attach(self->fd, mate.dev_id, other_ioas));
+	EXPECT_EQ(EBUSY, errno);
+	/* ...but may join the same one. */
+	ASSERT_EQ(0, attach(self->fd, mate.dev_id, self->ioas));
+	/* The group stays attached while any of its devices is. */
+	ASSERT_EQ(0, detach(self->fd, self->dev.dev_id));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, self->len, self->buf,
+			       NULL));
+	ASSERT_EQ(0, detach(self->fd, mate.dev_id));
+	EXPECT_EQ(-1, unmapped(self->mock, self->dev.mock_id, A, self->len));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, unmapped(self->mock, mate.mock_id, A, self->len));
+	EXPECT_EQ(ENODEV, errno);
+	/* Now the group may move, as a whole. */
+	ASSERT_EQ(0, attach(self->fd, mate.dev_id, other_ioas));
+	EXPECT_EQ(-1, attach(self->fd, self->dev.dev_id, self->ioas));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(0, attach(self->fd, self->dev.dev_id, other_ioas));
+}
+
+TEST_F(mock, a_group_cannot_span_two_contexts)
+{
+	struct ioasid_mock_device_add in_group = { .group_with = self->dev.mock_id };
+	int fd2 = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(-1, mock_add(self->mock, fd2, &in_group, NULL));
+	EXPECT_EQ(EPERM, errno);
+	/* The same context may have it. */
+	EXPECT_EQ(0, mock_add(self->mock, self->fd, &in_group, NULL));
+	close(fd2);
+}
+
+TEST_F(mock, reserved_regions_are_excluded)
+{
+	struct ioasid_mock_range resv[2] = {
+		/* Leaves room for one 256 KiB mapping below it. */
+		{ .start = 0x80000, .last = 0x1fffffff },
+		{ .start = 0xfee00000, .last = 0xfeefffff },
+	};
+	struct ioasid_mock_device_add props = {
+		.num_reserved = 2, .reserved = (uintptr_t)resv,
+	};
+	struct ioasid_iova_range allowed[16], got[16];
+	struct ioasid_device_info info;
+	struct mock_dev dev;
+	__u64 iova;
+	int n;
+
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &props, &dev));
+	ASSERT_EQ(0, get_info(self->fd, dev.dev_id, &info, got, 16));
+	/* Both regions, and what lies above the 48-bit aperture. */
+	ASSERT_EQ(3, info.num_reserved);
+	EXPECT_EQ(resv[0].start, got[0].start);
+	EXPECT_EQ(resv[0].last, got[0].last);
+	EXPECT_EQ(resv[1].start, got[1].start);
+	EXPECT_EQ(resv[1].last, got[1].last);
+	EXPECT_EQ(1ull << IOASID_MOCK_ADDR_WIDTH, got[2].start);
+
+	/* A mapping in a region keeps the device out... */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, SZ_4K, 0x10000000 + SZ_4K));
+	EXPECT_EQ(-1, attach(self->fd, dev.dev_id, self->ioas));
+	EXPECT_EQ(EADDRINUSE, errno);
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	/* ...and once it is attached, the regions leave the IOVA ranges. */
+	ASSERT_EQ(0, attach(self->fd, dev.dev_id, self->ioas));
+	n = iova_ranges(self->fd, self->ioas, allowed, 16);
+	ASSERT_EQ(3, n);
+	for (int i = 0; i < n; i++)
+		for (int r = 0; r < 2; r++)
+			EXPECT_TRUE(allowed[i].last < resv[r].start ||
+				    allowed[i].start > resv[r].last);
+	EXPECT_EQ((1ull << IOASID_MOCK_ADDR_WIDTH) - 1, allowed[n - 1].last);
+	EXPECT_EQ(-1, map_at(self->fd, self->ioas, self->buf, SZ_4K, 0xfee00000));
+	EXPECT_EQ(EADDRINUSE, errno);
+	/* Kernel-picked IOVAs avoid them: the first fills the gap below, the rest go above. */
+	for (int i = 0; i < 8; i++) {
+		iova = 0;
+		ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, self->len, &iova));
+		EXPECT_TRUE(iova + self->len - 1 < resv[0].start || iova > resv[0].last);
+		EXPECT_EQ(0, check_map(self->mock, dev.mock_id, CHECK_RW, iova, self->len,
+				       self->buf, NULL));
+	}
+	/* Detached, the regions return to the space. */
+	ASSERT_EQ(0, detach(self->fd, dev.dev_id));
+	EXPECT_EQ(1, iova_ranges(self->fd, self->ioas, allowed, 16));
+}
+
+TEST_F(mock, unplug_while_attached_leaves_nothing_behind)
+{
+	struct ioasid_mock_device_add in_group = { .group_with = self->dev.mock_id };
+	struct mock_dev mate;
+
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &in_group, &mate));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, attach(self->fd, mate.dev_id, self->ioas));
+	EXPECT_EQ(-1, destroy(self->fd, self->ioas));
+	EXPECT_EQ(EBUSY, errno);
+	/* Hot-unplug, attached: the mate keeps the group attached. */
+	ASSERT_EQ(0, mock_del(self->mock, self->dev.mock_id));
+	EXPECT_EQ(-1, attach(self->fd, self->dev.dev_id, self->ioas));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(0, check_map(self->mock, mate.mock_id, CHECK_RW, A, self->len, self->buf,
+			       NULL));
+	EXPECT_EQ(-1, destroy(self->fd, self->ioas));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, mock_del(self->mock, mate.mock_id));
+	/* Nothing is attached any more, so the space can go; both IDs are gone. */
+	EXPECT_EQ(0, destroy(self->fd, self->ioas));
+	EXPECT_EQ(-1, mock_del(self->mock, mate.mock_id));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, detach(self->fd, mate.dev_id));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+TEST_F(mock, closing_the_ioasid_fd_first_keeps_devices_usable)
+{
+	/* A bound device keeps its context alive: the mock still sees its mappings. */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, close(self->fd));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, self->len, self->buf,
+			       NULL));
+	ASSERT_EQ(0, mock_del(self->mock, self->dev.mock_id));
+	self->fd = open("/dev/null", O_RDONLY);
+}
+
+TEST_F(mock, bad_input)
+{
+	struct ioasid_mock_range bad_range = { .start = 2 * SZ_4K, .last = SZ_4K };
+	struct ioasid_mock_device_add a = { 0 };
+	struct ioasid_mock_check_map c = {
+		.argsz = sizeof(c), .mock_id = self->dev.mock_id, .pasid = IOASID_MOCK_NO_PASID,
+		.iova = A, .length = SZ_4K, .uptr = (uintptr_t)self->buf,
+	};
+	struct ioasid_mock_device_add too_small = { .argsz = 8, .ioasid_fd = self->fd };
+
+	/* Not an ioasid fd: a closed one, and the mock's own. */
+	EXPECT_EQ(-1, mock_add(self->mock, 1000, NULL, NULL));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, mock_add(self->mock, self->mock, NULL, NULL));
+	EXPECT_EQ(EBADF, errno);
+	a.flags = 1;
+	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &a, NULL));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	a.flags = 0;
+	a.pasid_width = IOASID_MOCK_PASID_WIDTH_MAX + 1;
+	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &a, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	a.pasid_width = 0;
+	a.group_with = 0xdead;
+	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &a, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	a.group_with = 0;
+	a.num_reserved = 1;
+	a.reserved = (uintptr_t)&bad_range;
+	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &a, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	a.num_reserved = IOASID_MOCK_RESERVED_MAX + 1;
+	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &a, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	a.num_reserved = 1;
+	a.reserved = 8;
+	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &a, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &too_small));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->mock, _IO(IOASID_MOCK_TYPE, 0x7f), &c));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, mock_del(self->mock, 0));
+	EXPECT_EQ(ENOENT, errno);
+
+	/* Blocked (never attached): no domain to look at. */
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(ENODEV, errno);
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(ENXIO, errno);
+	c.iova = A + 1;
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.iova = UINT64_MAX & ~(SZ_4K - 1);
+	c.length = 2 * SZ_4K;
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.iova = A;
+	c.length = 0;
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.length = SZ_4K;
+	c.flags = 1 << 7;
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	c.flags = 0;
+	c.mock_id = 0;
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(ENOENT, errno);
+	/* A PASID nothing is attached to. */
+	c.mock_id = self->dev.mock_id;
+	c.pasid = 1;
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(ENODEV, errno);
+	/* A user address with no memory behind it. */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, SZ_4K, A));
+	c.pasid = IOASID_MOCK_NO_PASID;
+	c.uptr = 0;
+	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST_HARNESS_MAIN
