@@ -67,6 +67,8 @@ extensible! {
     ioasid_mock_device_del, first version 8;
     ioasid_mock_check_map, first version 48;
     ioasid_mock_iotlb, first version 40;
+    ioasid_mock_page_request, first version 40;
+    ioasid_mock_page_response, first version 24;
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding: any bit pattern is a valid value.
@@ -76,6 +78,20 @@ const DEVICE_ADD: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_DEVICE_ADD);
 const DEVICE_DEL: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_DEVICE_DEL);
 const CHECK_MAP: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_CHECK_MAP);
 const IOTLB: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_IOTLB);
+const PAGE_REQUEST: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_REQUEST);
+const PAGE_RESPONSE: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_RESPONSE);
+
+const _: () = {
+    assert!(IOASID_MOCK_PAGE_REQUEST_PASID_VALID == bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID);
+    assert!(IOASID_MOCK_PAGE_REQUEST_LAST_PAGE == bindings::IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE);
+    assert!(IOASID_MOCK_PERM_READ == bindings::IOMMU_FAULT_PERM_READ);
+    assert!(IOASID_MOCK_PERM_WRITE == bindings::IOMMU_FAULT_PERM_WRITE);
+    assert!(IOASID_MOCK_PERM_EXEC == bindings::IOMMU_FAULT_PERM_EXEC);
+    assert!(IOASID_MOCK_PERM_PRIV == bindings::IOMMU_FAULT_PERM_PRIV);
+    assert!(IOASID_MOCK_RESP_SUCCESS == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_SUCCESS);
+    assert!(IOASID_MOCK_RESP_INVALID == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_INVALID);
+    assert!(IOASID_MOCK_RESP_FAILURE == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_FAILURE);
+};
 
 /// Mock IDs, unique for the life of the kernel (they name the devices).
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
@@ -138,6 +154,23 @@ impl MiscDevice for Bench {
                 arg.out_entries = entries;
                 arg.out_stale = stale;
                 arg.out_invalidations = invalidations;
+                arg.write_back()?;
+            }
+            PAGE_REQUEST => me.page_request(UserArg::read(arg)?)?,
+            PAGE_RESPONSE => {
+                let mut arg = UserArg::<ioasid_mock_page_response>::read(arg)?;
+                check_flags(0, 0, arg.__reserved)?;
+                let dev = me.device(arg.mock_id)?;
+                let response = {
+                    let mut responses = dev.responses.lock();
+                    if responses.is_empty() {
+                        return Err(EAGAIN);
+                    }
+                    responses.remove(0)?
+                };
+                arg.out_pasid = response.pasid;
+                arg.out_grpid = response.grpid;
+                arg.out_code = response.code;
                 arg.write_back()?;
             }
             _ => return Err(ENOTTY),
@@ -203,7 +236,7 @@ impl Bench {
     }
 
     fn device_add(&self, mut arg: UserArg<ioasid_mock_device_add>) -> Result {
-        check_flags(arg.flags, 0, arg.__reserved)?;
+        check_flags(arg.flags, IOASID_MOCK_DEVICE_PRI, arg.__reserved)?;
         if arg.pasid_width > IOASID_MOCK_PASID_WIDTH_MAX || arg.num_reserved > IOASID_MOCK_RESERVED_MAX {
             return Err(EINVAL);
         }
@@ -232,6 +265,7 @@ impl Bench {
             pasid_width: arg.pasid_width,
             reserved,
             group_with,
+            pri: arg.flags & IOASID_MOCK_DEVICE_PRI != 0,
         })?;
         // SAFETY: `file` is a file we hold a reference to; the device is probed, has no
         // driver to use the DMA API, and stays registered until `Entry::unplug` unbinds it.
@@ -253,6 +287,38 @@ impl Bench {
         // Capacity was reserved above.
         let _ = devices.push_within_capacity(entry);
         Ok(())
+    }
+
+    fn page_request(&self, mut arg: UserArg<ioasid_mock_page_request>) -> Result {
+        let known = IOASID_MOCK_PAGE_REQUEST_PASID_VALID | IOASID_MOCK_PAGE_REQUEST_LAST_PAGE;
+        check_flags(arg.flags, known, arg.__reserved)?;
+        let perms = IOASID_MOCK_PERM_READ | IOASID_MOCK_PERM_WRITE | IOASID_MOCK_PERM_EXEC | IOASID_MOCK_PERM_PRIV;
+        let pasid_valid = arg.flags & IOASID_MOCK_PAGE_REQUEST_PASID_VALID != 0;
+        if arg.perm == 0
+            || arg.perm & !perms != 0
+            || arg.grpid >= 512
+            || arg.addr % PAGE_SIZE as u64 != 0
+            || (pasid_valid && arg.pasid >= 1 << IOASID_MOCK_PASID_WIDTH_MAX)
+        {
+            return Err(EINVAL);
+        }
+        let dev = self.device(arg.mock_id)?;
+        if !dev.pri {
+            return Err(EOPNOTSUPP);
+        }
+        // The mock's flag and permission bits are the core's (checked below at build time).
+        let mut evt = bindings::iopf_fault::default();
+        evt.fault.type_ = bindings::iommu_fault_type_IOMMU_FAULT_PAGE_REQ;
+        evt.fault.prm.flags = arg.flags;
+        evt.fault.prm.pasid = if pasid_valid { arg.pasid } else { 0 };
+        evt.fault.prm.grpid = arg.grpid;
+        evt.fault.prm.perm = arg.perm;
+        evt.fault.prm.addr = arg.addr;
+        // SAFETY: `dev` is a live, probed device in the mock's fault queue (it has PRI);
+        // `evt` is a valid fault the core copies what it keeps of.
+        let ret = unsafe { bindings::iommu_report_device_fault(dev.raw(), &mut evt) };
+        arg.out_delivered = u32::from(ret == 0);
+        arg.write_back()
     }
 
     fn check_map(&self, mut arg: UserArg<ioasid_mock_check_map>) -> Result {

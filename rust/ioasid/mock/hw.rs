@@ -8,9 +8,15 @@
 //! [`MockDomain`] once, under the invariant that the core hands the mock only its own
 //! devices (the bus check of `probe_device`) and its own domains.
 
-use core::ptr::{
-    null_mut,
-    NonNull, //
+use core::{
+    ptr::{
+        null_mut,
+        NonNull, //
+    },
+    sync::atomic::{
+        AtomicPtr,
+        Ordering, //
+    },
 };
 use kernel::{
     bindings,
@@ -109,6 +115,7 @@ static OPS: Global<bindings::iommu_ops> = Global::new(bindings::iommu_ops {
     release_device: Some(release_device),
     device_group: Some(device_group),
     get_resv_regions: Some(get_resv_regions),
+    page_response: Some(page_response),
     default_domain_ops: domain::PAGING_OPS.get().cast_const(),
     // Devices start blocked, and go back to blocked when their owner lets go.
     default_domain: domain::BLOCKED.get(),
@@ -119,14 +126,29 @@ static OPS: Global<bindings::iommu_ops> = Global::new(bindings::iommu_ops {
     ..unsafe { zeroed() }
 });
 
+/// The mock IOMMU's I/O page-fault queue (the core's per-IOMMU list of devices that may
+/// issue page requests), allocated by [`Registration::new`].
+static IOPF_QUEUE: AtomicPtr<bindings::iopf_queue> = AtomicPtr::new(null_mut());
+
 /// The registration of the bus and the IOMMU; undone on drop.
 pub(super) struct Registration(());
 
 impl Registration {
     /// Registers the mock bus and the mock IOMMU for it. Called once, by module init.
     pub(super) fn new() -> Result<Self> {
+        // SAFETY: the name is a static string.
+        let queue = unsafe { bindings::iopf_queue_alloc(c"ioasid-mock".as_ptr().cast()) };
+        if queue.is_null() {
+            return Err(ENOMEM);
+        }
+        IOPF_QUEUE.store(queue, Ordering::Release);
         // SAFETY: `BUS` is a static bus type, registered once (the module has one mock).
-        to_result(unsafe { bindings::bus_register(BUS.get()) })?;
+        let ret = unsafe { bindings::bus_register(BUS.get()) };
+        if ret < 0 {
+            // SAFETY: allocated above, no device in it.
+            unsafe { bindings::iopf_queue_free(queue) };
+            return Err(Error::from_errno(ret));
+        }
         // The IOMMU's sysfs device (/sys/class/iommu/ioasid-mock), which the core links
         // every probed device to.
         // SAFETY: `IOMMU` is a static, not yet registered; the format takes one string.
@@ -141,7 +163,10 @@ impl Registration {
         };
         if ret < 0 {
             // SAFETY: registered just above and not used since.
-            unsafe { bindings::bus_unregister(BUS.get()) };
+            unsafe {
+                bindings::bus_unregister(BUS.get());
+                bindings::iopf_queue_free(queue);
+            }
             return Err(Error::from_errno(ret));
         }
         // SAFETY: all four are statics that live as long as the kernel; the IOMMU is
@@ -152,6 +177,7 @@ impl Registration {
             unsafe {
                 bindings::iommu_device_sysfs_remove(IOMMU.get());
                 bindings::bus_unregister(BUS.get());
+                bindings::iopf_queue_free(queue);
             }
             return Err(Error::from_errno(ret));
         }
@@ -167,6 +193,7 @@ impl Drop for Registration {
             iommu_device_unregister_bus(IOMMU.get(), BUS.get(), NOTIFIER.get());
             bindings::iommu_device_sysfs_remove(IOMMU.get());
             bindings::bus_unregister(BUS.get());
+            bindings::iopf_queue_free(IOPF_QUEUE.load(Ordering::Acquire));
         }
     }
 }
@@ -179,6 +206,8 @@ pub(super) struct MockProps {
     pub(super) reserved: KVec<(u64, u64)>,
     /// A device whose IOMMU group the new one joins.
     pub(super) group_with: Option<DevRef>,
+    /// Issues page requests.
+    pub(super) pri: bool,
 }
 
 /// The domains a mock device is attached to, as the mock "hardware" sees them.
@@ -232,8 +261,13 @@ pub(super) struct MockDev {
     pub(super) instance: u32,
     reserved: KVec<(u64, u64)>,
     group_with: Option<DevRef>,
+    /// Issues page requests; a member of [`IOPF_QUEUE`] while registered.
+    pub(super) pri: bool,
     #[pin]
     pub(super) attached: Mutex<Attached>,
+    /// Page responses the core sent, oldest first.
+    #[pin]
+    pub(super) responses: Mutex<KVec<bindings::iommu_page_response>>,
 }
 
 const _: () = assert!(core::mem::offset_of!(MockDev, dev) == 0);
@@ -248,10 +282,12 @@ impl MockDev {
                 instance: props.instance,
                 reserved: props.reserved,
                 group_with: props.group_with,
+                pri: props.pri,
                 attached <- new_mutex!(Attached {
                     rid: None,
                     pasids: KVec::new(),
                 }),
+                responses <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
         )?;
@@ -276,6 +312,16 @@ impl MockDev {
         }
         // SAFETY: `dev` is initialised, named and on the mock bus; `IOMMU` is registered.
         to_result(unsafe { iommu_mock_device_add(dev, IOMMU.get()) })?;
+        if props.pri {
+            // SAFETY: the queue lives as long as the registration, which outlives every
+            // device; `dev` is probed. `unregister` takes it out again.
+            let ret = unsafe { bindings::iopf_queue_add_device(IOPF_QUEUE.load(Ordering::Acquire), dev) };
+            if ret < 0 {
+                // SAFETY: added above, deleted once; `this` drops the last reference.
+                unsafe { bindings::device_del(dev) };
+                return Err(Error::from_errno(ret));
+            }
+        }
         Ok(this)
     }
 
@@ -330,6 +376,11 @@ impl DevRef {
     /// Removes the device from the bus (the IOMMU core releases it) and drops the
     /// reference; the device is freed when the last other reference goes.
     pub(super) fn unregister(self) {
+        if self.pri {
+            // SAFETY: `create` added the probed device to the queue; pending partial
+            // requests are discarded.
+            unsafe { bindings::iopf_queue_remove_device(IOPF_QUEUE.load(Ordering::Acquire), self.raw()) };
+        }
         // SAFETY: the device was added by `MockDev::create`, and is deleted once: `self`
         // is the reference `create` returned, consumed here.
         unsafe { bindings::device_del(self.raw()) };
@@ -407,6 +458,18 @@ unsafe extern "C" fn get_resv_regions(dev: *mut bindings::device, head: *mut bin
         // SAFETY: `head` is the core's list of regions being filled.
         let _ = unsafe { ioasid_mock_add_resv(head, start, last - start + 1) };
     }
+}
+
+unsafe extern "C" fn page_response(
+    dev: *mut bindings::device,
+    _evt: *mut bindings::iopf_fault,
+    msg: *mut bindings::iommu_page_response,
+) {
+    // SAFETY: the core answers only devices the mock probed, with a valid message.
+    let (mdev, msg) = unsafe { (MockDev::from_raw(dev), *msg) };
+    // A response that cannot be recorded is lost, as on a full hardware queue; the
+    // test that expects it fails.
+    let _ = mdev.responses.lock().push(msg, GFP_KERNEL);
 }
 
 unsafe extern "C" fn domain_alloc_paging_flags(

@@ -37,6 +37,8 @@ enum ioasid_mock_cmd {
 	IOASID_MOCK_CMD_DEVICE_DEL,
 	IOASID_MOCK_CMD_CHECK_MAP,
 	IOASID_MOCK_CMD_IOTLB,
+	IOASID_MOCK_CMD_PAGE_REQUEST,
+	IOASID_MOCK_CMD_PAGE_RESPONSE,
 };
 
 /* A reserved region of a mock device, inclusive. */
@@ -45,10 +47,19 @@ struct ioasid_mock_range {
 	__aligned_u64 last;
 };
 
+/* Flags of IOASID_MOCK_DEVICE_ADD. */
+enum ioasid_mock_device_flags {
+	/*
+	 * The device issues page requests (like PCIe PRI): it is added to the mock IOMMU's
+	 * I/O page-fault queue, and IOASID_MOCK_PAGE_REQUEST works on it.
+	 */
+	IOASID_MOCK_DEVICE_PRI = 1 << 0,
+};
+
 /**
  * struct ioasid_mock_device_add - IOASID_MOCK_DEVICE_ADD
  * @argsz: sizeof(struct ioasid_mock_device_add)
- * @flags: none defined yet, must be 0
+ * @flags: enum ioasid_mock_device_flags
  * @ioasid_fd: an open /dev/ioasid the new device is bound to (RID DMA intent)
  * @group_with: 0 for a group of its own, or the mock ID of a live device of this file
  *	whose IOMMU group the new device joins
@@ -160,5 +171,83 @@ struct ioasid_mock_iotlb {
 	__aligned_u64 out_invalidations;
 };
 #define IOASID_MOCK_IOTLB _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_IOTLB)
+
+/* Flags of a page request (those of the IOMMU core's struct iommu_fault_page_request). */
+enum ioasid_mock_page_request_flags {
+	/* @pasid is valid: the request is PASID-tagged. */
+	IOASID_MOCK_PAGE_REQUEST_PASID_VALID = 1 << 0,
+	/* The last request of its group: the group is complete and awaits one response. */
+	IOASID_MOCK_PAGE_REQUEST_LAST_PAGE = 1 << 1,
+};
+
+/* Access a page request asks for (the core's IOMMU_FAULT_PERM_*). */
+enum ioasid_mock_page_request_perm {
+	IOASID_MOCK_PERM_READ = 1 << 0,
+	IOASID_MOCK_PERM_WRITE = 1 << 1,
+	IOASID_MOCK_PERM_EXEC = 1 << 2,
+	IOASID_MOCK_PERM_PRIV = 1 << 3,
+};
+
+/**
+ * struct ioasid_mock_page_request - IOASID_MOCK_PAGE_REQUEST
+ * @argsz: sizeof(struct ioasid_mock_page_request)
+ * @flags: enum ioasid_mock_page_request_flags
+ * @mock_id: a device of this file created with IOASID_MOCK_DEVICE_PRI
+ * @pasid: the PASID, if IOASID_MOCK_PAGE_REQUEST_PASID_VALID
+ * @grpid: page request group index, 0 to 511
+ * @perm: enum ioasid_mock_page_request_perm, not 0
+ * @out_delivered: 1 if the IOMMU core took the request for the fault handler of the
+ *	domain attached to (device, PASID); 0 if it refused it (no such handler), in which
+ *	case the core has already answered it with IOMMU_PAGE_RESP_INVALID
+ * @__reserved: must be 0
+ * @addr: the faulting address, page aligned
+ *
+ * The device issues a page request: the mock hands it to the IOMMU core's fault path
+ * (iommu_report_device_fault()), as an IOMMU driver does from its page-request queue.
+ * Errors: ENOENT unknown device, EOPNOTSUPP device without PRI or unknown flag, EINVAL
+ * bad PASID, group, permission or address.
+ */
+struct ioasid_mock_page_request {
+	__u32 argsz;
+	__u32 flags;
+	__u32 mock_id;
+	__u32 pasid;
+	__u32 grpid;
+	__u32 perm;
+	__u32 out_delivered;
+	__u32 __reserved;
+	__aligned_u64 addr;
+};
+#define IOASID_MOCK_PAGE_REQUEST _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_REQUEST)
+
+/* Codes of a page response (the core's enum iommu_page_response_code). */
+enum ioasid_mock_page_response_code {
+	IOASID_MOCK_RESP_SUCCESS = 0,
+	IOASID_MOCK_RESP_INVALID = 1,
+	IOASID_MOCK_RESP_FAILURE = 2,
+};
+
+/**
+ * struct ioasid_mock_page_response - IOASID_MOCK_PAGE_RESPONSE
+ * @argsz: sizeof(struct ioasid_mock_page_response)
+ * @mock_id: a device this file created
+ * @out_pasid: the PASID of the response
+ * @out_grpid: the group it answers
+ * @out_code: enum ioasid_mock_page_response_code
+ * @__reserved: must be 0
+ *
+ * Takes the oldest page response the IOMMU core sent the device (the mock's
+ * page_response() op records them in order).
+ * Errors: ENOENT unknown device, EAGAIN no response waiting.
+ */
+struct ioasid_mock_page_response {
+	__u32 argsz;
+	__u32 mock_id;
+	__u32 out_pasid;
+	__u32 out_grpid;
+	__u32 out_code;
+	__u32 __reserved;
+};
+#define IOASID_MOCK_PAGE_RESPONSE _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_RESPONSE)
 
 #endif /* _IOASID_MOCK_H */

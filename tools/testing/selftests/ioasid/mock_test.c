@@ -484,7 +484,7 @@ TEST_F(mock, bad_input)
 	EXPECT_EQ(EBADF, errno);
 	EXPECT_EQ(-1, mock_add(self->mock, self->mock, NULL, NULL));
 	EXPECT_EQ(EBADF, errno);
-	a.flags = 1;
+	a.flags = 1 << 7;
 	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &a, NULL));
 	EXPECT_EQ(EOPNOTSUPP, errno);
 	a.flags = 0;
@@ -550,6 +550,98 @@ TEST_F(mock, bad_input)
 	c.uptr = 0;
 	EXPECT_EQ(-1, ioctl(self->mock, IOASID_MOCK_CHECK_MAP, &c));
 	EXPECT_EQ(EFAULT, errno);
+}
+
+static int page_request(int mock, __u32 mock_id, __u32 flags, __u32 pasid, __u32 grpid,
+			__u32 perm, __u64 addr, __u32 *delivered)
+{
+	struct ioasid_mock_page_request a = {
+		.argsz = sizeof(a), .flags = flags, .mock_id = mock_id, .pasid = pasid,
+		.grpid = grpid, .perm = perm, .addr = addr,
+	};
+	int ret = ioctl(mock, IOASID_MOCK_PAGE_REQUEST, &a);
+
+	if (!ret && delivered)
+		*delivered = a.out_delivered;
+	return ret;
+}
+
+static int page_response(int mock, __u32 mock_id, struct ioasid_mock_page_response *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->argsz = sizeof(*r);
+	r->mock_id = mock_id;
+	return ioctl(mock, IOASID_MOCK_PAGE_RESPONSE, r);
+}
+
+TEST_F(mock, page_requests_without_a_fault_handler_are_answered_invalid)
+{
+	struct ioasid_mock_device_add pri = { .flags = IOASID_MOCK_DEVICE_PRI, .pasid_width = 8 };
+	struct ioasid_mock_page_response r;
+	struct mock_dev dev;
+	__u32 delivered = 7;
+
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &pri, &dev));
+	/* Blocked: no domain, no handler; the core answers through the mock at once. */
+	ASSERT_EQ(0, page_request(self->mock, dev.mock_id, IOASID_MOCK_PAGE_REQUEST_LAST_PAGE,
+				  0, 7, IOASID_MOCK_PERM_READ, A, &delivered));
+	EXPECT_EQ(0, delivered);
+	ASSERT_EQ(0, page_response(self->mock, dev.mock_id, &r));
+	EXPECT_EQ(IOASID_MOCK_RESP_INVALID, r.out_code);
+	EXPECT_EQ(7, r.out_grpid);
+	EXPECT_EQ(-1, page_response(self->mock, dev.mock_id, &r));
+	EXPECT_EQ(EAGAIN, errno);
+	/* Attached to an address space with no fault queue: still no handler. */
+	ASSERT_EQ(0, attach(self->fd, dev.dev_id, self->ioas));
+	ASSERT_EQ(0, page_request(self->mock, dev.mock_id,
+				  IOASID_MOCK_PAGE_REQUEST_LAST_PAGE |
+				  IOASID_MOCK_PAGE_REQUEST_PASID_VALID,
+				  5, 8, IOASID_MOCK_PERM_WRITE, A, &delivered));
+	EXPECT_EQ(0, delivered);
+	ASSERT_EQ(0, page_request(self->mock, dev.mock_id, IOASID_MOCK_PAGE_REQUEST_LAST_PAGE,
+				  0, 9, IOASID_MOCK_PERM_READ | IOASID_MOCK_PERM_WRITE, A, NULL));
+	/* Responses arrive in order, each naming its PASID and group. */
+	ASSERT_EQ(0, page_response(self->mock, dev.mock_id, &r));
+	EXPECT_EQ(IOASID_MOCK_RESP_INVALID, r.out_code);
+	EXPECT_EQ(8, r.out_grpid);
+	EXPECT_EQ(5, r.out_pasid);
+	ASSERT_EQ(0, page_response(self->mock, dev.mock_id, &r));
+	EXPECT_EQ(IOASID_MOCK_RESP_INVALID, r.out_code);
+	EXPECT_EQ(9, r.out_grpid);
+	EXPECT_EQ(-1, page_response(self->mock, dev.mock_id, &r));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* A device without PRI issues no page requests. */
+	EXPECT_EQ(-1, page_request(self->mock, self->dev.mock_id,
+				   IOASID_MOCK_PAGE_REQUEST_LAST_PAGE, 0, 1,
+				   IOASID_MOCK_PERM_READ, A, NULL));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* Bad requests. */
+	EXPECT_EQ(-1, page_request(self->mock, dev.mock_id, 1 << 2, 0, 1,
+				   IOASID_MOCK_PERM_READ, A, NULL));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, page_request(self->mock, dev.mock_id, 0, 0, 1, 0, A, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, page_request(self->mock, dev.mock_id, 0, 0, 1, 1 << 4, A, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, page_request(self->mock, dev.mock_id, 0, 0, 512,
+				   IOASID_MOCK_PERM_READ, A, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, page_request(self->mock, dev.mock_id, 0, 0, 1,
+				   IOASID_MOCK_PERM_READ, A + 1, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, page_request(self->mock, dev.mock_id, IOASID_MOCK_PAGE_REQUEST_PASID_VALID,
+				   1 << 20, 1, IOASID_MOCK_PERM_READ, A, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, page_request(self->mock, 0, 0, 0, 1, IOASID_MOCK_PERM_READ, A, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, page_response(self->mock, 0, &r));
+	EXPECT_EQ(ENOENT, errno);
+	/* Nothing was sent for the refused ones. */
+	EXPECT_EQ(-1, page_response(self->mock, dev.mock_id, &r));
+	EXPECT_EQ(EAGAIN, errno);
+	/* Unplugged with its fault queue membership. */
+	EXPECT_EQ(0, mock_del(self->mock, dev.mock_id));
 }
 
 TEST_HARNESS_MAIN
