@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command (make check): host unit tests, then the test kernel in two VMs
-# (intel-iommu scalable mode, virtio-iommu), each running KUnit and every kselftest.
+# The test command (make check): host unit tests, build checks (notest.sh: no mock without
+# CONFIG_IOASID_TEST), then the test kernel in two VMs (intel-iommu scalable mode,
+# virtio-iommu), each running KUnit and every kselftest.
 # Ends with `N passed, N failed[, N skipped]`; exits non-zero on any failure.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -18,6 +19,9 @@ CARGO_TARGET_DIR=$IOASID_CACHE/build/host-$(echo "$REPO" | sha256sum | cut -c1-8
 grep -E '^test result|FAILED|panicked' "$runs/host.log" >&2 || true
 
 kbuild=$(bash "$REPO/scripts/ioasid/kernel.sh" debug)
+log "build checks: the mock is absent without CONFIG_IOASID_TEST"
+bash "$REPO/scripts/ioasid/notest.sh" "$kbuild" >"$runs/notest.log" 2>&1 || true
+grep '^not ok' "$runs/notest.log" >&2 || true
 bash "$REPO/scripts/ioasid/user.sh" "$kbuild"
 bash "$REPO/scripts/ioasid/initramfs.sh" >/dev/null
 
@@ -31,4 +35,5 @@ for iommu in intel virtio; do
 	vms+=(--vm "vm-$iommu" "$runs/check-$iommu")
 done
 
-python3 "$REPO/scripts/ioasid/report.py" --job check --host "$runs/host.log" "$host_status" "${vms[@]}"
+python3 "$REPO/scripts/ioasid/report.py" --job check --host "$runs/host.log" "$host_status" \
+	--tap notest "$runs/notest.log" "${vms[@]}"

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Turn the logs of one test run into per-suite results and the closing summary line.
 
-    report.py --host CARGO_LOG CARGO_STATUS --vm LABEL DIR [--vm LABEL DIR ...]
+    report.py --host CARGO_LOG CARGO_STATUS [--tap LABEL LOG ...] --vm LABEL DIR [...]
 
-Counts every host test (cargo), every KUnit case (from the kernel console) and every
-kselftest case (TAP on the VM's second serial port). Besides failed cases, each of these
+Counts every host test (cargo), every case of host-side TAP logs (the build checks of
+notest.sh), every KUnit case (from the kernel console) and every kselftest case (TAP on
+the VM's second serial port). A TAP log whose plan is missing or not met fails too. Besides failed cases, each of these
 counts as one failure of its VM: the VM did not reach the end of its job (timeout, panic),
 a kselftest's TAP plan not matched by its results or a non-zero exit without a failed
 case, no KUnit results at all, and any kernel report in the console: WARN, BUG, Oops,
@@ -65,6 +66,22 @@ def host_tests(tally, log_path, status):
         tally.add("fail", f"host: cargo test exited {status} ({log_path})")
     elif seen == 0:
         tally.add("fail", f"host: no cargo test results ({log_path})")
+
+
+def tap_log(tally, label, path):
+    lines = lines_of(path)
+    plan = [l for l in lines if re.match(r"^1\.\.\d+$", l)]
+    seen = 0
+    for line in lines:
+        m = TAP_RESULT.match(line)
+        if m:
+            seen += 1
+            status = "pass" if m.group(1) == "ok" else "fail"
+            if m.group(5):
+                status = "skip"
+            tally.add(status, f"{label}: {m.group(3)}")
+    if not plan or int(plan[0][3:]) != seen:
+        tally.add("fail", f"{label}: TAP plan not met ({seen} results; {path})")
 
 
 def lines_of(path):
@@ -181,12 +198,15 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--job", default="check")
     p.add_argument("--host", nargs=2, metavar=("LOG", "STATUS"))
+    p.add_argument("--tap", nargs=2, action="append", default=[], metavar=("LABEL", "LOG"))
     p.add_argument("--vm", nargs=2, action="append", default=[], metavar=("LABEL", "DIR"))
     args = p.parse_args()
 
     tally = Tally()
     if args.host:
         host_tests(tally, args.host[0], int(args.host[1]))
+    for label, path in args.tap:
+        tap_log(tally, label, path)
     for label, directory in args.vm:
         vm(tally, label, directory, args.job)
 

@@ -97,6 +97,7 @@ macro_rules! extensible {
         const _: () = assert!($min <= core::mem::size_of::<$t>());
     )*};
 }
+#[cfg(CONFIG_IOASID_TEST)] // Only the mock's control structs are declared outside this file.
 pub(crate) use extensible;
 
 extensible! {
