@@ -26,7 +26,10 @@ struct ioasid_device;
 enum ioasid_dma_intent {
 	/* Plain DMA tagged with the device's requester ID, through its own IOMMU. */
 	IOASID_INTENT_RID = IOASID_DEVICE_INTENT_RID,
-	/* PASID-tagged DMA (not yet supported: -EOPNOTSUPP). */
+	/*
+	 * PASID-tagged DMA through its own IOMMU (and requester-ID DMA): userspace
+	 * allocates PASIDs in a PASID namespace and attaches (device, PASID) pairs.
+	 */
 	IOASID_INTENT_PASID = IOASID_DEVICE_INTENT_PASID,
 	/* No IOMMU of its own: the driver reaches memory with ioasid_access_rw(). */
 	IOASID_INTENT_SW_TABLE = IOASID_DEVICE_INTENT_SW_TABLE,
@@ -42,7 +45,7 @@ enum ioasid_dma_intent {
  * it reaches its address space only through ioasid_access_rw().
  *
  * Returns the binding or an ERR_PTR: -EBADF not an ioasid file, -EINVAL unknown intent,
- * -EOPNOTSUPP intent not supported, -ENODEV no IOMMU group, -EPERM/-EBUSY DMA ownership
+ * -ENODEV no IOMMU group, -EPERM/-EBUSY DMA ownership
  * held by another user or driver, -ENOMEM, -ENOSPC. Sleeps.
  */
 struct ioasid_device *ioasid_bind_device(struct file *ioasid_file, struct device *dev,
@@ -66,5 +69,17 @@ void ioasid_unbind_device(struct ioasid_device *idev);
  */
 int ioasid_access_rw(struct ioasid_device *idev, u64 iova, void *buf, size_t len,
 		     bool write);
+
+/*
+ * For an in-kernel consumer of the user's PASIDs (e.g. a KVM_MAP_PASID-like interface
+ * that lets a guest's ENQCMD use its vPASIDs): stores in @ppasid the physical PASID that
+ * PASID @vpasid of PASID namespace @ns_id in the context of @ioasid_file stands for. The
+ * answer is only valid while the PASID stays allocated; the caller must not cache it
+ * past the user's IOASID_PASID_FREE.
+ *
+ * Returns 0, -EBADF not an ioasid file, -ENOENT no such namespace or PASID, -EINVAL
+ * @ns_id is not a PASID namespace. Sleeps.
+ */
+int ioasid_pasid_translate(struct file *ioasid_file, u32 ns_id, u32 vpasid, u32 *ppasid);
 
 #endif /* _LINUX_IOASID_H */

@@ -44,6 +44,7 @@ use crate::{
         Object,
         ObjectTable, //
     },
+    pasid::PasidNs,
     pin::{
         PinAccount,
         PinnedPages, //
@@ -155,6 +156,54 @@ impl Context {
                     return Err(EMSGSIZE);
                 }
             }
+            Request::PasidNsAlloc(mut arg) => {
+                let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+                let ns = PasidNs::new()?;
+                let id = self.objects.lock().insert(node, Object::PasidNs(ns))?;
+                arg.out_ns_id = id;
+                if let Err(e) = arg.write_back() {
+                    let object = self.objects.lock().remove(id);
+                    drop(object);
+                    return Err(e);
+                }
+            }
+            Request::PasidAlloc(mut arg, vpasid) => {
+                let (ns, dev) = {
+                    let objects = self.objects.lock();
+                    (objects.pasid_ns(arg.ns_id)?, objects.device(arg.dev_id)?)
+                };
+                let pasid = dev.alloc_pasid(&ns, vpasid, crate::pasid_quota())?;
+                arg.out_pasid = pasid;
+                if let Err(e) = arg.write_back() {
+                    // The user never learnt it.
+                    let _ = ns.free(pasid);
+                    return Err(e);
+                }
+            }
+            Request::PasidFree { ns_id, pasid } => {
+                let ns = self.objects.lock().pasid_ns(ns_id)?;
+                ns.free(pasid)?;
+            }
+            Request::DevicePasidAttach {
+                dev_id,
+                ns_id,
+                pasid,
+                ioas_id,
+                replace,
+            } => {
+                let (dev, ns, ioas) = {
+                    let objects = self.objects.lock();
+                    (objects.device(dev_id)?, objects.pasid_ns(ns_id)?, objects.ioas(ioas_id)?)
+                };
+                dev.attach_pasid(ns, pasid, ioas, replace)?;
+            }
+            Request::DevicePasidDetach { dev_id, ns_id, pasid } => {
+                let (dev, ns) = {
+                    let objects = self.objects.lock();
+                    (objects.device(dev_id)?, objects.pasid_ns(ns_id)?)
+                };
+                dev.detach_pasid(&ns, pasid)?;
+            }
             Request::IoasUnmap(mut arg, start, last) => {
                 let ioas = self.objects.lock().ioas(arg.ioas_id)?;
                 arg.length = ioas.unmap(start, last)?;
@@ -199,6 +248,14 @@ impl Context {
             Ok(Object::Device(dev))
         })?;
         bound.ok_or(EINVAL)
+    }
+
+    /// The physical PASID named `vpasid` in namespace `ns_id` (`ioasid_pasid_translate`).
+    ///
+    /// Errors: `ENOENT` no such namespace or PASID, `EINVAL` not a namespace.
+    pub(crate) fn translate_pasid(&self, ns_id: u32, vpasid: u32) -> Result<u32> {
+        let ns = self.objects.lock().pasid_ns(ns_id)?;
+        ns.translate(vpasid).ok_or(ENOENT)
     }
 
     /// Removes a device's ID (for `ioasid_unbind_device`).

@@ -38,9 +38,11 @@ use crate::{
     },
     ioas::Ioas,
     iommu::{
+        AttachHandle,
         DmaOwner,
         Domain, //
     },
+    pasid::PasidNs,
 };
 
 
@@ -61,6 +63,27 @@ pub(crate) enum DeviceAccess {
 /// software-table device).
 type Attachment = (Arc<Ioas>, Option<Arc<Domain>>);
 
+/// A (device, PASID) attachment.
+struct PasidAttachment {
+    ns: Arc<PasidNs>,
+    /// The PASID's name in `ns`, and the physical PASID the device tags DMA with.
+    vpasid: u32,
+    ppasid: u32,
+    ioas: Arc<Ioas>,
+    domain: Arc<Domain>,
+    /// The core's handle of the attachment; freed only after it ended.
+    _handle: AttachHandle,
+}
+
+impl PasidAttachment {
+    /// Detaches it in the IOMMU and drops its counts.
+    fn detach(self, owner: &DmaOwner) {
+        self.domain.detach_pasid(owner, self.ppasid);
+        self.ioas.forget_pasid(owner, self.ppasid, &self.domain);
+        self.ns.put(self.vpasid);
+    }
+}
+
 /// What a binding's lock protects.
 struct State {
     /// How the device reaches memory; `None` once its driver unbound it, so that an
@@ -68,6 +91,20 @@ struct State {
     access: Option<DeviceAccess>,
     /// The address space and domain the device is attached to, if any.
     attached: Option<Attachment>,
+    /// Its (device, PASID) attachments.
+    pasids: KVec<PasidAttachment>,
+}
+
+impl State {
+    /// The DMA ownership of a device that can do PASID-tagged DMA.
+    ///
+    /// Errors: `ENOENT` unbound, `EOPNOTSUPP` no IOMMU of its own or no PASID capability.
+    fn pasid_owner(&self) -> Result<&DmaOwner> {
+        match self.access.as_ref().ok_or(ENOENT)? {
+            DeviceAccess::Iommu(owner) if owner.max_pasids() > 0 => Ok(owner),
+            _ => Err(EOPNOTSUPP),
+        }
+    }
 }
 
 /// A device bound to a context.
@@ -94,6 +131,7 @@ impl BoundDevice {
                 state <- new_mutex!(State {
                     access: Some(access),
                     attached: None,
+                    pasids: KVec::new(),
                 }),
             }),
             GFP_KERNEL,
@@ -136,11 +174,100 @@ impl BoundDevice {
         Ok(())
     }
 
+    /// Attaches (device, the PASID named `vpasid` in `ns`) to `ioas`; `replace`: move it
+    /// there if it is attached elsewhere.
+    ///
+    /// Errors: `EOPNOTSUPP` no PASID capability, `ENOENT` unbound or no such PASID,
+    /// `EBUSY` attached and not `replace`, `EINVAL` the physical PASID is beyond the
+    /// device's width, and those of [`Ioas::attach_pasid`].
+    pub(crate) fn attach_pasid(&self, ns: Arc<PasidNs>, vpasid: u32, ioas: Arc<Ioas>, replace: bool) -> Result {
+        let mut state = self.state.lock();
+        state.pasid_owner()?;
+        let old = state.pasids.iter().position(|a| Arc::ptr_eq(&a.ns, &ns) && a.vpasid == vpasid);
+        if let Some(i) = old {
+            if !replace {
+                return Err(EBUSY);
+            }
+            if Arc::ptr_eq(&state.pasids[i].ioas, &ioas) {
+                return Ok(());
+            }
+        }
+        state.pasids.reserve(1, GFP_KERNEL)?;
+        let owner = state.pasid_owner()?;
+        let max = owner.max_pasids();
+        let handle = AttachHandle::new()?;
+        let ppasid = ns.get(vpasid)?;
+        let attached = if ppasid >= max {
+            Err(EINVAL)
+        } else {
+            ioas.attach_pasid(owner, ppasid, &handle, old.is_some())
+        };
+        let domain = match attached {
+            Ok(domain) => domain,
+            Err(e) => {
+                ns.put(vpasid);
+                return Err(e);
+            }
+        };
+        if let Some(i) = old {
+            // Replaced in the IOMMU already: only the counts of the old one go.
+            let old = state.pasids.remove(i).map_err(|_| EINVAL)?;
+            if let Some(DeviceAccess::Iommu(owner)) = &state.access {
+                old.ioas.forget_pasid(owner, old.ppasid, &old.domain);
+            }
+            old.ns.put(old.vpasid);
+        }
+        let new = PasidAttachment {
+            ns,
+            vpasid,
+            ppasid,
+            ioas,
+            domain,
+            _handle: handle,
+        };
+        // Room was reserved above.
+        let _ = state.pasids.push_within_capacity(new);
+        Ok(())
+    }
+
+    /// Allocates a PASID in `ns` that fits this device (see [`PasidNs::alloc`]).
+    ///
+    /// Errors: `ENOENT` unbound, `EOPNOTSUPP` no IOMMU of its own or no PASID capability,
+    /// and those of [`PasidNs::alloc`].
+    pub(crate) fn alloc_pasid(&self, ns: &PasidNs, vpasid: Option<u32>, quota: u32) -> Result<u32> {
+        let state = self.state.lock();
+        ns.alloc(state.pasid_owner()?, vpasid, quota)
+    }
+
+    /// Detaches (device, the PASID named `vpasid` in `ns`).
+    ///
+    /// Errors: `EINVAL` not attached, `ENOENT` unbound.
+    pub(crate) fn detach_pasid(&self, ns: &Arc<PasidNs>, vpasid: u32) -> Result {
+        let mut state = self.state.lock();
+        let i = state
+            .pasids
+            .iter()
+            .position(|a| Arc::ptr_eq(&a.ns, ns) && a.vpasid == vpasid)
+            .ok_or(EINVAL)?;
+        let attachment = state.pasids.remove(i).map_err(|_| EINVAL)?;
+        let Some(DeviceAccess::Iommu(owner)) = &state.access else {
+            return Err(ENOENT);
+        };
+        attachment.detach(owner);
+        Ok(())
+    }
+
     /// Detaches the device and gives up its DMA ownership, now, while its driver still
     /// holds it; whatever still refers to this binding finds it unbound.
     fn unbind(&self) {
         let mut state = self.state.lock();
         let _ = Self::detach_locked(&mut state);
+        let pasids = core::mem::take(&mut state.pasids);
+        if let Some(DeviceAccess::Iommu(owner)) = &state.access {
+            for attachment in pasids {
+                attachment.detach(owner);
+            }
+        }
         state.access = None;
     }
 
@@ -251,14 +378,13 @@ pub(crate) unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device,
     // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
     let context = unsafe { Context::from_file(&file) };
     let access = match intent {
-        IOASID_DEVICE_INTENT_RID => {
+        IOASID_DEVICE_INTENT_RID | IOASID_DEVICE_INTENT_PASID => {
             // Every device of a context is owned under the same cookie: the context.
             let cookie = core::ptr::from_ref(context).cast();
             // SAFETY: `dev` is probed with `driver_managed_dma` and stays bound (caller).
             DeviceAccess::Iommu(unsafe { DmaOwner::claim(dev, cookie)? })
         }
         IOASID_DEVICE_INTENT_SW_TABLE => DeviceAccess::Cpu,
-        IOASID_DEVICE_INTENT_PASID => return Err(EOPNOTSUPP),
         _ => return Err(EINVAL),
     };
     context.add_device(access, file.clone(), intent)
@@ -304,6 +430,38 @@ pub unsafe extern "C" fn ioasid_access_rw(idev: *mut c_void, iova: u64, buf: *mu
     let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
     match bound.access_rw(iova, buf, write) {
         Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The physical PASID named `vpasid` in PASID namespace `ns_id` of the context of
+/// `ioasid_file`; see `include/linux/ioasid.h`.
+///
+/// # Safety
+///
+/// `ioasid_file` is a valid file the caller holds a reference to for the call; `ppasid`
+/// is valid for a write.
+#[no_mangle]
+#[allow(unreachable_pub)] // Called from C.
+pub unsafe extern "C" fn ioasid_pasid_translate(
+    file_ptr: *mut bindings::file,
+    ns_id: u32,
+    vpasid: u32,
+    ppasid: *mut u32,
+) -> c_int {
+    // SAFETY: `file_ptr` is valid by the caller's guarantee.
+    let file = match unsafe { ioasid_file(file_ptr) } {
+        Ok(file) => file,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
+    let context = unsafe { Context::from_file(&file) };
+    match context.translate_pasid(ns_id, vpasid) {
+        Ok(p) => {
+            // SAFETY: valid for a write by the caller's guarantee.
+            unsafe { *ppasid = p };
+            0
+        }
         Err(e) => e.to_errno(),
     }
 }

@@ -56,6 +56,14 @@ int ioasid_iommu_info(struct device *dev, struct ioasid_iommu_info *info)
 	return 0;
 }
 
+/* How many PASIDs the device and its IOMMU support (0: no PASID capability). */
+u32 ioasid_dev_max_pasids(struct device *dev);
+
+u32 ioasid_dev_max_pasids(struct device *dev)
+{
+	return dev->iommu ? dev->iommu->max_pasids : 0;
+}
+
 #include <linux/highmem.h>
 
 void ioasid_page_rw(struct page *page, size_t offset, void *buf, size_t len, bool write);

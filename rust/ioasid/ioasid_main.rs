@@ -37,6 +37,7 @@ mod mock {
     }
 }
 mod object;
+mod pasid;
 mod pin;
 mod uapi;
 
@@ -46,6 +47,17 @@ module! {
     authors: ["The ioasid developers"],
     description: "/dev/ioasid: device-centric I/O address spaces",
     license: "GPL",
+    params: {
+        pasid_quota: u32 {
+            default: 1024,
+            description: "PASIDs one user (user ID) may hold at once, over all contexts",
+        },
+    },
+}
+
+/// The PASID quota per user (`ioasid.pasid_quota=` on the kernel command line).
+pub(crate) fn pasid_quota() -> u32 {
+    module_parameters::pasid_quota.value()
 }
 
 /// The module: it owns the registration of /dev/ioasid.
@@ -60,6 +72,8 @@ struct IoasidModule {
 
 impl kernel::InPlaceModule for IoasidModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // Before /dev/ioasid exists.
+        pasid::init_quota();
         try_pin_init!(Self {
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ioasid" }),
             _mock <- mock::Mock::register(),

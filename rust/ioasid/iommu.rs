@@ -31,6 +31,15 @@ unsafe extern "C" {
     fn ioasid_page_to_phys(page: *mut bindings::page) -> bindings::phys_addr_t;
     /// Fills `info` for `dev`, from `helpers.c`; 0 or a negative errno.
     fn ioasid_iommu_info(dev: *mut bindings::device, info: *mut IommuInfo) -> c_int;
+    /// `dev->iommu->max_pasids`, from `helpers.c`.
+    fn ioasid_dev_max_pasids(dev: *mut bindings::device) -> u32;
+    /// Moves (device, PASID) to another domain in one step (drivers/iommu/iommu-priv.h).
+    fn iommu_replace_device_pasid(
+        domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        pasid: bindings::ioasid_t,
+        handle: *mut bindings::iommu_attach_handle,
+    ) -> c_int;
 }
 
 /// Physical address of a page.
@@ -133,6 +142,38 @@ impl Domain {
             return Err(Error::from_errno(ret));
         }
         Ok(())
+    }
+
+    /// Attaches (device, `pasid`) of the device `owner` holds to this domain; `replace`:
+    /// it is attached to another domain, which this one replaces in one step.
+    ///
+    /// Errors: `EINVAL` this domain does not fit the device's IOMMU or `pasid` is beyond
+    /// the width of a device of its group, `EBUSY` already attached (not `replace`).
+    ///
+    /// `handle` names the attachment in the IOMMU core; it must be new (never used for
+    /// another attachment) and outlive the attachment.
+    pub(crate) fn attach_pasid(&self, owner: &DmaOwner, pasid: u32, handle: &AttachHandle, replace: bool) -> Result {
+        let handle = handle.0.get();
+        // SAFETY: live domain by the invariant; we own the device's DMA, and (device,
+        // `pasid`) is attached by us only, as the caller says with `replace`; `handle`
+        // is a fresh handle the caller keeps until the attachment ends.
+        let ret = unsafe {
+            if replace {
+                iommu_replace_device_pasid(self.ptr.as_ptr(), owner.raw, pasid, handle)
+            } else {
+                bindings::iommu_attach_device_pasid(self.ptr.as_ptr(), owner.raw, pasid, handle)
+            }
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Detaches (device, `pasid`) from this domain: DMA with that PASID is blocked.
+    pub(crate) fn detach_pasid(&self, owner: &DmaOwner, pasid: u32) {
+        // SAFETY: (device, `pasid`) was attached to this live domain by `attach_pasid`.
+        unsafe { bindings::iommu_detach_device_pasid(self.ptr.as_ptr(), owner.raw, pasid) };
     }
 
     /// Detaches the group of the device `owner` holds from this domain; it goes back to
@@ -270,6 +311,12 @@ impl DmaOwner {
         Ok(info)
     }
 
+    /// How many PASIDs the device and its IOMMU support; 0: no PASID capability.
+    pub(crate) fn max_pasids(&self) -> u32 {
+        // SAFETY: `self.raw` is a valid, probed device (we own its DMA).
+        unsafe { ioasid_dev_max_pasids(self.raw) }
+    }
+
     /// A key that identifies this ownership among those of a context.
     pub(crate) fn key(&self) -> usize {
         self.raw as usize
@@ -289,5 +336,57 @@ impl Drop for DmaOwner {
             bindings::iommu_device_release_dma_owner(self.raw);
             bindings::iommu_group_put(self.group.as_ptr());
         }
+    }
+}
+
+/// A PASID from the IOMMU core's global allocator (shared with the kernel's SVA users);
+/// freed on drop.
+///
+/// # Invariants
+///
+/// `0` was returned by `iommu_alloc_global_pasid` and is freed only by `Drop`.
+pub(crate) struct GlobalPasid(u32);
+
+impl GlobalPasid {
+    /// Allocates a PASID within the PASID width of the device `owner` holds.
+    ///
+    /// Errors: `ENOSPC` none free within that width (or no PASID capability).
+    pub(crate) fn alloc(owner: &DmaOwner) -> Result<Self> {
+        // SAFETY: `owner.raw` is a valid, probed device.
+        let pasid = unsafe { bindings::iommu_alloc_global_pasid(owner.raw) };
+        if pasid == bindings::IOMMU_PASID_INVALID as u32 {
+            return Err(ENOSPC);
+        }
+        Ok(Self(pasid))
+    }
+
+    /// Its value.
+    pub(crate) fn value(&self) -> u32 {
+        self.0
+    }
+}
+
+impl Drop for GlobalPasid {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `alloc`, freed once (invariant).
+        unsafe { bindings::iommu_free_global_pasid(self.0) };
+    }
+}
+
+/// The IOMMU core's handle of one (device, PASID) attachment (`struct
+/// iommu_attach_handle`), which the core may reach without locks while the attachment
+/// lasts: the owner keeps it, at a fixed address, until the attachment has ended.
+pub(crate) struct AttachHandle(KBox<kernel::types::Opaque<bindings::iommu_attach_handle>>);
+
+// SAFETY: Rust never reads or writes the handle; it only hands its address to the IOMMU
+// core, which does its own locking. Moving the box between threads moves no data.
+unsafe impl Send for AttachHandle {}
+// SAFETY: as above; `&AttachHandle` only yields the address.
+unsafe impl Sync for AttachHandle {}
+
+impl AttachHandle {
+    /// A new, unused handle.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self(KBox::new(kernel::types::Opaque::zeroed(), GFP_KERNEL)?))
     }
 }

@@ -18,6 +18,7 @@ use kernel::{
 use crate::{
     device::BoundDevice,
     ioas::Ioas,
+    pasid::PasidNs,
 };
 
 /// An object of a context.
@@ -26,6 +27,8 @@ pub(crate) enum Object {
     Ioas(Arc<Ioas>),
     /// A device its driver bound to the context.
     Device(Arc<BoundDevice>),
+    /// A PASID namespace.
+    PasidNs(Arc<PasidNs>),
 }
 
 /// The objects of one context, by ID.
@@ -96,16 +99,29 @@ impl ObjectTable {
         }
     }
 
+    /// The PASID namespace with ID `id`.
+    ///
+    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not a PASID namespace.
+    pub(crate) fn pasid_ns(&self, id: u32) -> Result<Arc<PasidNs>> {
+        match self.objects.get(&id) {
+            Some(Object::PasidNs(ns)) => Ok(ns.clone()),
+            Some(_) => Err(EINVAL),
+            None => Err(ENOENT),
+        }
+    }
+
     /// Removes the object with ID `id` for `IOASID_DESTROY` and returns it, to be dropped
     /// by the caller outside the table's lock.
     ///
     /// Errors: `ENOENT` no object has that ID, `EBUSY` an address space with a device
-    /// attached, `EINVAL` a device (devices leave when their driver unbinds them).
+    /// attached or a namespace with a PASID attached, `EINVAL` a device (devices leave
+    /// when their driver unbinds them).
     pub(crate) fn destroy(&mut self, id: u32) -> Result<Object> {
         match self.objects.get(&id) {
             None => return Err(ENOENT),
             Some(Object::Device(_)) => return Err(EINVAL),
             Some(Object::Ioas(ioas)) => ioas.kill()?,
+            Some(Object::PasidNs(ns)) => ns.kill()?,
         }
         self.objects.remove(&id).ok_or(ENOENT)
     }

@@ -21,6 +21,8 @@ mkdir -p "$outdir"
 rm -f "$outdir/qemu-status"
 
 append="console=ttyS0 panic=-1 oops=panic ioasid.job=$job kunit.filter_glob=ioasid*"
+# A small PASID quota, so the kselftests can reach it (they read it from /proc/cmdline).
+[ "$job" = check ] && append+=" ioasid.pasid_quota=64"
 case $iommu in
 intel)
 	iommu_dev=(-device intel-iommu,intremap=on,x-scalable-mode=on,x-pasid-mode=on)

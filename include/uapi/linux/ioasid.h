@@ -37,6 +37,11 @@ enum ioasid_cmd {
 	IOASID_CMD_DEVICE_ATTACH,
 	IOASID_CMD_DEVICE_DETACH,
 	IOASID_CMD_DEVICE_GET_INFO,
+	IOASID_CMD_PASID_NS_ALLOC,
+	IOASID_CMD_PASID_ALLOC,
+	IOASID_CMD_PASID_FREE,
+	IOASID_CMD_DEVICE_PASID_ATTACH,
+	IOASID_CMD_DEVICE_PASID_DETACH,
 };
 
 /**
@@ -328,5 +333,150 @@ struct ioasid_device_info {
 	__aligned_u64 reserved_iovas;
 };
 #define IOASID_DEVICE_GET_INFO _IO(IOASID_TYPE, IOASID_CMD_DEVICE_GET_INFO)
+
+/* PASIDs are 20 bits wide (PCIe); PASID 0 is never handed out (it tags no-PASID DMA). */
+#define IOASID_PASID_WIDTH_MAX 20
+
+/**
+ * struct ioasid_pasid_ns_alloc - IOASID_PASID_NS_ALLOC argument
+ * @argsz: sizeof(struct ioasid_pasid_ns_alloc)
+ * @flags: must be 0
+ * @out_ns_id: out, the ID of the new, empty PASID namespace
+ * @__reserved: must be 0
+ *
+ * A PASID namespace holds PASIDs shared by the devices of a context: they are allocated
+ * and freed on the namespace, not per device. IOASID_DESTROY destroys it and frees every
+ * PASID in it (EBUSY while one is attached).
+ *
+ * Errors: EINVAL argsz too small or @__reserved not 0, E2BIG, EFAULT, EOPNOTSUPP unknown
+ * @flags, ENOMEM, ENOSPC no free object ID.
+ */
+struct ioasid_pasid_ns_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 out_ns_id;
+	__u32 __reserved;
+};
+#define IOASID_PASID_NS_ALLOC _IO(IOASID_TYPE, IOASID_CMD_PASID_NS_ALLOC)
+
+/**
+ * enum ioasid_pasid_alloc_flags - flags of struct ioasid_pasid_alloc
+ * @IOASID_PASID_ALLOC_VPASID: the user names the PASID (@vpasid, e.g. the one a guest
+ *	chose): the kernel maps it to the PASID it allocates. Without it, the PASID the
+ *	user uses is the one the kernel allocated (vPASID == pPASID).
+ */
+enum ioasid_pasid_alloc_flags {
+	IOASID_PASID_ALLOC_VPASID = 1 << 0,
+};
+
+/**
+ * struct ioasid_pasid_alloc - IOASID_PASID_ALLOC argument
+ * @argsz: sizeof(struct ioasid_pasid_alloc)
+ * @flags: enum ioasid_pasid_alloc_flags
+ * @ns_id: the PASID namespace
+ * @dev_id: a PASID-capable device of this context; the PASID fits its PASID width
+ * @vpasid: with IOASID_PASID_ALLOC_VPASID, the user's PASID: 1 to 2^20 - 1, not yet in
+ *	the namespace; else must be 0
+ * @out_pasid: out, the PASID the user names it by in this namespace (@vpasid, or the
+ *	allocated PASID)
+ *
+ * Allocates a physical PASID (pPASID) from the IOMMU core's global PASID allocator, the
+ * one the kernel's own SVA users take theirs from, so PASIDs never collide across
+ * namespaces, contexts, processes or with the kernel. Every PASID counts against its
+ * user's quota (the module parameter ioasid.pasid_quota, default 1024 per user ID).
+ *
+ * Errors: EINVAL argsz too small, wrong object types, or a bad @vpasid; E2BIG; EFAULT;
+ * EOPNOTSUPP unknown @flags, or the device has no PASID capability; ENOENT unknown ID;
+ * EEXIST @vpasid is already in the namespace; EDQUOT the user has used up the quota;
+ * ENOSPC no free PASID within the device's width; ENOMEM.
+ */
+struct ioasid_pasid_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 ns_id;
+	__u32 dev_id;
+	__u32 vpasid;
+	__u32 out_pasid;
+};
+#define IOASID_PASID_ALLOC _IO(IOASID_TYPE, IOASID_CMD_PASID_ALLOC)
+
+/**
+ * struct ioasid_pasid_free - IOASID_PASID_FREE argument
+ * @argsz: sizeof(struct ioasid_pasid_free)
+ * @ns_id: the PASID namespace
+ * @pasid: a PASID of the namespace, as IOASID_PASID_ALLOC returned it
+ * @__reserved: must be 0
+ *
+ * Returns the PASID to the global allocator and to the user's quota.
+ *
+ * Errors: EINVAL argsz too small, @__reserved not 0 or not a namespace; E2BIG; EFAULT;
+ * ENOENT unknown namespace, or @pasid not in it (e.g. freed already); EBUSY the PASID
+ * is attached to a device (detach it first).
+ */
+struct ioasid_pasid_free {
+	__u32 argsz;
+	__u32 ns_id;
+	__u32 pasid;
+	__u32 __reserved;
+};
+#define IOASID_PASID_FREE _IO(IOASID_TYPE, IOASID_CMD_PASID_FREE)
+
+/**
+ * enum ioasid_device_pasid_attach_flags - flags of struct ioasid_device_pasid_attach
+ * @IOASID_PASID_ATTACH_REPLACE: if (device, PASID) is attached, move it to @ioas_id in
+ *	one step (DMA tagged with the PASID never sees a blocked window)
+ */
+enum ioasid_device_pasid_attach_flags {
+	IOASID_PASID_ATTACH_REPLACE = 1 << 0,
+};
+
+/**
+ * struct ioasid_device_pasid_attach - IOASID_DEVICE_PASID_ATTACH argument
+ * @argsz: sizeof(struct ioasid_device_pasid_attach)
+ * @flags: enum ioasid_device_pasid_attach_flags
+ * @dev_id: a PASID-capable device of this context
+ * @ns_id: the PASID namespace
+ * @pasid: a PASID of the namespace (its name there)
+ * @ioas_id: the address space
+ *
+ * DMA the device tags with the PASID is translated by the address space (its physical
+ * PASID is what the device uses; see IOASID_PASID_ALLOC). The device's requester-ID
+ * attachment is independent of its PASID attachments.
+ *
+ * Errors: EINVAL argsz too small, wrong object types, or the physical PASID is beyond
+ * the device's PASID width; E2BIG; EFAULT; EOPNOTSUPP unknown @flags, or the device has
+ * no PASID capability; ENOENT unknown ID, or @pasid not in the namespace; EBUSY (device,
+ * PASID) is attached and IOASID_PASID_ATTACH_REPLACE was not given; EADDRINUSE a mapping
+ * overlaps a range the IOMMU reserves; ENOMEM.
+ */
+struct ioasid_device_pasid_attach {
+	__u32 argsz;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+	__u32 ioas_id;
+};
+#define IOASID_DEVICE_PASID_ATTACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_ATTACH)
+
+/**
+ * struct ioasid_device_pasid_detach - IOASID_DEVICE_PASID_DETACH argument
+ * @argsz: sizeof(struct ioasid_device_pasid_detach)
+ * @dev_id: the device
+ * @ns_id: the PASID namespace
+ * @pasid: a PASID of the namespace attached for the device
+ *
+ * DMA the device tags with the PASID is blocked again.
+ *
+ * Errors: EINVAL argsz too small, wrong object types, or (device, PASID) not attached;
+ * E2BIG; EFAULT; ENOENT unknown ID or PASID.
+ */
+struct ioasid_device_pasid_detach {
+	__u32 argsz;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+};
+#define IOASID_DEVICE_PASID_DETACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_DETACH)
 
 #endif /* _UAPI_LINUX_IOASID_H */

@@ -24,6 +24,7 @@ use kernel::{
 
 use crate::{
     iommu::{
+        AttachHandle,
         DmaOwner,
         Domain,
         Prot, //
@@ -63,14 +64,22 @@ struct Mapping {
 /// group's devices are attached (a group is attached while any of its devices is).
 struct AttachedDomain {
     domain: Arc<Domain>,
-    /// `(DmaOwner::group_key, devices attached)`; never empty.
+    /// `(DmaOwner::group_key, devices attached)`.
     groups: KVec<(usize, usize)>,
+    /// (device, PASID) attachments; the domain goes with its last group and PASID.
+    pasids: usize,
+}
+
+impl AttachedDomain {
+    fn unused(&self) -> bool {
+        self.groups.is_empty() && self.pasids == 0
+    }
 }
 
 /// An IOVA range an attached device's IOMMU reserves.
 struct Reserved {
-    /// [`DmaOwner::key`] of the device.
-    owner: usize,
+    /// [`DmaOwner::key`] of the device and the PASID of the attachment (0: none).
+    owner: (usize, u32),
     range: (u64, u64),
 }
 
@@ -254,6 +263,49 @@ impl Ioas {
     /// `EBUSY` the device's IOMMU group is attached to another address space (through
     /// another of its devices); `ENOMEM`; errors of the IOMMU driver.
     pub(crate) fn attach(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
+        self.attach_with(owner, 0, |inner| Self::attach_domain(inner, owner))
+    }
+
+    /// Attaches (device, `pasid`) of the device `owner` holds, as [`Ioas::attach`] does
+    /// for the device; `replace`: it is attached elsewhere and moves here in one step
+    /// (the caller then [`Ioas::forget_pasid`]s the old attachment).
+    ///
+    /// Errors: `EADDRINUSE`, `EINVAL` `pasid` beyond the width of a device of the group,
+    /// `EBUSY` attached elsewhere (not `replace`), `ENOMEM`, errors of the IOMMU driver.
+    pub(crate) fn attach_pasid(
+        &self,
+        owner: &DmaOwner,
+        pasid: u32,
+        handle: &AttachHandle,
+        replace: bool,
+    ) -> Result<Arc<Domain>> {
+        self.attach_with(owner, pasid, |inner| {
+            for d in inner.domains.iter_mut() {
+                match d.domain.attach_pasid(owner, pasid, handle, replace) {
+                    Ok(()) => {
+                        d.pasids += 1;
+                        return Ok(d.domain.clone());
+                    }
+                    // Another IOMMU's domain: try the next one.
+                    Err(e) if e == EINVAL => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            let domain = Self::new_domain(inner, owner)?;
+            domain.attach_pasid(owner, pasid, handle, replace)?;
+            Self::add_domain(inner, &domain, None);
+            Ok(domain)
+        })
+    }
+
+    /// What every attach does around `attach`: refuses reserved ranges that are mapped,
+    /// and records the device's reservations on success.
+    fn attach_with(
+        &self,
+        owner: &DmaOwner,
+        pasid: u32,
+        attach: impl FnOnce(&mut Inner) -> Result<Arc<Domain>>,
+    ) -> Result<Arc<Domain>> {
         let regions = owner.reserved_regions()?;
         let mut inner = self.inner.lock();
         if inner.dead {
@@ -265,15 +317,51 @@ impl Ioas {
             }
         }
         inner.reserved.reserve(regions.len(), GFP_KERNEL)?;
-        let domain = Self::attach_domain(&mut inner, owner)?;
+        inner.domains.reserve(1, GFP_KERNEL)?;
+        let domain = attach(&mut inner)?;
         for &range in regions.iter() {
             // Capacity was reserved above.
             let _ = inner.reserved.push_within_capacity(Reserved {
-                owner: owner.key(),
+                owner: (owner.key(), pasid),
                 range,
             });
         }
         Ok(domain)
+    }
+
+    /// A new domain for the device `owner` holds, filled with every mapping (replay).
+    fn new_domain(inner: &Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
+        let domain = Arc::new(Domain::new_paging(owner)?, GFP_KERNEL)?;
+        for (&iova, m) in inner.maps.iter() {
+            // A failed fill is undone by freeing the domain.
+            map_into(&domain, iova, &m.pages, m.prot)?;
+        }
+        Ok(domain)
+    }
+
+    /// Adds a newly attached domain, with the group attached to it if any. The caller
+    /// reserved room for it in `inner.domains`.
+    fn add_domain(inner: &mut Inner, domain: &Arc<Domain>, group: Option<KVec<(usize, usize)>>) {
+        let pasids = usize::from(group.is_none());
+        let _ = inner.domains.push_within_capacity(AttachedDomain {
+            domain: domain.clone(),
+            groups: group.unwrap_or_default(),
+            pasids,
+        });
+    }
+
+    /// Forgets (device, `pasid`)'s attachment to `domain` of this address space, which
+    /// the IOMMU no longer uses (detached or replaced by the caller).
+    pub(crate) fn forget_pasid(&self, owner: &DmaOwner, pasid: u32, domain: &Arc<Domain>) {
+        let mut inner = self.inner.lock();
+        inner.reserved.retain(|r| r.owner != (owner.key(), pasid));
+        let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
+            return;
+        };
+        inner.domains[i].pasids -= 1;
+        if inner.domains[i].unused() {
+            let _ = inner.domains.remove(i);
+        }
     }
 
     /// Attaches to the domain the device's group is already attached to through another
@@ -301,20 +389,12 @@ impl Ioas {
                 Err(e) => return Err(e),
             }
         }
-        inner.domains.reserve(1, GFP_KERNEL)?;
         let mut groups = KVec::with_capacity(1, GFP_KERNEL)?;
-        let domain = Arc::new(Domain::new_paging(owner)?, GFP_KERNEL)?;
-        for (&iova, m) in inner.maps.iter() {
-            // A failed fill is undone by freeing the domain.
-            map_into(&domain, iova, &m.pages, m.prot)?;
-        }
+        let domain = Self::new_domain(inner, owner)?;
         domain.attach(owner)?;
         let _ = groups.push_within_capacity((group, 1));
-        // Capacity was reserved above.
-        let _ = inner.domains.push_within_capacity(AttachedDomain {
-            domain: domain.clone(),
-            groups,
-        });
+        // Room in `inner.domains` was reserved by `attach_with`.
+        Self::add_domain(inner, &domain, Some(groups));
         Ok(domain)
     }
 
@@ -323,7 +403,7 @@ impl Ioas {
     /// left is freed.
     pub(crate) fn detach(&self, owner: &DmaOwner, domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
-        inner.reserved.retain(|r| r.owner != owner.key());
+        inner.reserved.retain(|r| r.owner != (owner.key(), 0));
         let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
             return;
         };
@@ -338,7 +418,7 @@ impl Ioas {
         domain.detach(owner);
         // `g` and `i` are in bounds: they were just found.
         let _ = d.groups.remove(g);
-        if d.groups.is_empty() {
+        if d.unused() {
             let _ = inner.domains.remove(i);
         }
     }

@@ -57,7 +57,10 @@ use crate::{
     uapi::{
         check_flags,
         extensible,
-        raw::IOASID_DEVICE_INTENT_RID,
+        raw::{
+            IOASID_DEVICE_INTENT_PASID,
+            IOASID_DEVICE_INTENT_RID, //
+        },
         UserArg, //
     },
 };
@@ -69,6 +72,7 @@ extensible! {
     ioasid_mock_iotlb, first version 40;
     ioasid_mock_page_request, first version 40;
     ioasid_mock_page_response, first version 24;
+    ioasid_mock_pasid_translate, first version 24;
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding: any bit pattern is a valid value.
@@ -80,6 +84,7 @@ const CHECK_MAP: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_CHECK_MAP);
 const IOTLB: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_IOTLB);
 const PAGE_REQUEST: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_REQUEST);
 const PAGE_RESPONSE: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_RESPONSE);
+const PASID_TRANSLATE: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PASID_TRANSLATE);
 
 const _: () = {
     assert!(IOASID_MOCK_PAGE_REQUEST_PASID_VALID == bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID);
@@ -173,6 +178,19 @@ impl MiscDevice for Bench {
                 arg.out_code = response.code;
                 arg.write_back()?;
             }
+            PASID_TRANSLATE => {
+                let mut arg = UserArg::<ioasid_mock_pasid_translate>::read(arg)?;
+                check_flags(0, 0, arg.__reserved)?;
+                let file = LocalFile::fget(arg.ioasid_fd as u32)?;
+                let mut ppasid = 0;
+                // SAFETY: we hold a reference to `file` for the call; `ppasid` is a local.
+                let ret = unsafe { device::ioasid_pasid_translate(file.as_ptr(), arg.ns_id, arg.vpasid, &mut ppasid) };
+                if ret < 0 {
+                    return Err(Error::from_errno(ret));
+                }
+                arg.out_ppasid = ppasid;
+                arg.write_back()?;
+            }
             _ => return Err(ENOTTY),
         }
         Ok(0)
@@ -236,7 +254,7 @@ impl Bench {
     }
 
     fn device_add(&self, mut arg: UserArg<ioasid_mock_device_add>) -> Result {
-        check_flags(arg.flags, IOASID_MOCK_DEVICE_PRI, arg.__reserved)?;
+        check_flags(arg.flags, IOASID_MOCK_DEVICE_PRI | IOASID_MOCK_DEVICE_INTENT_PASID, arg.__reserved)?;
         if arg.pasid_width > IOASID_MOCK_PASID_WIDTH_MAX || arg.num_reserved > IOASID_MOCK_RESERVED_MAX {
             return Err(EINVAL);
         }
@@ -267,9 +285,14 @@ impl Bench {
             group_with,
             pri: arg.flags & IOASID_MOCK_DEVICE_PRI != 0,
         })?;
+        let intent = if arg.flags & IOASID_MOCK_DEVICE_INTENT_PASID != 0 {
+            IOASID_DEVICE_INTENT_PASID
+        } else {
+            IOASID_DEVICE_INTENT_RID
+        };
         // SAFETY: `file` is a file we hold a reference to; the device is probed, has no
         // driver to use the DMA API, and stays registered until `Entry::unplug` unbinds it.
-        let bound = match unsafe { device::bind(file.as_ptr(), dev.raw(), IOASID_DEVICE_INTENT_RID) } {
+        let bound = match unsafe { device::bind(file.as_ptr(), dev.raw(), intent) } {
             Ok(bound) => bound,
             Err(e) => {
                 dev.unregister();

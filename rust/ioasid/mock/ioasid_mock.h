@@ -39,6 +39,7 @@ enum ioasid_mock_cmd {
 	IOASID_MOCK_CMD_IOTLB,
 	IOASID_MOCK_CMD_PAGE_REQUEST,
 	IOASID_MOCK_CMD_PAGE_RESPONSE,
+	IOASID_MOCK_CMD_PASID_TRANSLATE,
 };
 
 /* A reserved region of a mock device, inclusive. */
@@ -54,6 +55,8 @@ enum ioasid_mock_device_flags {
 	 * I/O page-fault queue, and IOASID_MOCK_PAGE_REQUEST works on it.
 	 */
 	IOASID_MOCK_DEVICE_PRI = 1 << 0,
+	/* Bound with the PASID DMA intent (IOASID_DEVICE_INTENT_PASID) instead of RID. */
+	IOASID_MOCK_DEVICE_INTENT_PASID = 1 << 1,
 };
 
 /**
@@ -249,5 +252,28 @@ struct ioasid_mock_page_response {
 	__u32 __reserved;
 };
 #define IOASID_MOCK_PAGE_RESPONSE _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_RESPONSE)
+
+/**
+ * struct ioasid_mock_pasid_translate - IOASID_MOCK_PASID_TRANSLATE
+ * @argsz: sizeof(struct ioasid_mock_pasid_translate)
+ * @ioasid_fd: an open /dev/ioasid
+ * @ns_id: a PASID namespace of its context
+ * @vpasid: a PASID of the namespace
+ * @out_ppasid: the physical PASID it stands for
+ * @__reserved: must be 0
+ *
+ * Asks ioasid_pasid_translate() (include/linux/ioasid.h), the in-kernel API, as an
+ * in-kernel consumer would; tests use the answer to look at the mock page table of the
+ * physical PASID. Errors: those of ioasid_pasid_translate().
+ */
+struct ioasid_mock_pasid_translate {
+	__u32 argsz;
+	__s32 ioasid_fd;
+	__u32 ns_id;
+	__u32 vpasid;
+	__u32 out_ppasid;
+	__u32 __reserved;
+};
+#define IOASID_MOCK_PASID_TRANSLATE _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PASID_TRANSLATE)
 
 #endif /* _IOASID_MOCK_H */

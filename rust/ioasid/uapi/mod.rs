@@ -64,6 +64,11 @@ const IOAS_UNMAP: u32 = _IO(IOASID_TYPE, IOASID_CMD_IOAS_UNMAP);
 const DEVICE_ATTACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_ATTACH);
 const DEVICE_DETACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_DETACH);
 const DEVICE_GET_INFO: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_GET_INFO);
+const PASID_NS_ALLOC: u32 = _IO(IOASID_TYPE, IOASID_CMD_PASID_NS_ALLOC);
+const PASID_ALLOC: u32 = _IO(IOASID_TYPE, IOASID_CMD_PASID_ALLOC);
+const PASID_FREE: u32 = _IO(IOASID_TYPE, IOASID_CMD_PASID_FREE);
+const DEVICE_PASID_ATTACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_ATTACH);
+const DEVICE_PASID_DETACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_DETACH);
 
 // The header and this file must agree on the largest argsz; argsz.rs cannot see the
 // generated constant because it is also built on the host.
@@ -110,6 +115,11 @@ extensible! {
     ioasid_device_attach, first version 16;
     ioasid_device_detach, first version 8;
     ioasid_device_info, first version 56;
+    ioasid_pasid_ns_alloc, first version 16;
+    ioasid_pasid_alloc, first version 24;
+    ioasid_pasid_free, first version 16;
+    ioasid_device_pasid_attach, first version 24;
+    ioasid_device_pasid_detach, first version 16;
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding.
@@ -210,6 +220,16 @@ pub(crate) enum Request {
     DeviceDetach(u32),
     /// `IOASID_DEVICE_GET_INFO`.
     DeviceGetInfo(UserArg<ioasid_device_info>),
+    /// `IOASID_PASID_NS_ALLOC`.
+    PasidNsAlloc(UserArg<ioasid_pasid_ns_alloc>),
+    /// `IOASID_PASID_ALLOC`, with the user's vPASID if it names one.
+    PasidAlloc(UserArg<ioasid_pasid_alloc>, Option<u32>),
+    /// `IOASID_PASID_FREE`.
+    PasidFree { ns_id: u32, pasid: u32 },
+    /// `IOASID_DEVICE_PASID_ATTACH`.
+    DevicePasidAttach { dev_id: u32, ns_id: u32, pasid: u32, ioas_id: u32, replace: bool },
+    /// `IOASID_DEVICE_PASID_DETACH`.
+    DevicePasidDetach { dev_id: u32, ns_id: u32, pasid: u32 },
 }
 
 /// Maps IOVA arithmetic errors to the documented errnos.
@@ -306,6 +326,50 @@ impl Request {
                 check_flags(arg.flags, 0, arg.__reserved)?;
                 Ok(Request::DeviceGetInfo(arg))
             }
+            PASID_NS_ALLOC => {
+                let arg = UserArg::<ioasid_pasid_ns_alloc>::read(arg)?;
+                check_flags(arg.flags, 0, arg.__reserved)?;
+                Ok(Request::PasidNsAlloc(arg))
+            }
+            PASID_ALLOC => {
+                let arg = UserArg::<ioasid_pasid_alloc>::read(arg)?;
+                check_flags(arg.flags, IOASID_PASID_ALLOC_VPASID, 0)?;
+                let vpasid = if arg.flags & IOASID_PASID_ALLOC_VPASID != 0 {
+                    Some(arg.vpasid)
+                } else if arg.vpasid != 0 {
+                    return Err(EINVAL);
+                } else {
+                    None
+                };
+                Ok(Request::PasidAlloc(arg, vpasid))
+            }
+            PASID_FREE => {
+                let arg = UserArg::<ioasid_pasid_free>::read(arg)?;
+                check_flags(0, 0, arg.__reserved)?;
+                Ok(Request::PasidFree {
+                    ns_id: arg.ns_id,
+                    pasid: arg.pasid,
+                })
+            }
+            DEVICE_PASID_ATTACH => {
+                let arg = UserArg::<ioasid_device_pasid_attach>::read(arg)?;
+                check_flags(arg.flags, IOASID_PASID_ATTACH_REPLACE, 0)?;
+                Ok(Request::DevicePasidAttach {
+                    dev_id: arg.dev_id,
+                    ns_id: arg.ns_id,
+                    pasid: arg.pasid,
+                    ioas_id: arg.ioas_id,
+                    replace: arg.flags & IOASID_PASID_ATTACH_REPLACE != 0,
+                })
+            }
+            DEVICE_PASID_DETACH => {
+                let arg = UserArg::<ioasid_device_pasid_detach>::read(arg)?;
+                Ok(Request::DevicePasidDetach {
+                    dev_id: arg.dev_id,
+                    ns_id: arg.ns_id,
+                    pasid: arg.pasid,
+                })
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -330,7 +394,7 @@ pub(crate) fn write_iova_ranges(ptr: u64, num: &mut u32, ranges: &[(u64, u64)]) 
 ///
 /// Unknown numbers (from a newer header) answer `false`, never an error.
 pub(crate) fn extension_supported(extension: u32) -> bool {
-    matches!(extension, IOASID_EXT_ARGSZ | IOASID_EXT_MAP_DMA)
+    matches!(extension, IOASID_EXT_ARGSZ | IOASID_EXT_MAP_DMA | IOASID_EXT_PASID)
 }
 
 #[kunit_tests(ioasid_uapi)]
@@ -355,6 +419,11 @@ mod tests {
             DEVICE_ATTACH,
             DEVICE_DETACH,
             DEVICE_GET_INFO,
+            PASID_NS_ALLOC,
+            PASID_ALLOC,
+            PASID_FREE,
+            DEVICE_PASID_ATTACH,
+            DEVICE_PASID_DETACH,
         ];
         for (i, &cmd) in cmds.iter().enumerate() {
             assert_eq!(_IOC_TYPE(cmd), IOASID_TYPE);
@@ -380,8 +449,8 @@ mod tests {
     fn only_implemented_extensions_are_reported() {
         assert!(extension_supported(IOASID_EXT_ARGSZ));
         assert!(extension_supported(IOASID_EXT_MAP_DMA));
+        assert!(extension_supported(IOASID_EXT_PASID));
         for ext in [
-            IOASID_EXT_PASID,
             IOASID_EXT_NESTING,
             IOASID_EXT_FAULT_QUEUE,
             0,

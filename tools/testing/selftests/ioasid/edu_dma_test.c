@@ -348,6 +348,29 @@ TEST_F(edu, device_info)
 	}
 }
 
+/* edu has no PASID capability: PASIDs can be neither allocated for it nor attached. */
+TEST_F(edu, no_pasid_capability)
+{
+	struct ioasid_pasid_ns_alloc ns = { .argsz = sizeof(ns) };
+	struct ioasid_pasid_alloc alloc = { .argsz = sizeof(alloc), .dev_id = self->dev };
+	struct ioasid_device_pasid_attach at = {
+		.argsz = sizeof(at), .dev_id = self->dev, .pasid = 1, .ioas_id = self->ioas,
+	};
+	struct ioasid_check_extension ext = {
+		.argsz = sizeof(ext), .extension = IOASID_EXT_PASID,
+	};
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_CHECK_EXTENSION, &ext));
+	EXPECT_EQ(1, ext.supported);
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_PASID_NS_ALLOC, &ns));
+	alloc.ns_id = ns.out_ns_id;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_PASID_ALLOC, &alloc));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	at.ns_id = ns.out_ns_id;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_PASID_ATTACH, &at));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+}
+
 TEST_F(edu, device_info_bad_input)
 {
 	struct ioasid_device_info info = { .argsz = sizeof(info), .dev_id = self->dev };

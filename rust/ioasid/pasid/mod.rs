@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PASID namespaces: PASIDs allocated and freed on an object of a context, shared by its
+//! devices, and charged to a per-user quota.
+//!
+//! Each PASID of a namespace has the name the user knows it by (its vPASID) and the
+//! physical PASID (pPASID) the devices tag their DMA with, allocated from the IOMMU
+//! core's global allocator ([`GlobalPasid`]). The two are equal unless the user chose the
+//! vPASID (`IOASID_PASID_ALLOC_VPASID`); [`PasidNs::translate`] answers the mapping for
+//! in-kernel consumers (`ioasid_pasid_translate()`).
+//!
+//! Locking: a namespace's lock is taken after a device's lock (attach) and never with
+//! an address space's lock held; the quota's global lock is taken under it.
+
+use kernel::{
+    current,
+    new_mutex,
+    prelude::*,
+    sync::{
+        Arc,
+        Mutex, //
+    },
+    task::Kuid,
+};
+
+use crate::iommu::{
+    DmaOwner,
+    GlobalPasid, //
+};
+
+/// PASIDs are 20 bits (PCIe); 0 is the no-PASID tag.
+pub(crate) const PASID_LIMIT: u32 = 1 << crate::uapi::raw::IOASID_PASID_WIDTH_MAX;
+
+kernel::sync::global_lock! {
+    // SAFETY: initialised by the module's init (`init_quota`) before /dev/ioasid exists.
+    unsafe(uninit) static USERS: Mutex<KVec<(Kuid, u32)>> = KVec::new();
+}
+
+/// Initialises the quota table. Called once, by module init.
+pub(crate) fn init_quota() {
+    // SAFETY: called exactly once, before anything uses the table.
+    unsafe { USERS.init() };
+}
+
+/// One PASID charged to a user's quota; uncharged on drop.
+struct QuotaCharge(Kuid);
+
+impl QuotaCharge {
+    /// Charges one PASID to the calling task's user.
+    ///
+    /// Errors: `EDQUOT` the user already holds `quota` PASIDs, `ENOMEM`.
+    fn charge(quota: u32) -> Result<Self> {
+        let uid = current!().uid();
+        let mut users = USERS.lock();
+        match users.iter_mut().find(|(u, _)| *u == uid) {
+            Some((_, n)) if *n >= quota => return Err(EDQUOT),
+            Some((_, n)) => *n += 1,
+            None if quota == 0 => return Err(EDQUOT),
+            None => users.push((uid, 1), GFP_KERNEL)?,
+        }
+        Ok(Self(uid))
+    }
+}
+
+impl Drop for QuotaCharge {
+    fn drop(&mut self) {
+        let mut users = USERS.lock();
+        if let Some(i) = users.iter().position(|(u, _)| *u == self.0) {
+            users[i].1 -= 1;
+            if users[i].1 == 0 {
+                let _ = users.remove(i);
+            }
+        }
+    }
+}
+
+/// A PASID of a namespace.
+struct Entry {
+    vpasid: u32,
+    ppasid: GlobalPasid,
+    /// (device, PASID) attachments using it.
+    attached: usize,
+    _charge: QuotaCharge,
+}
+
+struct Inner {
+    entries: KVec<Entry>,
+    /// Destroyed: nothing may be added.
+    dead: bool,
+}
+
+/// A PASID namespace.
+#[pin_data]
+pub(crate) struct PasidNs {
+    #[pin]
+    inner: Mutex<Inner>,
+}
+
+impl PasidNs {
+    /// A new, empty namespace.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                inner <- new_mutex!(Inner {
+                    entries: KVec::new(),
+                    dead: false,
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Allocates a PASID that fits the device `owner` holds, named `vpasid` (or by its
+    /// own value), charged to the caller's user; returns its name.
+    ///
+    /// Errors: `EINVAL` `vpasid` out of range, `EOPNOTSUPP` no PASID capability, `EEXIST`
+    /// the name is taken, `EDQUOT`, `ENOSPC`, `ENOMEM`, `ENOENT` destroyed meanwhile.
+    pub(crate) fn alloc(&self, owner: &DmaOwner, vpasid: Option<u32>, quota: u32) -> Result<u32> {
+        if vpasid.is_some_and(|v| v == 0 || v >= PASID_LIMIT) {
+            return Err(EINVAL);
+        }
+        if owner.max_pasids() == 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
+        if let Some(v) = vpasid {
+            if inner.entries.iter().any(|e| e.vpasid == v) {
+                return Err(EEXIST);
+            }
+        }
+        inner.entries.reserve(1, GFP_KERNEL)?;
+        let charge = QuotaCharge::charge(quota)?;
+        // An unnamed PASID is named by its value, which must not already be a name the
+        // user chose: such values are set aside (and returned) until a free one comes.
+        let mut set_aside = KVec::new();
+        let ppasid = loop {
+            let p = GlobalPasid::alloc(owner)?;
+            if vpasid.is_some() || !inner.entries.iter().any(|e| e.vpasid == p.value()) {
+                break p;
+            }
+            set_aside.push(p, GFP_KERNEL)?;
+        };
+        let name = vpasid.unwrap_or(ppasid.value());
+        // Capacity was reserved above.
+        let _ = inner.entries.push_within_capacity(Entry {
+            vpasid: name,
+            ppasid,
+            attached: 0,
+            _charge: charge,
+        });
+        Ok(name)
+    }
+
+    /// Frees the PASID named `vpasid`.
+    ///
+    /// Errors: `ENOENT` no such PASID, `EBUSY` it is attached.
+    pub(crate) fn free(&self, vpasid: u32) -> Result {
+        let mut inner = self.inner.lock();
+        let i = inner.entries.iter().position(|e| e.vpasid == vpasid).ok_or(ENOENT)?;
+        if inner.entries[i].attached > 0 {
+            return Err(EBUSY);
+        }
+        // Dropped: back to the global allocator and the quota.
+        drop(inner.entries.remove(i).map_err(|_| ENOENT)?);
+        Ok(())
+    }
+
+    /// The physical PASID named `vpasid`, if any.
+    pub(crate) fn translate(&self, vpasid: u32) -> Option<u32> {
+        let inner = self.inner.lock();
+        inner.entries.iter().find(|e| e.vpasid == vpasid).map(|e| e.ppasid.value())
+    }
+
+    /// Counts an attachment of the PASID named `vpasid` and returns its physical PASID;
+    /// [`PasidNs::put`] undoes it.
+    ///
+    /// Errors: `ENOENT` no such PASID.
+    pub(crate) fn get(&self, vpasid: u32) -> Result<u32> {
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
+        let e = inner.entries.iter_mut().find(|e| e.vpasid == vpasid).ok_or(ENOENT)?;
+        e.attached += 1;
+        Ok(e.ppasid.value())
+    }
+
+    /// Undoes one [`PasidNs::get`] of `vpasid`.
+    pub(crate) fn put(&self, vpasid: u32) {
+        let mut inner = self.inner.lock();
+        if let Some(e) = inner.entries.iter_mut().find(|e| e.vpasid == vpasid) {
+            e.attached -= 1;
+        }
+    }
+
+    /// Marks the namespace destroyed unless a PASID of it is attached (`EBUSY`).
+    pub(crate) fn kill(&self) -> Result {
+        let mut inner = self.inner.lock();
+        if inner.entries.iter().any(|e| e.attached > 0) {
+            return Err(EBUSY);
+        }
+        inner.dead = true;
+        Ok(())
+    }
+}
