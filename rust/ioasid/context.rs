@@ -38,6 +38,10 @@ use crate::{
     iommu::Prot,
     ioas::{
         self,
+        nested::{
+            Child,
+            Filter, //
+        },
         Ioas, //
     },
     object::{
@@ -148,9 +152,10 @@ impl Context {
             }
             Request::DeviceGetInfo(mut arg) => {
                 let dev = self.objects.lock().device(arg.dev_id)?;
-                let reserved = dev.info(&mut arg)?;
+                let (reserved, formats) = dev.info(&mut arg)?;
                 let ptr = arg.reserved_iovas;
-                let fits = uapi::write_iova_ranges(ptr, &mut arg.num_reserved, &reserved)?;
+                let mut fits = uapi::write_iova_ranges(ptr, &mut arg.num_reserved, &reserved)?;
+                fits &= uapi::write_info_caps(arg.caps, &mut arg.caps_len, &formats)?;
                 arg.write_back()?;
                 if !fits {
                     return Err(EMSGSIZE);
@@ -203,6 +208,76 @@ impl Context {
                     (objects.device(dev_id)?, objects.pasid_ns(ns_id)?)
                 };
                 dev.detach_pasid(&ns, pasid)?;
+            }
+            Request::NestedAlloc(mut arg) => {
+                let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+                let parent = self.objects.lock().ioas(arg.parent_id)?;
+                let child = Child::new(parent, arg.format)?;
+                let id = self.objects.lock().insert(node, Object::Child(child))?;
+                arg.out_child_id = id;
+                if let Err(e) = arg.write_back() {
+                    let object = self.objects.lock().remove(id);
+                    drop(object);
+                    return Err(e);
+                }
+            }
+            Request::BindTable {
+                child_id,
+                dev_id,
+                pasid,
+                format,
+                uptr,
+                len,
+            } => {
+                let (child, dev, pasid) = {
+                    let objects = self.objects.lock();
+                    let pasid = match pasid {
+                        Some((ns_id, v)) => Some((objects.pasid_ns(ns_id)?, v)),
+                        None => None,
+                    };
+                    (objects.child(child_id)?, objects.device(dev_id)?, pasid)
+                };
+                if format != child.format() {
+                    return Err(EINVAL);
+                }
+                dev.bind_table(child, pasid, uptr, len)?;
+            }
+            Request::UnbindTable {
+                child_id,
+                dev_id,
+                pasid,
+            } => {
+                let (child, dev, pasid) = {
+                    let objects = self.objects.lock();
+                    let pasid = match pasid {
+                        Some((ns_id, v)) => Some((objects.pasid_ns(ns_id)?, v)),
+                        None => None,
+                    };
+                    (objects.child(child_id)?, objects.device(dev_id)?, pasid)
+                };
+                dev.unbind_table(&child, pasid.as_ref().map(|(ns, v)| (ns, *v)))?;
+            }
+            Request::CacheInvalidate(mut arg, pasid) => {
+                let (child, pasid) = {
+                    let objects = self.objects.lock();
+                    if arg.flags & uapi::raw::IOASID_INVALIDATE_DEVICE != 0 {
+                        objects.device(arg.dev_id)?;
+                    }
+                    let pasid = match pasid {
+                        Some((ns_id, v)) => Some((Arc::as_ptr(&objects.pasid_ns(ns_id)?) as usize, v)),
+                        None => None,
+                    };
+                    (objects.child(arg.child_id)?, pasid)
+                };
+                let filter = Filter {
+                    dev_id: (arg.flags & uapi::raw::IOASID_INVALIDATE_DEVICE != 0).then_some(arg.dev_id),
+                    pasid,
+                };
+                let mut n = arg.entry_num;
+                let result = child.invalidate(&filter, arg.entries as usize, arg.entry_len, &mut n);
+                arg.entry_num = n;
+                arg.write_back()?;
+                result?;
             }
             Request::IoasUnmap(mut arg, start, last) => {
                 let ioas = self.objects.lock().ioas(arg.ioas_id)?;

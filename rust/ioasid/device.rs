@@ -40,9 +40,17 @@ use crate::{
     iommu::{
         AttachHandle,
         DmaOwner,
-        Domain, //
+        Domain,
+        MOCK_HW_INFO_TYPE, //
     },
+    ioas::nested::Child,
     pasid::PasidNs,
+    uapi::raw::{
+        IOASID_FORMAT_AMD_V2,
+        IOASID_FORMAT_ARM_SMMUV3,
+        IOASID_FORMAT_MOCK,
+        IOASID_FORMAT_VTD_S1, //
+    },
 };
 
 
@@ -84,6 +92,50 @@ impl PasidAttachment {
     }
 }
 
+/// A user-owned stage-1 table bound for the device (`pasid`: for one of its PASIDs).
+struct TableBinding {
+    child: Arc<Child>,
+    /// The namespace, the PASID's name there and its physical PASID.
+    pasid: Option<(Arc<PasidNs>, u32, u32)>,
+    /// The nested domain, and the parent's nest-parent domain under it.
+    domain: Arc<Domain>,
+    parent: Arc<Domain>,
+    _handle: AttachHandle,
+}
+
+impl TableBinding {
+    /// Whether it is the one for (`ns`, `vpasid`), or the RID one for `None`.
+    fn is(&self, pasid: Option<(&Arc<PasidNs>, u32)>) -> bool {
+        match (&self.pasid, pasid) {
+            (None, None) => true,
+            (Some((ns, v, _)), Some((ns2, v2))) => Arc::ptr_eq(ns, ns2) && *v == v2,
+            _ => false,
+        }
+    }
+
+    /// Unbinds it: the device stops using the table, then the domains go.
+    fn detach(self, owner: &DmaOwner) {
+        match &self.pasid {
+            None => self.domain.detach(owner),
+            Some((_, _, ppasid)) => self.domain.detach_pasid(owner, *ppasid),
+        }
+        self.child.remove(&self.domain);
+        let TableBinding {
+            child,
+            pasid,
+            domain,
+            parent,
+            _handle,
+        } = self;
+        // The nested domain is freed before its parent is given back.
+        drop(domain);
+        child.parent().put_nest_parent(&parent);
+        if let Some((ns, v, _)) = pasid {
+            ns.put(v);
+        }
+    }
+}
+
 /// What a binding's lock protects.
 struct State {
     /// How the device reaches memory; `None` once its driver unbound it, so that an
@@ -93,6 +145,8 @@ struct State {
     attached: Option<Attachment>,
     /// Its (device, PASID) attachments.
     pasids: KVec<PasidAttachment>,
+    /// User-owned tables bound for it.
+    tables: KVec<TableBinding>,
 }
 
 impl State {
@@ -132,6 +186,7 @@ impl BoundDevice {
                     access: Some(access),
                     attached: None,
                     pasids: KVec::new(),
+                    tables: KVec::new(),
                 }),
             }),
             GFP_KERNEL,
@@ -144,7 +199,7 @@ impl BoundDevice {
     /// [`Ioas::attach`].
     pub(crate) fn attach(&self, ioas: Arc<Ioas>) -> Result {
         let mut state = self.state.lock();
-        if state.attached.is_some() {
+        if state.attached.is_some() || state.tables.iter().any(|t| t.is(None)) {
             return Err(EBUSY);
         }
         let domain = match state.access.as_ref().ok_or(ENOENT)? {
@@ -183,6 +238,9 @@ impl BoundDevice {
     pub(crate) fn attach_pasid(&self, ns: Arc<PasidNs>, vpasid: u32, ioas: Arc<Ioas>, replace: bool) -> Result {
         let mut state = self.state.lock();
         state.pasid_owner()?;
+        if state.tables.iter().any(|t| t.is(Some((&ns, vpasid)))) {
+            return Err(EBUSY);
+        }
         let old = state.pasids.iter().position(|a| Arc::ptr_eq(&a.ns, &ns) && a.vpasid == vpasid);
         if let Some(i) = old {
             if !replace {
@@ -230,6 +288,114 @@ impl BoundDevice {
         Ok(())
     }
 
+    /// Binds a user-owned table of `child`'s format, described at user address `uptr`
+    /// (`len` bytes, read by the IOMMU driver), for the device's requester-ID DMA or for
+    /// (device, the PASID named `vpasid` in `ns`).
+    ///
+    /// Errors: `EOPNOTSUPP` no IOMMU of its own, no PASID capability, or the IOMMU takes
+    /// no such table; `EBUSY` attached or bound already; `ENOENT` unbound or no such
+    /// PASID; `EINVAL` the physical PASID is beyond the device's width; and the driver's.
+    pub(crate) fn bind_table(
+        &self,
+        child: Arc<Child>,
+        pasid: Option<(Arc<PasidNs>, u32)>,
+        uptr: usize,
+        len: usize,
+    ) -> Result {
+        let mut state = self.state.lock();
+        state.tables.reserve(1, GFP_KERNEL)?;
+        let owner = match state.access.as_ref().ok_or(ENOENT)? {
+            DeviceAccess::Iommu(owner) => owner,
+            DeviceAccess::Cpu => return Err(EOPNOTSUPP),
+        };
+        let busy = match &pasid {
+            None => state.attached.is_some(),
+            Some((ns, v)) => {
+                if owner.max_pasids() == 0 {
+                    return Err(EOPNOTSUPP);
+                }
+                state.pasids.iter().any(|a| Arc::ptr_eq(&a.ns, ns) && a.vpasid == *v)
+            }
+        };
+        if busy || state.tables.iter().any(|t| t.is(pasid.as_ref().map(|(ns, v)| (ns, *v)))) {
+            return Err(EBUSY);
+        }
+        let handle = AttachHandle::new()?;
+        let ppasid = match &pasid {
+            None => None,
+            Some((ns, v)) => {
+                let p = ns.get(*v)?;
+                if p >= owner.max_pasids() {
+                    ns.put(*v);
+                    return Err(EINVAL);
+                }
+                Some(p)
+            }
+        };
+        let put_pasid = || {
+            if let Some((ns, v)) = &pasid {
+                ns.put(*v);
+            }
+        };
+        let parent = match child.parent().nest_parent(owner) {
+            Ok(parent) => parent,
+            Err(e) => {
+                put_pasid();
+                return Err(e);
+            }
+        };
+        let bound = Domain::new_nested(owner, &parent, child.format(), uptr, len)
+            .and_then(|d| Ok(Arc::new(d, GFP_KERNEL)?))
+            .and_then(|domain| {
+                match ppasid {
+                    None => domain.attach(owner)?,
+                    Some(p) => domain.attach_pasid(owner, p, &handle, false)?,
+                }
+                Ok(domain)
+            });
+        let domain = match bound {
+            Ok(domain) => domain,
+            Err(e) => {
+                child.parent().put_nest_parent(&parent);
+                put_pasid();
+                return Err(e);
+            }
+        };
+        let key = pasid.as_ref().map(|(ns, v)| (Arc::as_ptr(ns) as usize, *v));
+        let binding = TableBinding {
+            child: child.clone(),
+            pasid: pasid.map(|(ns, v)| (ns, v, ppasid.unwrap_or(0))),
+            domain: domain.clone(),
+            parent,
+            _handle: handle,
+        };
+        if let Err(e) = child.add(self.id, key, domain) {
+            binding.detach(owner);
+            return Err(e);
+        }
+        // Room was reserved above.
+        let _ = state.tables.push_within_capacity(binding);
+        Ok(())
+    }
+
+    /// Unbinds the table bound for the device (`pasid`: for that PASID) in `child`.
+    ///
+    /// Errors: `EINVAL` none is bound, `ENOENT` unbound device.
+    pub(crate) fn unbind_table(&self, child: &Arc<Child>, pasid: Option<(&Arc<PasidNs>, u32)>) -> Result {
+        let mut state = self.state.lock();
+        let i = state
+            .tables
+            .iter()
+            .position(|t| Arc::ptr_eq(&t.child, child) && t.is(pasid))
+            .ok_or(EINVAL)?;
+        let table = state.tables.remove(i).map_err(|_| EINVAL)?;
+        let Some(DeviceAccess::Iommu(owner)) = &state.access else {
+            return Err(ENOENT);
+        };
+        table.detach(owner);
+        Ok(())
+    }
+
     /// Allocates a PASID in `ns` that fits this device (see [`PasidNs::alloc`]).
     ///
     /// Errors: `ENOENT` unbound, `EOPNOTSUPP` no IOMMU of its own or no PASID capability,
@@ -263,9 +429,13 @@ impl BoundDevice {
         let mut state = self.state.lock();
         let _ = Self::detach_locked(&mut state);
         let pasids = core::mem::take(&mut state.pasids);
+        let tables = core::mem::take(&mut state.tables);
         if let Some(DeviceAccess::Iommu(owner)) = &state.access {
             for attachment in pasids {
                 attachment.detach(owner);
+            }
+            for table in tables {
+                table.detach(owner);
             }
         }
         state.access = None;
@@ -291,8 +461,8 @@ impl BoundDevice {
     }
 
     /// Fills the `out_` fields of `IOASID_DEVICE_GET_INFO` and returns the device's
-    /// reserved IOVA ranges.
-    pub(crate) fn info(&self, info: &mut ioasid_device_info) -> Result<KVec<(u64, u64)>> {
+    /// reserved IOVA ranges and the nesting formats its IOMMU takes.
+    pub(crate) fn info(&self, info: &mut ioasid_device_info) -> Result<(KVec<(u64, u64)>, KVec<u32>)> {
         info.out_intent = self.intent;
         let state = self.state.lock();
         let DeviceAccess::Iommu(owner) = state.access.as_ref().ok_or(ENOENT)? else {
@@ -302,21 +472,22 @@ impl BoundDevice {
             info.out_pgsize_bitmap = kernel::page::PAGE_SIZE as u64;
             info.out_addr_width = 64;
             info.out_pasid_width = 0;
-            return Ok(KVec::new());
+            return Ok((KVec::new(), KVec::new()));
         };
         let iommu = owner.iommu_info()?;
         info.out_flags = 0;
         if iommu.group_devices > 1 {
             info.out_flags |= IOASID_DEVICE_INFO_GROUP_SHARED;
         }
-        if iommu.nesting {
+        let formats = nesting_formats(owner)?;
+        if !formats.is_empty() {
             info.out_flags |= IOASID_DEVICE_INFO_NESTING;
         }
         info.out_group_devices = iommu.group_devices;
         info.out_pgsize_bitmap = iommu.pgsize_bitmap;
         info.out_addr_width = 64 - iommu.aperture_end.leading_zeros();
         info.out_pasid_width = iommu.max_pasids.checked_ilog2().unwrap_or(0);
-        owner.reserved_regions()
+        Ok((owner.reserved_regions()?, formats))
     }
 
     /// The context the device is bound to.
@@ -326,6 +497,29 @@ impl BoundDevice {
         unsafe { Context::from_file(&self.file) }
     }
 }
+
+/// The user-owned table formats the IOMMU of the device `owner` holds takes.
+fn nesting_formats(owner: &DmaOwner) -> Result<KVec<u32>> {
+    let mut formats = KVec::new();
+    let (hw, ecap) = owner.nesting_hw();
+    let format = match hw {
+        MOCK_HW_INFO_TYPE => Some(IOASID_FORMAT_MOCK),
+        // VT-d offers nesting when its extended capabilities say NEST (bit 26).
+        HW_INFO_VTD if ecap & (1 << 26) != 0 => Some(IOASID_FORMAT_VTD_S1),
+        HW_INFO_SMMUV3 => Some(IOASID_FORMAT_ARM_SMMUV3),
+        HW_INFO_AMD => Some(IOASID_FORMAT_AMD_V2),
+        _ => None,
+    };
+    if let Some(f) = format {
+        formats.push(f, GFP_KERNEL)?;
+    }
+    Ok(formats)
+}
+
+/// `enum iommu_hw_info_type` values of the IOMMU drivers with nesting.
+const HW_INFO_VTD: u32 = 1;
+const HW_INFO_SMMUV3: u32 = 2;
+const HW_INFO_AMD: u32 = 4;
 
 /// Recognises `file` as a /dev/ioasid file and takes a reference to it.
 ///

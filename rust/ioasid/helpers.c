@@ -20,7 +20,6 @@ struct ioasid_iommu_info {
 	u64 aperture_end;
 	u32 max_pasids;
 	u32 group_devices;
-	bool nesting;
 };
 
 int ioasid_iommu_info(struct device *dev, struct ioasid_iommu_info *info);
@@ -51,8 +50,6 @@ int ioasid_iommu_info(struct device *dev, struct ioasid_iommu_info *info)
 	iommu_domain_free(domain);
 
 	info->max_pasids = dev->iommu ? dev->iommu->max_pasids : 0;
-	info->nesting = dev->iommu && dev->iommu->iommu_dev &&
-			dev->iommu->iommu_dev->ops->domain_alloc_nested;
 	return 0;
 }
 
@@ -75,4 +72,89 @@ void ioasid_page_rw(struct page *page, size_t offset, void *buf, size_t len, boo
 		memcpy_to_page(page, offset, buf, len);
 	else
 		memcpy_from_page(buf, page, offset, len);
+}
+
+/* Nesting through the IOMMU core's driver ops, the way its in-kernel users call them. */
+#include <linux/slab.h>
+#include <uapi/linux/iommufd.h>
+
+/* The driver ops of @dev's IOMMU (dev_iommu_ops() of drivers/iommu/iommu-priv.h). */
+static const struct iommu_ops *ioasid_dev_ops(struct device *dev)
+{
+	return dev->iommu && dev->iommu->iommu_dev ? dev->iommu->iommu_dev->ops : NULL;
+}
+
+struct iommu_domain *ioasid_domain_alloc_nested(struct device *dev, struct iommu_domain *parent,
+						u32 type, void __user *uptr, size_t len);
+int ioasid_domain_invalidate_user(struct iommu_domain *domain, u32 type, void __user *uptr,
+				  u32 entry_len, u32 *entry_num);
+bool ioasid_domain_fits(struct iommu_domain *domain, struct device *dev);
+u32 ioasid_nesting_hw(struct device *dev, u64 *ecap);
+
+/* A nested domain on @parent for @dev's IOMMU, from the user's @type data at @uptr. */
+struct iommu_domain *ioasid_domain_alloc_nested(struct device *dev, struct iommu_domain *parent,
+						u32 type, void __user *uptr, size_t len)
+{
+	const struct iommu_ops *ops = ioasid_dev_ops(dev);
+	const struct iommu_user_data data = { .type = type, .uptr = uptr, .len = len };
+	struct iommu_domain *domain;
+
+	if (!ops || !ops->domain_alloc_nested)
+		return ERR_PTR(-EOPNOTSUPP);
+	domain = ops->domain_alloc_nested(dev, parent, 0, &data);
+	if (IS_ERR(domain))
+		return domain;
+	if (WARN_ON_ONCE(!domain || domain->type != IOMMU_DOMAIN_NESTED)) {
+		if (domain)
+			iommu_domain_free(domain);
+		return ERR_PTR(-EINVAL);
+	}
+	/* As the IOMMU core's other users of nested domains do: the owner is the driver. */
+	domain->owner = ops;
+	return domain;
+}
+
+/* Passes @entry_num invalidation requests of @type to the domain's driver. */
+int ioasid_domain_invalidate_user(struct iommu_domain *domain, u32 type, void __user *uptr,
+				  u32 entry_len, u32 *entry_num)
+{
+	struct iommu_user_data_array array = {
+		.type = type, .uptr = uptr, .entry_len = entry_len, .entry_num = *entry_num,
+	};
+	int ret;
+
+	if (!domain->ops->cache_invalidate_user)
+		return -EOPNOTSUPP;
+	ret = domain->ops->cache_invalidate_user(domain, &array);
+	*entry_num = array.entry_num;
+	return ret;
+}
+
+/* Whether @domain belongs to the driver of @dev's IOMMU. */
+bool ioasid_domain_fits(struct iommu_domain *domain, struct device *dev)
+{
+	return domain->owner && domain->owner == ioasid_dev_ops(dev);
+}
+
+/*
+ * The hw_info type of @dev's IOMMU if its driver offers nested domains (0 if not), and
+ * for VT-d its extended capability register.
+ */
+u32 ioasid_nesting_hw(struct device *dev, u64 *ecap)
+{
+	const struct iommu_ops *ops = ioasid_dev_ops(dev);
+	enum iommu_hw_info_type type = IOMMU_HW_INFO_TYPE_DEFAULT;
+	u32 length = 0;
+	void *info;
+
+	*ecap = 0;
+	if (!ops || !ops->domain_alloc_nested || !ops->hw_info)
+		return 0;
+	info = ops->hw_info(dev, &length, &type);
+	if (IS_ERR_OR_NULL(info))
+		return 0;
+	if (type == IOMMU_HW_INFO_TYPE_INTEL_VTD && length >= sizeof(struct iommu_hw_info_vtd))
+		*ecap = ((struct iommu_hw_info_vtd *)info)->ecap_reg;
+	kfree(info);
+	return type;
 }

@@ -21,7 +21,6 @@ pub(crate) struct IommuInfo {
     pub(crate) aperture_end: u64,
     pub(crate) max_pasids: u32,
     pub(crate) group_devices: u32,
-    pub(crate) nesting: bool,
 }
 
 // `struct page` and `struct device` are only passed by pointer, never inspected here.
@@ -33,6 +32,23 @@ unsafe extern "C" {
     fn ioasid_iommu_info(dev: *mut bindings::device, info: *mut IommuInfo) -> c_int;
     /// `dev->iommu->max_pasids`, from `helpers.c`.
     fn ioasid_dev_max_pasids(dev: *mut bindings::device) -> u32;
+    // Nesting, from `helpers.c`.
+    fn ioasid_domain_alloc_nested(
+        dev: *mut bindings::device,
+        parent: *mut bindings::iommu_domain,
+        type_: u32,
+        uptr: *mut c_void,
+        len: usize,
+    ) -> *mut bindings::iommu_domain;
+    fn ioasid_domain_invalidate_user(
+        domain: *mut bindings::iommu_domain,
+        type_: u32,
+        uptr: *mut c_void,
+        entry_len: u32,
+        entry_num: *mut u32,
+    ) -> c_int;
+    fn ioasid_domain_fits(domain: *mut bindings::iommu_domain, dev: *mut bindings::device) -> bool;
+    fn ioasid_nesting_hw(dev: *mut bindings::device, ecap: *mut u64) -> u32;
     /// Moves (device, PASID) to another domain in one step (drivers/iommu/iommu-priv.h).
     fn iommu_replace_device_pasid(
         domain: *mut bindings::iommu_domain,
@@ -41,6 +57,10 @@ unsafe extern "C" {
         handle: *mut bindings::iommu_attach_handle,
     ) -> c_int;
 }
+
+/// The `hw_info` type the mock IOMMU (`CONFIG_IOASID_TEST`) reports, by which its
+/// nesting format is told from those of real IOMMUs.
+pub(crate) const MOCK_HW_INFO_TYPE: u32 = 0xbb00;
 
 /// Physical address of a page.
 ///
@@ -94,12 +114,57 @@ unsafe impl Sync for Domain {}
 impl Domain {
     /// A new paging domain suitable for the IOMMU of the device `owner` holds.
     pub(crate) fn new_paging(owner: &DmaOwner) -> Result<Self> {
+        Self::new_paging_flags(owner, 0)
+    }
+
+    /// A new paging domain that can be the parent (stage 2) of nested domains.
+    pub(crate) fn new_nest_parent(owner: &DmaOwner) -> Result<Self> {
+        Self::new_paging_flags(owner, bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT)
+    }
+
+    fn new_paging_flags(owner: &DmaOwner, flags: u32) -> Result<Self> {
         // SAFETY: `owner.raw` is a valid device (`owner` holds a reference on it).
-        let ptr = unsafe { bindings::iommu_paging_domain_alloc_flags(owner.raw, 0) };
+        let ptr = unsafe { bindings::iommu_paging_domain_alloc_flags(owner.raw, flags) };
         let ptr = kernel::error::from_err_ptr(ptr)?;
         Ok(Self {
             ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
         })
+    }
+
+    /// A nested domain on `parent` for the IOMMU of the device `owner` holds, from the
+    /// user's table description of format `format` at `uptr` (`len` bytes), which the
+    /// IOMMU driver reads and checks itself.
+    ///
+    /// Errors: `EOPNOTSUPP` the IOMMU has no nesting or not this format, and the driver's.
+    pub(crate) fn new_nested(owner: &DmaOwner, parent: &Domain, format: u32, uptr: usize, len: usize) -> Result<Self> {
+        // SAFETY: `owner.raw` is a valid, probed device; `parent` is a live domain;
+        // `uptr` is a user address the driver only copies from.
+        let ptr = unsafe {
+            ioasid_domain_alloc_nested(owner.raw, parent.ptr.as_ptr(), format, uptr as *mut c_void, len)
+        };
+        let ptr = kernel::error::from_err_ptr(ptr)?;
+        Ok(Self {
+            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// Passes `*entry_num` invalidation requests of `format` (each `entry_len` bytes at
+    /// user address `uptr`) to the driver; `*entry_num` becomes how many it carried out.
+    pub(crate) fn invalidate_user(&self, format: u32, uptr: usize, entry_len: u32, entry_num: &mut u32) -> Result {
+        // SAFETY: live domain by the invariant; the driver only copies from `uptr`.
+        let ret = unsafe {
+            ioasid_domain_invalidate_user(self.ptr.as_ptr(), format, uptr as *mut c_void, entry_len, entry_num)
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Whether this domain belongs to the IOMMU driver of the device `owner` holds.
+    pub(crate) fn fits(&self, owner: &DmaOwner) -> bool {
+        // SAFETY: live domain; valid, probed device.
+        unsafe { ioasid_domain_fits(self.ptr.as_ptr(), owner.raw) }
     }
 
     /// Maps `len` bytes at `iova` to physical address `phys`.
@@ -309,6 +374,15 @@ impl DmaOwner {
             return Err(Error::from_errno(ret));
         }
         Ok(info)
+    }
+
+    /// The `hw_info` type of the device's IOMMU if its driver offers nested domains (0
+    /// if not), and for VT-d its extended capability register.
+    pub(crate) fn nesting_hw(&self) -> (u32, u64) {
+        let mut ecap = 0;
+        // SAFETY: `self.raw` is a valid, probed device; `ecap` is a local.
+        let hw = unsafe { ioasid_nesting_hw(self.raw, &mut ecap) };
+        (hw, ecap)
     }
 
     /// How many PASIDs the device and its IOMMU support; 0: no PASID capability.

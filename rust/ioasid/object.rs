@@ -17,7 +17,10 @@ use kernel::{
 
 use crate::{
     device::BoundDevice,
-    ioas::Ioas,
+    ioas::{
+        nested::Child,
+        Ioas, //
+    },
     pasid::PasidNs,
 };
 
@@ -29,6 +32,8 @@ pub(crate) enum Object {
     Device(Arc<BoundDevice>),
     /// A PASID namespace.
     PasidNs(Arc<PasidNs>),
+    /// A child (nested) address space.
+    Child(Arc<Child>),
 }
 
 /// The objects of one context, by ID.
@@ -110,6 +115,17 @@ impl ObjectTable {
         }
     }
 
+    /// The child address space with ID `id`.
+    ///
+    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not a child.
+    pub(crate) fn child(&self, id: u32) -> Result<Arc<Child>> {
+        match self.objects.get(&id) {
+            Some(Object::Child(child)) => Ok(child.clone()),
+            Some(_) => Err(EINVAL),
+            None => Err(ENOENT),
+        }
+    }
+
     /// Removes the object with ID `id` for `IOASID_DESTROY` and returns it, to be dropped
     /// by the caller outside the table's lock.
     ///
@@ -122,6 +138,7 @@ impl ObjectTable {
             Some(Object::Device(_)) => return Err(EINVAL),
             Some(Object::Ioas(ioas)) => ioas.kill()?,
             Some(Object::PasidNs(ns)) => ns.kill()?,
+            Some(Object::Child(child)) => child.kill()?,
         }
         self.objects.remove(&id).ok_or(ENOENT)
     }

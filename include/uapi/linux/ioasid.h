@@ -42,6 +42,10 @@ enum ioasid_cmd {
 	IOASID_CMD_PASID_FREE,
 	IOASID_CMD_DEVICE_PASID_ATTACH,
 	IOASID_CMD_DEVICE_PASID_DETACH,
+	IOASID_CMD_NESTED_ALLOC,
+	IOASID_CMD_BIND_TABLE,
+	IOASID_CMD_UNBIND_TABLE,
+	IOASID_CMD_CACHE_INVALIDATE,
 };
 
 /**
@@ -309,10 +313,16 @@ enum ioasid_device_info_flags {
  *	how many ranges its IOMMU reserves
  * @__reserved: must be 0
  * @reserved_iovas: user pointer to an array of struct ioasid_iova_range
+ * @caps_len: (since size 72) in, the size of the buffer at @caps; out, the size of the
+ *	device's capability chain
+ * @__reserved2: must be 0
+ * @caps: (since size 72) user pointer to a buffer for the capability chain: a list of
+ *	capabilities, each beginning with a struct ioasid_info_cap_header
  *
- * Reports what userspace needs to know to use the device well. When the array is too
- * small, the ranges that fit are written, @num_reserved is set to the total, and the
- * ioctl fails with EMSGSIZE.
+ * Reports what userspace needs to know to use the device well. When the array (or the
+ * capability buffer) is too small, what fits is written (nothing, for the capability
+ * buffer), @num_reserved (@caps_len) is set to what is needed, and the ioctl fails
+ * with EMSGSIZE. With @caps 0, only @caps_len is set.
  *
  * Errors: EINVAL argsz too small, @__reserved not 0, or @dev_id not a device; E2BIG;
  * EFAULT; EOPNOTSUPP unknown @flags; ENOENT unknown @dev_id; EMSGSIZE array too small;
@@ -331,6 +341,49 @@ struct ioasid_device_info {
 	__u32 num_reserved;
 	__u32 __reserved;
 	__aligned_u64 reserved_iovas;
+	__u32 caps_len;
+	__u32 __reserved2;
+	__aligned_u64 caps;
+};
+
+/**
+ * struct ioasid_info_cap_header - the header of a capability in an info chain
+ * @id: which capability (IOASID_INFO_CAP_*): unknown IDs are to be skipped
+ * @version: the version of that capability's layout
+ * @next: offset of the next capability from the start of the buffer; 0: the last one
+ */
+struct ioasid_info_cap_header {
+	__u16 id;
+	__u16 version;
+	__u32 next;
+};
+
+/* The nesting capability: struct ioasid_info_cap_nesting. */
+#define IOASID_INFO_CAP_NESTING 1
+
+/**
+ * struct ioasid_info_nesting_format - a table format an IOMMU takes
+ * @format: enum ioasid_table_format
+ * @versions: bitmap of the struct ioasid_bind_table versions it takes (bit n: version n)
+ */
+struct ioasid_info_nesting_format {
+	__u32 format;
+	__u32 versions;
+};
+
+/**
+ * struct ioasid_info_cap_nesting - IOASID_INFO_CAP_NESTING, version 1
+ * @header: id IOASID_INFO_CAP_NESTING, version 1
+ * @num_formats: how many struct ioasid_info_nesting_format follow this struct: the
+ *	formats of user-owned stage-1 tables the device's IOMMU takes
+ * @__reserved: 0
+ *
+ * Present only when the device's IOMMU offers nesting (IOASID_DEVICE_INFO_NESTING).
+ */
+struct ioasid_info_cap_nesting {
+	struct ioasid_info_cap_header header;
+	__u32 num_formats;
+	__u32 __reserved;
 };
 #define IOASID_DEVICE_GET_INFO _IO(IOASID_TYPE, IOASID_CMD_DEVICE_GET_INFO)
 
@@ -478,5 +531,229 @@ struct ioasid_device_pasid_detach {
 	__u32 pasid;
 };
 #define IOASID_DEVICE_PASID_DETACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_DETACH)
+
+/*
+ * Nested translation: a child address space whose stage-1 page tables are owned by
+ * userspace (a guest), on a parent address space (kernel-managed stage 2: GPA -> HPA).
+ */
+
+/**
+ * enum ioasid_table_format - formats of user-owned stage-1 page tables
+ * @IOASID_FORMAT_VTD_S1: Intel VT-d first-stage table (struct ioasid_table_vtd)
+ * @IOASID_FORMAT_ARM_SMMUV3: Arm SMMUv3 stream table entry pointing at a context
+ *	descriptor table (struct ioasid_table_smmuv3): the guest's whole PASID table
+ * @IOASID_FORMAT_AMD_V2: AMD v2 guest table via a device table entry
+ *	(struct ioasid_table_amd): the guest's whole PASID (GCR3) table
+ * @IOASID_FORMAT_MOCK: the test-only mock IOMMU's stage-1 table (struct
+ *	ioasid_table_mock), for CONFIG_IOASID_TEST kernels
+ *
+ * The vendor structs are laid out as the kernel's IOMMU drivers take them.
+ */
+enum ioasid_table_format {
+	IOASID_FORMAT_VTD_S1 = 1,
+	IOASID_FORMAT_ARM_SMMUV3 = 2,
+	IOASID_FORMAT_AMD_V2 = 3,
+	IOASID_FORMAT_MOCK = 0xbb01,
+};
+
+/**
+ * struct ioasid_nested_alloc - IOASID_NESTED_ALLOC argument
+ * @argsz: sizeof(struct ioasid_nested_alloc)
+ * @flags: must be 0
+ * @parent_id: the parent address space (stage 2)
+ * @format: enum ioasid_table_format of the tables that will be bound
+ * @out_child_id: out, the ID of the new child address space
+ * @__reserved: must be 0
+ *
+ * The parent cannot be destroyed while it has children; the child is destroyed with
+ * IOASID_DESTROY once no table is bound to it.
+ *
+ * Errors: EINVAL argsz too small, @parent_id not an address space (e.g. a child), or
+ * @__reserved; E2BIG; EFAULT; EOPNOTSUPP unknown @flags or @format; ENOENT unknown ID;
+ * ENOMEM; ENOSPC.
+ */
+struct ioasid_nested_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 parent_id;
+	__u32 format;
+	__u32 out_child_id;
+	__u32 __reserved;
+};
+#define IOASID_NESTED_ALLOC _IO(IOASID_TYPE, IOASID_CMD_NESTED_ALLOC)
+
+/* IOASID_FORMAT_VTD_S1 (struct iommu_hwpt_vtd_s1 of the VT-d driver). */
+struct ioasid_table_vtd {
+	__aligned_u64 flags;
+	__aligned_u64 pgtbl_addr;
+	__u32 addr_width;
+	__u32 __reserved;
+};
+
+/* IOASID_FORMAT_ARM_SMMUV3: the guest's stream table entry. */
+struct ioasid_table_smmuv3 {
+	__aligned_u64 ste[2];
+};
+
+/* IOASID_FORMAT_AMD_V2: the guest's device table entry. */
+struct ioasid_table_amd {
+	__aligned_u64 dte[4];
+};
+
+/**
+ * struct ioasid_table_mock - IOASID_FORMAT_MOCK stage-1 table
+ * @table: parent IOVA (guest physical address) of the table, 4 KiB aligned, mapped in
+ *	the parent
+ * @flags: must be 0
+ * @__reserved: must be 0
+ *
+ * The table is one 4 KiB page of 512 little-endian 64-bit entries: entry i translates
+ * the stage-1 IOVA page i (IOVAs 0 to 2 MiB - 1): bit 0 present, bit 1 writable, bits
+ * 63..12 the parent IOVA of the page. The mock IOMMU reads entries through the parent
+ * (stage 2) when it translates, and may cache them in its IOTLB until invalidated.
+ */
+struct ioasid_table_mock {
+	__aligned_u64 table;
+	__u32 flags;
+	__u32 __reserved;
+};
+
+/* Versions of struct ioasid_bind_table's common fields. */
+#define IOASID_BIND_VERSION_1 1
+
+/**
+ * enum ioasid_bind_flags - flags of struct ioasid_bind_table (version 1)
+ * @IOASID_BIND_PASID: bind the table for (device, @pasid of @ns_id); without it, for
+ *	the device's requester-ID DMA
+ */
+enum ioasid_bind_flags {
+	IOASID_BIND_PASID = 1 << 0,
+};
+
+/**
+ * struct ioasid_bind_table - IOASID_BIND_TABLE argument (version 1)
+ * @argsz: the size userspace passes, at least up to the end of @table's member for
+ *	@format
+ * @version: IOASID_BIND_VERSION_1; it covers the common fields (all but @table)
+ * @flags: enum ioasid_bind_flags
+ * @format: enum ioasid_table_format; must be the child's format; selects @table's member
+ * @child_id: the child address space
+ * @dev_id: the device
+ * @ns_id: with IOASID_BIND_PASID, the PASID namespace; else must be 0
+ * @pasid: with IOASID_BIND_PASID, the PASID (its name in @ns_id); else must be 0
+ * @table: the table, in the member @format selects
+ *
+ * Binds a user-owned stage-1 table: DMA from the device (or with the PASID) is
+ * translated by the table, then by the parent. The device (or PASID) must not be
+ * attached otherwise. Evolution rules: Documentation/userspace-api/ioasid.rst.
+ *
+ * Errors: EINVAL argsz too small for @format, wrong object types (e.g. @child_id not a
+ * child), @format not the child's, a misaligned table, or a bad field of @table; E2BIG
+ * non-zero bytes past what this kernel knows; EFAULT; EPROTONOSUPPORT unknown @version;
+ * EOPNOTSUPP unknown @flags, or the device's IOMMU does not take @format; ENOENT unknown
+ * ID or PASID; EBUSY the device (or PASID) is attached or bound already; ENXIO the
+ * table is not mapped in the parent; ENOMEM.
+ */
+struct ioasid_bind_table {
+	__u32 argsz;
+	__u32 version;
+	__u32 flags;
+	__u32 format;
+	__u32 child_id;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+	union {
+		struct ioasid_table_vtd vtd;
+		struct ioasid_table_smmuv3 smmuv3;
+		struct ioasid_table_amd amd;
+		struct ioasid_table_mock mock;
+	} table;
+};
+#define IOASID_BIND_TABLE _IO(IOASID_TYPE, IOASID_CMD_BIND_TABLE)
+
+/**
+ * struct ioasid_unbind_table - IOASID_UNBIND_TABLE argument
+ * @argsz: sizeof(struct ioasid_unbind_table)
+ * @flags: IOASID_BIND_PASID, as for the bind
+ * @child_id: the child address space
+ * @dev_id: the device
+ * @ns_id: with IOASID_BIND_PASID, the PASID namespace; else must be 0
+ * @pasid: with IOASID_BIND_PASID, the PASID; else must be 0
+ *
+ * The device (or PASID) reaches nothing afterwards; its cached translations are gone.
+ *
+ * Errors: EINVAL argsz too small, wrong object types, not bound; E2BIG; EFAULT;
+ * EOPNOTSUPP unknown @flags; ENOENT unknown ID.
+ */
+struct ioasid_unbind_table {
+	__u32 argsz;
+	__u32 flags;
+	__u32 child_id;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+};
+#define IOASID_UNBIND_TABLE _IO(IOASID_TYPE, IOASID_CMD_UNBIND_TABLE)
+
+/**
+ * struct ioasid_inval_mock - an IOASID_FORMAT_MOCK invalidation request
+ * @flags: IOASID_INVAL_MOCK_ALL: everything the table's IOTLB holds; else the range
+ * @__reserved: must be 0
+ * @iova: start of the stage-1 range, 4 KiB aligned
+ * @size: its size in bytes, a multiple of 4 KiB, not 0, @iova + @size not past 2^64
+ */
+struct ioasid_inval_mock {
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 size;
+};
+#define IOASID_INVAL_MOCK_ALL (1 << 0)
+
+/**
+ * enum ioasid_invalidate_flags - flags of struct ioasid_cache_invalidate
+ * @IOASID_INVALIDATE_DEVICE: only the tables bound for @dev_id
+ * @IOASID_INVALIDATE_PASID: only the tables bound for (any device, @pasid of @ns_id)
+ */
+enum ioasid_invalidate_flags {
+	IOASID_INVALIDATE_DEVICE = 1 << 0,
+	IOASID_INVALIDATE_PASID = 1 << 1,
+};
+
+/**
+ * struct ioasid_cache_invalidate - IOASID_CACHE_INVALIDATE argument
+ * @argsz: sizeof(struct ioasid_cache_invalidate)
+ * @flags: enum ioasid_invalidate_flags; none: every table bound to the child
+ * @child_id: the child address space
+ * @dev_id: with IOASID_INVALIDATE_DEVICE, the device; else must be 0
+ * @ns_id: with IOASID_INVALIDATE_PASID, the PASID namespace; else must be 0
+ * @pasid: with IOASID_INVALIDATE_PASID, the PASID; else must be 0
+ * @entry_len: size of one request, in the child's format (e.g. struct
+ *	ioasid_inval_mock)
+ * @entry_num: in, how many requests @entries holds; out, how many were carried out on
+ *	every selected table (all of them, unless one failed: the failing one is at that
+ *	index)
+ * @entries: user pointer to the requests
+ *
+ * Invalidates the IOTLB entries the selected tables' translations left, after the user
+ * changed the tables: all, per device, per PASID, per address range (in the request).
+ *
+ * Errors: EINVAL argsz too small, wrong object types, a bad request (then @entry_num
+ * says where); E2BIG; EFAULT; EOPNOTSUPP unknown @flags or the IOMMU does not
+ * invalidate this format; ENOENT unknown ID or PASID.
+ */
+struct ioasid_cache_invalidate {
+	__u32 argsz;
+	__u32 flags;
+	__u32 child_id;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+	__u32 entry_len;
+	__u32 entry_num;
+	__aligned_u64 entries;
+};
+#define IOASID_CACHE_INVALIDATE _IO(IOASID_TYPE, IOASID_CMD_CACHE_INVALIDATE)
 
 #endif /* _UAPI_LINUX_IOASID_H */

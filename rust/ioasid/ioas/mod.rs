@@ -36,6 +36,7 @@ use crate::{
 };
 
 pub(crate) mod iova;
+pub(crate) mod nested;
 
 /// IOVAs the kernel picks start here: page 0 is never handed out, so that no kernel-chosen
 /// device address looks like a null pointer.
@@ -68,11 +69,14 @@ struct AttachedDomain {
     groups: KVec<(usize, usize)>,
     /// (device, PASID) attachments; the domain goes with its last group and PASID.
     pasids: usize,
+    /// Allocated as a parent (stage 2) of nested domains, and how many use it so.
+    nest_parent: bool,
+    nest_users: usize,
 }
 
 impl AttachedDomain {
     fn unused(&self) -> bool {
-        self.groups.is_empty() && self.pasids == 0
+        self.groups.is_empty() && self.pasids == 0 && self.nest_users == 0
     }
 }
 
@@ -92,6 +96,8 @@ struct Inner {
     reserved: KVec<Reserved>,
     /// Software-table devices attached (they use no domain).
     cpu_devices: usize,
+    /// Child (nested) address spaces on this one.
+    children: usize,
     /// Destroyed: no longer in the object table, so nothing may be added to it.
     dead: bool,
 }
@@ -150,6 +156,7 @@ impl Ioas {
                     domains: KVec::new(),
                     reserved: KVec::new(),
                     cpu_devices: 0,
+                    children: 0,
                     dead: false,
                 }),
                 account,
@@ -331,7 +338,12 @@ impl Ioas {
 
     /// A new domain for the device `owner` holds, filled with every mapping (replay).
     fn new_domain(inner: &Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
-        let domain = Arc::new(Domain::new_paging(owner)?, GFP_KERNEL)?;
+        Self::fill(inner, Domain::new_paging(owner)?)
+    }
+
+    /// `domain`, filled with every mapping.
+    fn fill(inner: &Inner, domain: Domain) -> Result<Arc<Domain>> {
+        let domain = Arc::new(domain, GFP_KERNEL)?;
         for (&iova, m) in inner.maps.iter() {
             // A failed fill is undone by freeing the domain.
             map_into(&domain, iova, &m.pages, m.prot)?;
@@ -347,7 +359,63 @@ impl Ioas {
             domain: domain.clone(),
             groups: group.unwrap_or_default(),
             pasids,
+            nest_parent: false,
+            nest_users: 0,
         });
+    }
+
+    /// A domain of this address space for the IOMMU of the device `owner` holds that can
+    /// be the parent (stage 2) of nested domains: an existing one, or a new one filled
+    /// with every mapping. [`Ioas::put_nest_parent`] gives it back.
+    ///
+    /// Errors: `ENOENT` destroyed, `ENOMEM`, errors of the IOMMU driver.
+    pub(crate) fn nest_parent(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
+        if let Some(d) = inner.domains.iter_mut().find(|d| d.nest_parent && d.domain.fits(owner)) {
+            d.nest_users += 1;
+            return Ok(d.domain.clone());
+        }
+        inner.domains.reserve(1, GFP_KERNEL)?;
+        let domain = Self::fill(&inner, Domain::new_nest_parent(owner)?)?;
+        let _ = inner.domains.push_within_capacity(AttachedDomain {
+            domain: domain.clone(),
+            groups: KVec::new(),
+            pasids: 0,
+            nest_parent: true,
+            nest_users: 1,
+        });
+        Ok(domain)
+    }
+
+    /// Gives back a domain [`Ioas::nest_parent`] returned, once its nested domain is gone.
+    pub(crate) fn put_nest_parent(&self, domain: &Arc<Domain>) {
+        let mut inner = self.inner.lock();
+        let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
+            return;
+        };
+        inner.domains[i].nest_users -= 1;
+        if inner.domains[i].unused() {
+            let _ = inner.domains.remove(i);
+        }
+    }
+
+    /// Counts a child address space in (`true`) or out.
+    ///
+    /// Errors: `ENOENT` destroyed.
+    pub(crate) fn child(&self, add: bool) -> Result {
+        let mut inner = self.inner.lock();
+        if add {
+            if inner.dead {
+                return Err(ENOENT);
+            }
+            inner.children += 1;
+        } else {
+            inner.children -= 1;
+        }
+        Ok(())
     }
 
     /// Forgets (device, `pasid`)'s attachment to `domain` of this address space, which
@@ -432,7 +500,7 @@ impl Ioas {
     /// then on, maps and attaches that raced with the destroy fail with `ENOENT`.
     pub(crate) fn kill(&self) -> Result {
         let mut inner = self.inner.lock();
-        if !inner.domains.is_empty() || inner.cpu_devices > 0 {
+        if !inner.domains.is_empty() || inner.cpu_devices > 0 || inner.children > 0 {
             return Err(EBUSY);
         }
         inner.dead = true;

@@ -37,14 +37,16 @@ use kernel::{
 };
 
 use super::{
-    domain::{
-        MockDomain,
-        Pte, //
-    },
+    domain::MockDomain,
     hw::{
         DevRef,
         MockDev,
-        MockProps, //
+        MockProps,
+        Slot, //
+    },
+    nested::{
+        MockNested,
+        Translation, //
     },
     raw::*,
 };
@@ -154,8 +156,15 @@ impl MiscDevice for Bench {
                 let mut arg = UserArg::<ioasid_mock_iotlb>::read(arg)?;
                 check_flags(0, 0, arg.__reserved)?;
                 let dev = me.device(arg.mock_id)?;
-                let (entries, stale, invalidations) =
-                    with_table(&dev, pasid_of(arg.pasid), |t| t.iotlb())?;
+                let (entries, stale, invalidations) = with_domain(
+                    &dev,
+                    pasid_of(arg.pasid),
+                    |d| d.table.lock().iotlb(),
+                    |n| {
+                        let (cached, invalidations) = n.iotlb();
+                        (cached, 0, invalidations)
+                    },
+                )?;
                 arg.out_entries = entries;
                 arg.out_stale = stale;
                 arg.out_invalidations = invalidations;
@@ -213,18 +222,40 @@ fn pasid_of(pasid: u32) -> Option<u32> {
     (pasid != IOASID_MOCK_NO_PASID).then_some(pasid)
 }
 
-/// Runs `f` on the page table of the domain (`dev`, `pasid`) is attached to.
+/// Runs `paging` or `nested` on the domain (`dev`, `pasid`) is attached to.
 ///
 /// Errors: `ENODEV` nothing attached (blocked).
-fn with_table<R>(dev: &MockDev, pasid: Option<u32>, f: impl FnOnce(&super::domain::PageTable) -> R) -> Result<R> {
+fn with_domain<R>(
+    dev: &MockDev,
+    pasid: Option<u32>,
+    paging: impl FnOnce(&MockDomain) -> R,
+    nested: impl FnOnce(&MockNested) -> R,
+) -> Result<R> {
     let attached = dev.attached.lock();
-    let domain = attached.domain(pasid).ok_or(ENODEV)?;
-    // SAFETY: a domain stays attached, so alive, while the device's lock is held: the
-    // core changes attachments only through the mock's `attach_dev`/`set_dev_pasid`,
-    // which take that lock.
-    let domain: &MockDomain = unsafe { domain.as_ref() };
-    let table = domain.table.lock();
-    Ok(f(&table))
+    // SAFETY (both arms): a domain stays attached, so alive, while the device's lock is
+    // held: the core changes attachments only through the mock's `attach_dev` and
+    // `set_dev_pasid`, which take that lock.
+    Ok(match attached.domain(pasid).ok_or(ENODEV)? {
+        Slot::Paging(d) => paging(unsafe { d.as_ref() }),
+        Slot::Nested(d) => nested(unsafe { d.as_ref() }),
+    })
+}
+
+/// What DMA from (`dev`, `pasid`) to `iova` reaches: `(phys, prot, entry size)`.
+///
+/// Errors: `ENODEV` nothing attached.
+fn translate(dev: &MockDev, pasid: Option<u32>, iova: u64) -> Result<Option<Translation>> {
+    with_domain(
+        dev,
+        pasid,
+        |d| {
+            d.table
+                .lock()
+                .lookup(iova)
+                .map(|(start, pte)| (pte.phys + (iova - start), pte.prot, pte.size))
+        },
+        |n| n.translate(iova),
+    )
 }
 
 /// The physical address of the page behind user address `addr`.
@@ -371,20 +402,19 @@ impl Bench {
             } else {
                 Some(user_phys(arg.uptr.checked_add(off).ok_or(EFAULT)?)?)
             };
-            let iova = arg.iova + off;
-            let found: Option<(u64, Pte)> = with_table(&dev, pasid, |t| t.lookup(iova))?;
+            let found = translate(&dev, pasid, arg.iova + off)?;
             match (expect, found) {
                 (None, Some(_)) => return Err(EEXIST),
                 (None, None) => {}
                 (Some(_), None) => return Err(ENXIO),
-                (Some(phys), Some((start, pte))) => {
-                    if pte.phys + (iova - start) != phys {
+                (Some(phys), Some((got, prot, size))) => {
+                    if got != phys {
                         return Err(ENXIO);
                     }
-                    if pte.prot & need != need {
+                    if prot & need != need {
                         return Err(EACCES);
                     }
-                    pgsizes |= pte.size;
+                    pgsizes |= size;
                 }
             }
             off += page;

@@ -25,8 +25,10 @@ use super::{
     hw::{
         zeroed,
         Global,
-        MockDev, //
+        MockDev,
+        Slot, //
     },
+    nested::MockNested,
     raw::IOASID_MOCK_PGSIZES,
 };
 
@@ -140,6 +142,21 @@ impl MockDomain {
         // SAFETY: `new` returned the first field of a live `MockDomain`.
         unsafe { &*domain.cast::<MockDomain>() }
     }
+
+    /// As [`MockDomain::from_raw`], for the mock's other modules.
+    ///
+    /// # Safety
+    ///
+    /// As for [`MockDomain::from_raw`].
+    pub(super) unsafe fn from_raw_ref<'a>(domain: *mut bindings::iommu_domain) -> &'a MockDomain {
+        // SAFETY: as the caller guarantees.
+        unsafe { Self::from_raw(domain) }
+    }
+
+    /// The instance it was allocated for.
+    pub(super) fn instance(&self) -> u32 {
+        self.instance
+    }
 }
 
 /// Paging-domain operations of the mock.
@@ -187,11 +204,28 @@ unsafe fn set_domain(dev: *mut bindings::device, pasid: Option<u32>, domain: Opt
                 // Another IOMMU's page table: this one cannot walk it.
                 return EINVAL.to_errno();
             }
-            Some(NonNull::from(d))
+            Some(Slot::Paging(NonNull::from(d)))
         }
         None => None,
     };
     match mdev.attached.lock().set(pasid, domain) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Points (`dev`, `pasid`) at nested domain `nested` in the mock hardware.
+///
+/// # Safety
+///
+/// `dev` is a device probed by the mock.
+pub(super) unsafe fn set_nested(dev: *mut bindings::device, pasid: Option<u32>, nested: &MockNested) -> c_int {
+    // SAFETY: probed by the mock (caller), so on its bus.
+    let mdev = unsafe { MockDev::from_raw(dev) };
+    if nested.instance != mdev.instance {
+        return EINVAL.to_errno();
+    }
+    match mdev.attached.lock().set(pasid, Some(Slot::Nested(NonNull::from(nested)))) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -34,3 +34,21 @@ int ioasid_mock_add_resv(struct list_head *head, u64 start, u64 length)
 	list_add_tail(&region->list, head);
 	return 0;
 }
+
+#include <linux/highmem.h>
+
+void ioasid_mock_read_phys(u64 phys, void *buf, size_t len);
+
+/* Reads @len bytes at physical address @phys (within one page the caller keeps). */
+void ioasid_mock_read_phys(u64 phys, void *buf, size_t len)
+{
+	memcpy_from_page(buf, pfn_to_page(PHYS_PFN(phys)), offset_in_page(phys), len);
+}
+
+void *ioasid_mock_hw_info_alloc(void);
+
+/* The (empty) hw_info the mock reports; the IOMMU core's user kfree()s it. */
+void *ioasid_mock_hw_info_alloc(void)
+{
+	return kzalloc(8, GFP_KERNEL);
+}

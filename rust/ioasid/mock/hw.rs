@@ -32,6 +32,10 @@ use super::{
         self,
         MockDomain, //
     },
+    nested::{
+        self,
+        MockNested, //
+    },
     raw::IOASID_MOCK_ADDR_WIDTH,
 };
 
@@ -88,6 +92,7 @@ unsafe extern "C" {
 unsafe extern "C" {
     fn ioasid_mock_set_pasid_width(dev: *mut bindings::device, bits: u32) -> c_int;
     fn ioasid_mock_add_resv(head: *mut bindings::list_head, start: u64, length: u64) -> c_int;
+    fn ioasid_mock_hw_info_alloc() -> *mut c_void;
 }
 
 static BUS: Global<bindings::bus_type> = Global::new(bindings::bus_type {
@@ -111,6 +116,8 @@ static IOMMU: Global<bindings::iommu_device> = Global::new(bindings::iommu_devic
 static OPS: Global<bindings::iommu_ops> = Global::new(bindings::iommu_ops {
     capable: Some(capable),
     domain_alloc_paging_flags: Some(domain_alloc_paging_flags),
+    domain_alloc_nested: Some(domain_alloc_nested),
+    hw_info: Some(hw_info),
     probe_device: Some(probe_device),
     release_device: Some(release_device),
     device_group: Some(device_group),
@@ -210,12 +217,19 @@ pub(super) struct MockProps {
     pub(super) pri: bool,
 }
 
+/// A domain DMA goes through.
+#[derive(Clone, Copy)]
+pub(super) enum Slot {
+    Paging(NonNull<MockDomain>),
+    Nested(NonNull<MockNested>),
+}
+
 /// The domains a mock device is attached to, as the mock "hardware" sees them.
 pub(super) struct Attached {
     /// Domain of requester-ID DMA; `None` while blocked.
-    pub(super) rid: Option<NonNull<MockDomain>>,
+    pub(super) rid: Option<Slot>,
     /// Domains of PASID-tagged DMA, by PASID.
-    pub(super) pasids: KVec<(u32, NonNull<MockDomain>)>,
+    pub(super) pasids: KVec<(u32, Slot)>,
 }
 
 // SAFETY: the pointers are only names of domains, dereferenced under the device's lock
@@ -224,7 +238,7 @@ unsafe impl Send for Attached {}
 
 impl Attached {
     /// The domain DMA tagged with `pasid` (`None`: no PASID) goes through.
-    pub(super) fn domain(&self, pasid: Option<u32>) -> Option<NonNull<MockDomain>> {
+    pub(super) fn domain(&self, pasid: Option<u32>) -> Option<Slot> {
         match pasid {
             None => self.rid,
             Some(p) => self.pasids.iter().find(|(q, _)| *q == p).map(|(_, d)| *d),
@@ -232,7 +246,7 @@ impl Attached {
     }
 
     /// Records that `pasid` now goes through `domain` (`None`: blocked).
-    pub(super) fn set(&mut self, pasid: Option<u32>, domain: Option<NonNull<MockDomain>>) -> Result {
+    pub(super) fn set(&mut self, pasid: Option<u32>, domain: Option<Slot>) -> Result {
         let Some(p) = pasid else {
             self.rid = domain;
             return Ok(());
@@ -477,7 +491,8 @@ unsafe extern "C" fn domain_alloc_paging_flags(
     flags: u32,
     user_data: *const bindings::iommu_user_data,
 ) -> *mut bindings::iommu_domain {
-    if flags != 0 || !user_data.is_null() {
+    // Any paging domain of the mock can be a parent of nested domains.
+    if flags & !bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT != 0 || !user_data.is_null() {
         return EOPNOTSUPP.to_ptr();
     }
     // SAFETY: probed by the mock, so on its bus.
@@ -486,4 +501,41 @@ unsafe extern "C" fn domain_alloc_paging_flags(
         Ok(domain) => domain,
         Err(e) => e.to_ptr(),
     }
+}
+
+unsafe extern "C" fn domain_alloc_nested(
+    dev: *mut bindings::device,
+    parent: *mut bindings::iommu_domain,
+    flags: u32,
+    user_data: *const bindings::iommu_user_data,
+) -> *mut bindings::iommu_domain {
+    if flags != 0 || user_data.is_null() || parent.is_null() {
+        return EINVAL.to_ptr();
+    }
+    // SAFETY: probed by the mock, so on its bus.
+    let mdev = unsafe { MockDev::from_raw(dev) };
+    // SAFETY: the core's user passes a live parent and valid user data.
+    match unsafe { nested::alloc(mdev.instance, parent, user_data) } {
+        Ok(domain) => domain,
+        Err(e) => e.to_ptr(),
+    }
+}
+
+unsafe extern "C" fn hw_info(
+    _dev: *mut bindings::device,
+    length: *mut u32,
+    type_: *mut bindings::iommu_hw_info_type,
+) -> *mut c_void {
+    // The mock has no registers to report: an empty (zero-length) allocation.
+    // SAFETY: plain allocation, which the caller frees.
+    let info = unsafe { ioasid_mock_hw_info_alloc() };
+    if info.is_null() {
+        return ENOMEM.to_ptr();
+    }
+    // SAFETY: the core passes valid out-pointers.
+    unsafe {
+        *length = 0;
+        *type_ = crate::iommu::MOCK_HW_INFO_TYPE;
+    }
+    info
 }

@@ -22,6 +22,7 @@ use kernel::{
 mod control;
 mod domain;
 mod hw;
+mod nested;
 
 /// Definitions generated from `rust/ioasid/mock/ioasid_mock.h`.
 #[allow(

@@ -69,6 +69,10 @@ const PASID_ALLOC: u32 = _IO(IOASID_TYPE, IOASID_CMD_PASID_ALLOC);
 const PASID_FREE: u32 = _IO(IOASID_TYPE, IOASID_CMD_PASID_FREE);
 const DEVICE_PASID_ATTACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_ATTACH);
 const DEVICE_PASID_DETACH: u32 = _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_DETACH);
+const NESTED_ALLOC: u32 = _IO(IOASID_TYPE, IOASID_CMD_NESTED_ALLOC);
+const BIND_TABLE: u32 = _IO(IOASID_TYPE, IOASID_CMD_BIND_TABLE);
+const UNBIND_TABLE: u32 = _IO(IOASID_TYPE, IOASID_CMD_UNBIND_TABLE);
+const CACHE_INVALIDATE: u32 = _IO(IOASID_TYPE, IOASID_CMD_CACHE_INVALIDATE);
 
 // The header and this file must agree on the largest argsz; argsz.rs cannot see the
 // generated constant because it is also built on the host.
@@ -120,6 +124,38 @@ extensible! {
     ioasid_pasid_free, first version 16;
     ioasid_device_pasid_attach, first version 24;
     ioasid_device_pasid_detach, first version 16;
+    ioasid_nested_alloc, first version 24;
+    ioasid_bind_table, first version 32;
+    ioasid_unbind_table, first version 24;
+    ioasid_cache_invalidate, first version 40;
+}
+
+/// Where the table description begins in `struct ioasid_bind_table`: the end of its
+/// common fields (version 1).
+pub(crate) const BIND_COMMON_SIZE: usize = core::mem::offset_of!(ioasid_bind_table, table);
+
+/// The size of the table description of `format`, or `None` for a format this kernel
+/// does not know.
+pub(crate) fn table_size(format: u32) -> Option<usize> {
+    match format {
+        IOASID_FORMAT_VTD_S1 => Some(size_of::<ioasid_table_vtd>()),
+        IOASID_FORMAT_ARM_SMMUV3 => Some(size_of::<ioasid_table_smmuv3>()),
+        IOASID_FORMAT_AMD_V2 => Some(size_of::<ioasid_table_amd>()),
+        IOASID_FORMAT_MOCK => Some(size_of::<ioasid_table_mock>()),
+        _ => None,
+    }
+}
+
+/// A validated PASID selector: `(namespace ID, PASID)` when `flag` is in `flags`;
+/// otherwise both fields must be 0 (`EINVAL`).
+fn pasid_selector(flags: u32, flag: u32, ns_id: u32, pasid: u32) -> Result<Option<(u32, u32)>> {
+    if flags & flag != 0 {
+        Ok(Some((ns_id, pasid)))
+    } else if ns_id != 0 || pasid != 0 {
+        Err(EINVAL)
+    } else {
+        Ok(None)
+    }
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding.
@@ -230,6 +266,14 @@ pub(crate) enum Request {
     DevicePasidAttach { dev_id: u32, ns_id: u32, pasid: u32, ioas_id: u32, replace: bool },
     /// `IOASID_DEVICE_PASID_DETACH`.
     DevicePasidDetach { dev_id: u32, ns_id: u32, pasid: u32 },
+    /// `IOASID_NESTED_ALLOC`.
+    NestedAlloc(UserArg<ioasid_nested_alloc>),
+    /// `IOASID_BIND_TABLE`: the table description is at user address `uptr`, `len` bytes.
+    BindTable { child_id: u32, dev_id: u32, pasid: Option<(u32, u32)>, format: u32, uptr: usize, len: usize },
+    /// `IOASID_UNBIND_TABLE`.
+    UnbindTable { child_id: u32, dev_id: u32, pasid: Option<(u32, u32)> },
+    /// `IOASID_CACHE_INVALIDATE`, with its PASID selector.
+    CacheInvalidate(UserArg<ioasid_cache_invalidate>, Option<(u32, u32)>),
 }
 
 /// Maps IOVA arithmetic errors to the documented errnos.
@@ -370,6 +414,51 @@ impl Request {
                     pasid: arg.pasid,
                 })
             }
+            NESTED_ALLOC => {
+                let arg = UserArg::<ioasid_nested_alloc>::read(arg)?;
+                check_flags(arg.flags, 0, arg.__reserved)?;
+                if table_size(arg.format).is_none() {
+                    return Err(EOPNOTSUPP);
+                }
+                Ok(Request::NestedAlloc(arg))
+            }
+            BIND_TABLE => {
+                let a = UserArg::<ioasid_bind_table>::read(arg)?;
+                if a.version != IOASID_BIND_VERSION_1 {
+                    return Err(EPROTONOSUPPORT);
+                }
+                check_flags(a.flags, IOASID_BIND_PASID, 0)?;
+                let len = table_size(a.format).ok_or(EOPNOTSUPP)?;
+                if (a.argsz as usize) < BIND_COMMON_SIZE + len {
+                    return Err(EINVAL);
+                }
+                Ok(Request::BindTable {
+                    child_id: a.child_id,
+                    dev_id: a.dev_id,
+                    pasid: pasid_selector(a.flags, IOASID_BIND_PASID, a.ns_id, a.pasid)?,
+                    format: a.format,
+                    uptr: arg + BIND_COMMON_SIZE,
+                    len,
+                })
+            }
+            UNBIND_TABLE => {
+                let a = UserArg::<ioasid_unbind_table>::read(arg)?;
+                check_flags(a.flags, IOASID_BIND_PASID, 0)?;
+                Ok(Request::UnbindTable {
+                    child_id: a.child_id,
+                    dev_id: a.dev_id,
+                    pasid: pasid_selector(a.flags, IOASID_BIND_PASID, a.ns_id, a.pasid)?,
+                })
+            }
+            CACHE_INVALIDATE => {
+                let a = UserArg::<ioasid_cache_invalidate>::read(arg)?;
+                check_flags(a.flags, IOASID_INVALIDATE_DEVICE | IOASID_INVALIDATE_PASID, 0)?;
+                if a.flags & IOASID_INVALIDATE_DEVICE == 0 && a.dev_id != 0 {
+                    return Err(EINVAL);
+                }
+                let pasid = pasid_selector(a.flags, IOASID_INVALIDATE_PASID, a.ns_id, a.pasid)?;
+                Ok(Request::CacheInvalidate(a, pasid))
+            }
             _ => Err(ENOTTY),
         }
     }
@@ -390,11 +479,42 @@ pub(crate) fn write_iova_ranges(ptr: u64, num: &mut u32, ranges: &[(u64, u64)]) 
     Ok(n == ranges.len())
 }
 
+/// Writes the capability chain of `IOASID_DEVICE_GET_INFO` (the nesting capability
+/// listing `formats`, if any) to the user buffer `ptr` of `*len` bytes and sets `*len` to
+/// its size. Returns whether it fitted: with no buffer (`ptr` 0) the caller only learns
+/// the size; a buffer too small is left alone (the ioctl then fails with `EMSGSIZE`).
+pub(crate) fn write_info_caps(ptr: u64, len: &mut u32, formats: &[u32]) -> Result<bool> {
+    if formats.is_empty() {
+        *len = 0;
+        return Ok(true);
+    }
+    let size = size_of::<ioasid_info_cap_nesting>() + formats.len() * size_of::<ioasid_info_nesting_format>();
+    let fits = ptr == 0 || *len as usize >= size;
+    if ptr != 0 && fits {
+        let mut w = UserSlice::new(UserPtr::from_addr(ptr as usize), size).writer();
+        // The header (id, version, next), then the count and a reserved word.
+        w.write_slice(&(IOASID_INFO_CAP_NESTING as u16).to_ne_bytes())?;
+        w.write_slice(&1u16.to_ne_bytes())?;
+        w.write_slice(&0u32.to_ne_bytes())?;
+        w.write_slice(&(formats.len() as u32).to_ne_bytes())?;
+        w.write_slice(&0u32.to_ne_bytes())?;
+        for &f in formats {
+            w.write_slice(&f.to_ne_bytes())?;
+            w.write_slice(&(1u32 << IOASID_BIND_VERSION_1).to_ne_bytes())?;
+        }
+    }
+    *len = size as u32;
+    Ok(fits)
+}
+
 /// Whether this kernel supports `IOASID_CHECK_EXTENSION`'s `extension`.
 ///
 /// Unknown numbers (from a newer header) answer `false`, never an error.
 pub(crate) fn extension_supported(extension: u32) -> bool {
-    matches!(extension, IOASID_EXT_ARGSZ | IOASID_EXT_MAP_DMA | IOASID_EXT_PASID)
+    matches!(
+        extension,
+        IOASID_EXT_ARGSZ | IOASID_EXT_MAP_DMA | IOASID_EXT_PASID | IOASID_EXT_NESTING
+    )
 }
 
 #[kunit_tests(ioasid_uapi)]
@@ -424,6 +544,10 @@ mod tests {
             PASID_FREE,
             DEVICE_PASID_ATTACH,
             DEVICE_PASID_DETACH,
+            NESTED_ALLOC,
+            BIND_TABLE,
+            UNBIND_TABLE,
+            CACHE_INVALIDATE,
         ];
         for (i, &cmd) in cmds.iter().enumerate() {
             assert_eq!(_IOC_TYPE(cmd), IOASID_TYPE);
@@ -450,8 +574,8 @@ mod tests {
         assert!(extension_supported(IOASID_EXT_ARGSZ));
         assert!(extension_supported(IOASID_EXT_MAP_DMA));
         assert!(extension_supported(IOASID_EXT_PASID));
+        assert!(extension_supported(IOASID_EXT_NESTING));
         for ext in [
-            IOASID_EXT_NESTING,
             IOASID_EXT_FAULT_QUEUE,
             0,
             u32::MAX,

@@ -560,21 +560,31 @@ TEST_F(ioas, concurrent_map_unmap_destroy)
 	EXPECT_EQ(ENOENT, errno);
 }
 
-/* Every ioctl with a struct argument, and its struct's first published size. */
+/* Every ioctl with a struct argument, its struct's first published size, and its size. */
+#define IOCTL(cmd, type, first) { cmd, first, sizeof(struct type), #cmd }
 static const struct {
 	unsigned long cmd;
-	__u32 size;
+	__u32 size, known;
 	const char *name;
 } struct_ioctls[] = {
-	{ IOASID_CHECK_EXTENSION, sizeof(struct ioasid_check_extension), "CHECK_EXTENSION" },
-	{ IOASID_DESTROY, sizeof(struct ioasid_destroy), "DESTROY" },
-	{ IOASID_IOAS_ALLOC, sizeof(struct ioasid_ioas_alloc), "IOAS_ALLOC" },
-	{ IOASID_IOAS_IOVA_RANGES, sizeof(struct ioasid_ioas_iova_ranges), "IOAS_IOVA_RANGES" },
-	{ IOASID_IOAS_MAP, sizeof(struct ioasid_ioas_map), "IOAS_MAP" },
-	{ IOASID_IOAS_UNMAP, sizeof(struct ioasid_ioas_unmap), "IOAS_UNMAP" },
-	{ IOASID_DEVICE_ATTACH, sizeof(struct ioasid_device_attach), "DEVICE_ATTACH" },
-	{ IOASID_DEVICE_DETACH, sizeof(struct ioasid_device_detach), "DEVICE_DETACH" },
-	{ IOASID_DEVICE_GET_INFO, sizeof(struct ioasid_device_info), "DEVICE_GET_INFO" },
+	IOCTL(IOASID_CHECK_EXTENSION, ioasid_check_extension, 16),
+	IOCTL(IOASID_DESTROY, ioasid_destroy, 8),
+	IOCTL(IOASID_IOAS_ALLOC, ioasid_ioas_alloc, 16),
+	IOCTL(IOASID_IOAS_IOVA_RANGES, ioasid_ioas_iova_ranges, 32),
+	IOCTL(IOASID_IOAS_MAP, ioasid_ioas_map, 40),
+	IOCTL(IOASID_IOAS_UNMAP, ioasid_ioas_unmap, 24),
+	IOCTL(IOASID_DEVICE_ATTACH, ioasid_device_attach, 16),
+	IOCTL(IOASID_DEVICE_DETACH, ioasid_device_detach, 8),
+	IOCTL(IOASID_DEVICE_GET_INFO, ioasid_device_info, 56),
+	IOCTL(IOASID_PASID_NS_ALLOC, ioasid_pasid_ns_alloc, 16),
+	IOCTL(IOASID_PASID_ALLOC, ioasid_pasid_alloc, 24),
+	IOCTL(IOASID_PASID_FREE, ioasid_pasid_free, 16),
+	IOCTL(IOASID_DEVICE_PASID_ATTACH, ioasid_device_pasid_attach, 24),
+	IOCTL(IOASID_DEVICE_PASID_DETACH, ioasid_device_pasid_detach, 16),
+	IOCTL(IOASID_NESTED_ALLOC, ioasid_nested_alloc, 24),
+	IOCTL(IOASID_BIND_TABLE, ioasid_bind_table, 32),
+	IOCTL(IOASID_UNBIND_TABLE, ioasid_unbind_table, 24),
+	IOCTL(IOASID_CACHE_INVALIDATE, ioasid_cache_invalidate, 40),
 };
 
 /* The argsz rules hold for every ioctl, before anything else is looked at. */
@@ -595,8 +605,8 @@ TEST_F(ioas, every_ioctl_follows_the_argsz_rules)
 		EXPECT_EQ(-1, ioctl(self->fd, struct_ioctls[i].cmd, buf));
 		EXPECT_EQ(EINVAL, errno);
 		/* Longer, with a byte the kernel does not know set. */
-		*(__u32 *)buf = size + 8;
-		buf[size + 7] = 1;
+		*(__u32 *)buf = struct_ioctls[i].known + 8;
+		buf[struct_ioctls[i].known + 7] = 1;
 		EXPECT_EQ(-1, ioctl(self->fd, struct_ioctls[i].cmd, buf));
 		EXPECT_EQ(E2BIG, errno);
 		/* Far too long. */

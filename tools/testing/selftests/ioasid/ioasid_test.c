@@ -74,11 +74,14 @@ TEST_F(ioasid, check_extension_supported)
 	supported = 0;
 	ASSERT_EQ(0, check_extension(self->fd, IOASID_EXT_PASID, &supported));
 	EXPECT_EQ(1, supported);
+	supported = 0;
+	ASSERT_EQ(0, check_extension(self->fd, IOASID_EXT_NESTING, &supported));
+	EXPECT_EQ(1, supported);
 }
 
 TEST_F(ioasid, check_extension_not_yet_supported)
 {
-	static const __u32 exts[] = { IOASID_EXT_NESTING, IOASID_EXT_FAULT_QUEUE };
+	static const __u32 exts[] = { IOASID_EXT_FAULT_QUEUE };
 	__u32 supported;
 	unsigned int i;
 

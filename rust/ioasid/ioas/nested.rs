@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Child (nested) address spaces: a user-owned stage-1 table format on a parent
+//! [`Ioas`] (stage 2).
+//!
+//! A child holds no mappings of its own: it is the name under which userspace binds its
+//! tables for devices (and PASIDs), and the scope of its cache invalidations. Each bind
+//! is a nested IOMMU domain on a nest-parent domain of the parent; the device's binding
+//! (`crate::device`) owns it, and the child keeps a reference to reach it for
+//! invalidations.
+
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        Arc,
+        Mutex, //
+    },
+};
+
+use super::Ioas;
+use crate::iommu::Domain;
+
+/// Which bound tables an invalidation is for.
+pub(crate) struct Filter {
+    /// Only those of this device ID.
+    pub(crate) dev_id: Option<u32>,
+    /// Only those of this PASID: its namespace's key and its name there.
+    pub(crate) pasid: Option<(usize, u32)>,
+}
+
+/// One table bound to the child.
+struct Bound {
+    dev_id: u32,
+    pasid: Option<(usize, u32)>,
+    domain: Arc<Domain>,
+}
+
+struct Inner {
+    bound: KVec<Bound>,
+    dead: bool,
+}
+
+/// A child address space.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Child {
+    parent: Arc<Ioas>,
+    format: u32,
+    #[pin]
+    inner: Mutex<Inner>,
+}
+
+impl Child {
+    /// A child of `parent` for tables of `format`.
+    ///
+    /// Errors: `ENOENT` the parent was destroyed meanwhile, `ENOMEM`.
+    pub(crate) fn new(parent: Arc<Ioas>, format: u32) -> Result<Arc<Self>> {
+        parent.child(true)?;
+        let theirs = parent.clone();
+        let child = Arc::pin_init(
+            pin_init!(Self {
+                parent: theirs,
+                format,
+                inner <- new_mutex!(Inner {
+                    bound: KVec::new(),
+                    dead: false,
+                }),
+            }),
+            GFP_KERNEL,
+        );
+        if child.is_err() {
+            parent.child(false)?;
+        }
+        child
+    }
+
+    /// The parent address space.
+    pub(crate) fn parent(&self) -> &Arc<Ioas> {
+        &self.parent
+    }
+
+    /// The format of its tables.
+    pub(crate) fn format(&self) -> u32 {
+        self.format
+    }
+
+    /// Records a bound table.
+    ///
+    /// Errors: `ENOENT` destroyed meanwhile, `ENOMEM`.
+    pub(crate) fn add(&self, dev_id: u32, pasid: Option<(usize, u32)>, domain: Arc<Domain>) -> Result {
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
+        inner.bound.push(
+            Bound {
+                dev_id,
+                pasid,
+                domain,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the table bound as `domain`.
+    pub(crate) fn remove(&self, domain: &Arc<Domain>) {
+        self.inner.lock().bound.retain(|b| !Arc::ptr_eq(&b.domain, domain));
+    }
+
+    /// Passes `*entry_num` invalidation requests to every bound table `filter` selects;
+    /// `*entry_num` becomes how many were carried out on all of them.
+    ///
+    /// Errors: those of the IOMMU driver (`EINVAL` a bad request, `EOPNOTSUPP`).
+    pub(crate) fn invalidate(&self, filter: &Filter, uptr: usize, entry_len: u32, entry_num: &mut u32) -> Result {
+        let inner = self.inner.lock();
+        let wanted = *entry_num;
+        let mut done = wanted;
+        let mut result = Ok(());
+        for b in inner.bound.iter() {
+            if filter.dev_id.is_some_and(|d| d != b.dev_id) || filter.pasid.is_some_and(|p| Some(p) != b.pasid) {
+                continue;
+            }
+            let mut n = wanted;
+            let r = b.domain.invalidate_user(self.format, uptr, entry_len, &mut n);
+            done = done.min(n);
+            if r.is_err() {
+                result = r;
+                break;
+            }
+        }
+        *entry_num = done;
+        result
+    }
+
+    /// Marks the child destroyed unless a table is bound (`EBUSY`).
+    pub(crate) fn kill(&self) -> Result {
+        let mut inner = self.inner.lock();
+        if !inner.bound.is_empty() {
+            return Err(EBUSY);
+        }
+        inner.dead = true;
+        Ok(())
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Child {
+    fn drop(self: Pin<&mut Self>) {
+        // Counted in by `new`; counting out cannot fail.
+        let _ = self.parent.child(false);
+    }
+}

@@ -1,0 +1,760 @@
+/* Frozen copy of include/uapi/linux/ioasid.h as first published (API version 1, bind struct version 1): never edit; abi_test.c is built against it. */
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * /dev/ioasid: device-centric I/O address spaces for userspace VMMs and drivers.
+ *
+ * Documentation/userspace-api/ioasid.rst describes every ioctl, struct, flag and errno
+ * declared here. The Rust side of the driver is generated from this file by bindgen, so
+ * this header is the one source of truth for the ABI.
+ *
+ * Extensible structs begin with `argsz`, the size userspace passes. The kernel accepts
+ * any argsz from the struct's first published size on: bytes it does not know must be
+ * zero (else E2BIG), and fields a shorter, older struct lacks read as zero.
+ */
+#ifndef _UAPI_LINUX_IOASID_H
+#define _UAPI_LINUX_IOASID_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* ioctl type of /dev/ioasid (Documentation/userspace-api/ioctl/ioctl-number.rst). */
+#define IOASID_TYPE 0xBB
+
+/* The version IOASID_GET_API_VERSION returns; it changes only if the ABI breaks. */
+#define IOASID_API_VERSION 1
+
+/* Largest argsz the kernel accepts for any extensible struct. */
+#define IOASID_ARGSZ_MAX 4096
+
+enum ioasid_cmd {
+	IOASID_CMD_BASE = 0x00,
+	IOASID_CMD_GET_API_VERSION = IOASID_CMD_BASE,
+	IOASID_CMD_CHECK_EXTENSION,
+	IOASID_CMD_DESTROY,
+	IOASID_CMD_IOAS_ALLOC,
+	IOASID_CMD_IOAS_IOVA_RANGES,
+	IOASID_CMD_IOAS_MAP,
+	IOASID_CMD_IOAS_UNMAP,
+	IOASID_CMD_DEVICE_ATTACH,
+	IOASID_CMD_DEVICE_DETACH,
+	IOASID_CMD_DEVICE_GET_INFO,
+	IOASID_CMD_PASID_NS_ALLOC,
+	IOASID_CMD_PASID_ALLOC,
+	IOASID_CMD_PASID_FREE,
+	IOASID_CMD_DEVICE_PASID_ATTACH,
+	IOASID_CMD_DEVICE_PASID_DETACH,
+	IOASID_CMD_NESTED_ALLOC,
+	IOASID_CMD_BIND_TABLE,
+	IOASID_CMD_UNBIND_TABLE,
+	IOASID_CMD_CACHE_INVALIDATE,
+};
+
+/**
+ * IOASID_GET_API_VERSION - _IO(IOASID_TYPE, IOASID_CMD_GET_API_VERSION)
+ *
+ * Takes no argument and returns IOASID_API_VERSION. Never fails.
+ */
+#define IOASID_GET_API_VERSION _IO(IOASID_TYPE, IOASID_CMD_GET_API_VERSION)
+
+/*
+ * Extensions a kernel may support, asked about with IOASID_CHECK_EXTENSION. Numbers are
+ * never reused; asking about a number this kernel does not know answers "unsupported".
+ */
+enum ioasid_extension {
+	/* This header's argsz rules for extensible structs (always supported). */
+	IOASID_EXT_ARGSZ = 1,
+	/* Kernel-managed address spaces with MAP_DMA/UNMAP_DMA. */
+	IOASID_EXT_MAP_DMA = 2,
+	/* PASID namespaces and (device, PASID) attach. */
+	IOASID_EXT_PASID = 3,
+	/* Nested address spaces with user-owned stage-1 tables. */
+	IOASID_EXT_NESTING = 4,
+	/* I/O page fault queues. */
+	IOASID_EXT_FAULT_QUEUE = 5,
+};
+
+/**
+ * struct ioasid_check_extension - IOASID_CHECK_EXTENSION argument
+ * @argsz: sizeof(struct ioasid_check_extension)
+ * @flags: must be 0
+ * @extension: in, an enum ioasid_extension value
+ * @supported: out, 1 if this kernel supports @extension, else 0
+ *
+ * Errors: EFAULT bad pointer, EINVAL argsz too small, E2BIG non-zero bytes past the
+ * known struct, EOPNOTSUPP unknown @flags.
+ */
+struct ioasid_check_extension {
+	__u32 argsz;
+	__u32 flags;
+	__u32 extension;
+	__u32 supported;
+};
+#define IOASID_CHECK_EXTENSION _IO(IOASID_TYPE, IOASID_CMD_CHECK_EXTENSION)
+
+/**
+ * struct ioasid_destroy - IOASID_DESTROY argument
+ * @argsz: sizeof(struct ioasid_destroy)
+ * @id: ID of an address space of this context
+ *
+ * Destroys the object. An address space's mappings are unmapped and unpinned.
+ *
+ * Errors: EINVAL argsz too small, or @id is a device (devices leave the context when
+ * their driver unbinds them); E2BIG; EFAULT; ENOENT no object has @id; EBUSY a device
+ * is attached to the address space.
+ */
+struct ioasid_destroy {
+	__u32 argsz;
+	__u32 id;
+};
+#define IOASID_DESTROY _IO(IOASID_TYPE, IOASID_CMD_DESTROY)
+
+/**
+ * struct ioasid_ioas_alloc - IOASID_IOAS_ALLOC argument
+ * @argsz: sizeof(struct ioasid_ioas_alloc)
+ * @flags: must be 0
+ * @out_ioas_id: out, the ID of the new, empty I/O address space
+ * @__reserved: must be 0
+ *
+ * Errors: EINVAL argsz too small or @__reserved not 0, E2BIG, EFAULT, EOPNOTSUPP
+ * unknown @flags, ENOMEM, ENOSPC no free object ID.
+ */
+struct ioasid_ioas_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 out_ioas_id;
+	__u32 __reserved;
+};
+#define IOASID_IOAS_ALLOC _IO(IOASID_TYPE, IOASID_CMD_IOAS_ALLOC)
+
+/**
+ * struct ioasid_iova_range - an inclusive range of IOVAs
+ * @start: first IOVA
+ * @last: last IOVA (inclusive)
+ */
+struct ioasid_iova_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+
+/**
+ * struct ioasid_ioas_iova_ranges - IOASID_IOAS_IOVA_RANGES argument
+ * @argsz: sizeof(struct ioasid_ioas_iova_ranges)
+ * @ioas_id: the address space
+ * @num_ranges: in, how many struct ioasid_iova_range fit at @allowed_iovas;
+ *              out, how many ranges there are
+ * @__reserved: must be 0
+ * @allowed_iovas: user pointer to an array of struct ioasid_iova_range
+ * @out_iova_alignment: out, the alignment every IOVA and length must have
+ *
+ * Reports the IOVA ranges mappings may use, in increasing order: everything but what the
+ * IOMMUs of attached devices reserve (e.g. the MSI window). When the array is too
+ * small, the first @num_ranges (in) ranges are written, @num_ranges is set to the total
+ * and the ioctl fails with EMSGSIZE.
+ *
+ * Errors: EINVAL argsz too small or @__reserved not 0, E2BIG, EFAULT, ENOENT unknown
+ * @ioas_id, EMSGSIZE array too small.
+ */
+struct ioasid_ioas_iova_ranges {
+	__u32 argsz;
+	__u32 ioas_id;
+	__u32 num_ranges;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+	__aligned_u64 out_iova_alignment;
+};
+#define IOASID_IOAS_IOVA_RANGES _IO(IOASID_TYPE, IOASID_CMD_IOAS_IOVA_RANGES)
+
+/**
+ * enum ioasid_ioas_map_flags - flags of struct ioasid_ioas_map
+ * @IOASID_MAP_FIXED_IOVA: map at @iova exactly; otherwise the kernel picks the IOVA
+ * @IOASID_MAP_READABLE: devices may read the memory
+ * @IOASID_MAP_WRITEABLE: devices may write the memory
+ */
+enum ioasid_ioas_map_flags {
+	IOASID_MAP_FIXED_IOVA = 1 << 0,
+	IOASID_MAP_READABLE = 1 << 1,
+	IOASID_MAP_WRITEABLE = 1 << 2,
+};
+
+/**
+ * struct ioasid_ioas_map - IOASID_IOAS_MAP argument
+ * @argsz: sizeof(struct ioasid_ioas_map)
+ * @flags: enum ioasid_ioas_map_flags; READABLE, WRITEABLE or both
+ * @ioas_id: the address space
+ * @__reserved: must be 0
+ * @user_va: start of the process memory to map
+ * @length: bytes to map
+ * @iova: in with IOASID_MAP_FIXED_IOVA, out otherwise: where the memory is mapped
+ *
+ * Pins the memory long-term and maps it. @user_va, @length and @iova are multiples of
+ * the alignment IOASID_IOAS_IOVA_RANGES reports. Each page counts once against the
+ * caller's RLIMIT_MEMLOCK however many address spaces of the context map it. Memory is
+ * pinned writable only with IOASID_MAP_WRITEABLE. A kernel-picked IOVA is never 0.
+ *
+ * Errors: EINVAL argsz too small, @__reserved not 0, neither READABLE nor WRITEABLE,
+ * zero or unaligned @length, @user_va or @iova; E2BIG; EFAULT bad argument pointer or
+ * memory that cannot be pinned; EOPNOTSUPP unknown @flags; EOVERFLOW @user_va + @length
+ * or @iova + @length past 2^64; ENOENT unknown @ioas_id; EEXIST the fixed range overlaps
+ * a mapping; EADDRINUSE it overlaps a range reserved by an attached device's IOMMU; ENOSPC no free range large enough; ENOMEM past RLIMIT_MEMLOCK or out of
+ * memory; EPERM the caller is not the process that opened the context.
+ */
+struct ioasid_ioas_map {
+	__u32 argsz;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define IOASID_IOAS_MAP _IO(IOASID_TYPE, IOASID_CMD_IOAS_MAP)
+
+/**
+ * struct ioasid_ioas_unmap - IOASID_IOAS_UNMAP argument
+ * @argsz: sizeof(struct ioasid_ioas_unmap)
+ * @ioas_id: the address space
+ * @iova: start of the range
+ * @length: in, bytes in the range; out, bytes unmapped
+ *
+ * Unmaps and unpins every mapping inside the range. A mapping is removed whole: a range
+ * that cuts through one fails with EINVAL and unmaps nothing. @iova 0 with @length
+ * U64_MAX unmaps everything.
+ *
+ * Errors: EINVAL argsz too small, zero or unaligned @iova or @length, or a range that
+ * cuts a mapping; E2BIG; EFAULT; EOVERFLOW @iova + @length past 2^64; ENOENT unknown
+ * @ioas_id, or nothing mapped in the range.
+ */
+struct ioasid_ioas_unmap {
+	__u32 argsz;
+	__u32 ioas_id;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+#define IOASID_IOAS_UNMAP _IO(IOASID_TYPE, IOASID_CMD_IOAS_UNMAP)
+
+/**
+ * struct ioasid_device_attach - IOASID_DEVICE_ATTACH argument
+ * @argsz: sizeof(struct ioasid_device_attach)
+ * @flags: must be 0
+ * @dev_id: a device its driver bound to this context
+ * @ioas_id: the address space
+ *
+ * Attaches the device to the address space: from then on its DMA is translated by the
+ * address space's mappings, all of them visible at once (including those made before),
+ * and faults anywhere else. A device behind another, incompatible IOMMU gets a domain of
+ * its own, filled from the existing mappings. The IOMMU group is the unit of isolation:
+ * attaching one device of a group attaches the whole group (its other devices reach the
+ * address space too), the group stays attached while any of its devices is, and all
+ * devices of a group must be in the same address space.
+ *
+ * Errors: EINVAL argsz too small, or an ID of the wrong object type; E2BIG; EFAULT;
+ * EOPNOTSUPP unknown @flags; ENOENT unknown ID; EBUSY the device is already attached, or
+ * another device of its IOMMU group is attached to another address space; EADDRINUSE a
+ * mapping overlaps a range the IOMMU reserves for any device of the group; ENOMEM.
+ */
+struct ioasid_device_attach {
+	__u32 argsz;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 ioas_id;
+};
+#define IOASID_DEVICE_ATTACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_ATTACH)
+
+/**
+ * struct ioasid_device_detach - IOASID_DEVICE_DETACH argument
+ * @argsz: sizeof(struct ioasid_device_detach)
+ * @dev_id: an attached device
+ *
+ * Detaches the device: it can no longer reach any mapping; its DMA is blocked.
+ *
+ * Errors: EINVAL argsz too small, not a device, or not attached; E2BIG; EFAULT; ENOENT
+ * unknown ID.
+ */
+struct ioasid_device_detach {
+	__u32 argsz;
+	__u32 dev_id;
+};
+#define IOASID_DEVICE_DETACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_DETACH)
+
+/*
+ * The DMA intents a driver declares for its device (enum ioasid_dma_intent of
+ * include/linux/ioasid.h), as IOASID_DEVICE_GET_INFO reports them.
+ */
+enum ioasid_device_intent {
+	IOASID_DEVICE_INTENT_RID = 1,
+	IOASID_DEVICE_INTENT_PASID = 2,
+	IOASID_DEVICE_INTENT_SW_TABLE = 3,
+};
+
+/**
+ * enum ioasid_device_info_flags - out_flags of struct ioasid_device_info
+ * @IOASID_DEVICE_INFO_GROUP_SHARED: other devices share this device's IOMMU group: the
+ *	IOMMU cannot isolate them from each other, so they must share an address space
+ *	(attaching one attaches the group; attaching another to a different address
+ *	space is refused with EBUSY)
+ * @IOASID_DEVICE_INFO_NESTING: the device's IOMMU driver offers nested domains
+ */
+enum ioasid_device_info_flags {
+	IOASID_DEVICE_INFO_GROUP_SHARED = 1 << 0,
+	IOASID_DEVICE_INFO_NESTING = 1 << 1,
+};
+
+/**
+ * struct ioasid_device_info - IOASID_DEVICE_GET_INFO argument
+ * @argsz: sizeof(struct ioasid_device_info)
+ * @dev_id: a device bound to this context
+ * @flags: must be 0
+ * @out_intent: the enum ioasid_device_intent its driver declared
+ * @out_flags: enum ioasid_device_info_flags
+ * @out_group_devices: how many devices its IOMMU group has (itself included)
+ * @out_pgsize_bitmap: the page sizes its IOMMU maps (bit n: 2^n bytes)
+ * @out_addr_width: how many IOVA bits its IOMMU translates
+ * @out_pasid_width: how many PASID bits the device and its IOMMU support (0: none)
+ * @num_reserved: in, how many struct ioasid_iova_range fit at @reserved_iovas; out,
+ *	how many ranges its IOMMU reserves
+ * @__reserved: must be 0
+ * @reserved_iovas: user pointer to an array of struct ioasid_iova_range
+ * @caps_len: (since size 72) in, the size of the buffer at @caps; out, the size of the
+ *	device's capability chain
+ * @__reserved2: must be 0
+ * @caps: (since size 72) user pointer to a buffer for the capability chain: a list of
+ *	capabilities, each beginning with a struct ioasid_info_cap_header
+ *
+ * Reports what userspace needs to know to use the device well. When the array (or the
+ * capability buffer) is too small, what fits is written (nothing, for the capability
+ * buffer), @num_reserved (@caps_len) is set to what is needed, and the ioctl fails
+ * with EMSGSIZE. With @caps 0, only @caps_len is set.
+ *
+ * Errors: EINVAL argsz too small, @__reserved not 0, or @dev_id not a device; E2BIG;
+ * EFAULT; EOPNOTSUPP unknown @flags; ENOENT unknown @dev_id; EMSGSIZE array too small;
+ * ENOMEM.
+ */
+struct ioasid_device_info {
+	__u32 argsz;
+	__u32 dev_id;
+	__u32 flags;
+	__u32 out_intent;
+	__u32 out_flags;
+	__u32 out_group_devices;
+	__aligned_u64 out_pgsize_bitmap;
+	__u32 out_addr_width;
+	__u32 out_pasid_width;
+	__u32 num_reserved;
+	__u32 __reserved;
+	__aligned_u64 reserved_iovas;
+	__u32 caps_len;
+	__u32 __reserved2;
+	__aligned_u64 caps;
+};
+
+/**
+ * struct ioasid_info_cap_header - the header of a capability in an info chain
+ * @id: which capability (IOASID_INFO_CAP_*): unknown IDs are to be skipped
+ * @version: the version of that capability's layout
+ * @next: offset of the next capability from the start of the buffer; 0: the last one
+ */
+struct ioasid_info_cap_header {
+	__u16 id;
+	__u16 version;
+	__u32 next;
+};
+
+/* The nesting capability: struct ioasid_info_cap_nesting. */
+#define IOASID_INFO_CAP_NESTING 1
+
+/**
+ * struct ioasid_info_nesting_format - a table format an IOMMU takes
+ * @format: enum ioasid_table_format
+ * @versions: bitmap of the struct ioasid_bind_table versions it takes (bit n: version n)
+ */
+struct ioasid_info_nesting_format {
+	__u32 format;
+	__u32 versions;
+};
+
+/**
+ * struct ioasid_info_cap_nesting - IOASID_INFO_CAP_NESTING, version 1
+ * @header: id IOASID_INFO_CAP_NESTING, version 1
+ * @num_formats: how many struct ioasid_info_nesting_format follow this struct: the
+ *	formats of user-owned stage-1 tables the device's IOMMU takes
+ * @__reserved: 0
+ *
+ * Present only when the device's IOMMU offers nesting (IOASID_DEVICE_INFO_NESTING).
+ */
+struct ioasid_info_cap_nesting {
+	struct ioasid_info_cap_header header;
+	__u32 num_formats;
+	__u32 __reserved;
+};
+#define IOASID_DEVICE_GET_INFO _IO(IOASID_TYPE, IOASID_CMD_DEVICE_GET_INFO)
+
+/* PASIDs are 20 bits wide (PCIe); PASID 0 is never handed out (it tags no-PASID DMA). */
+#define IOASID_PASID_WIDTH_MAX 20
+
+/**
+ * struct ioasid_pasid_ns_alloc - IOASID_PASID_NS_ALLOC argument
+ * @argsz: sizeof(struct ioasid_pasid_ns_alloc)
+ * @flags: must be 0
+ * @out_ns_id: out, the ID of the new, empty PASID namespace
+ * @__reserved: must be 0
+ *
+ * A PASID namespace holds PASIDs shared by the devices of a context: they are allocated
+ * and freed on the namespace, not per device. IOASID_DESTROY destroys it and frees every
+ * PASID in it (EBUSY while one is attached).
+ *
+ * Errors: EINVAL argsz too small or @__reserved not 0, E2BIG, EFAULT, EOPNOTSUPP unknown
+ * @flags, ENOMEM, ENOSPC no free object ID.
+ */
+struct ioasid_pasid_ns_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 out_ns_id;
+	__u32 __reserved;
+};
+#define IOASID_PASID_NS_ALLOC _IO(IOASID_TYPE, IOASID_CMD_PASID_NS_ALLOC)
+
+/**
+ * enum ioasid_pasid_alloc_flags - flags of struct ioasid_pasid_alloc
+ * @IOASID_PASID_ALLOC_VPASID: the user names the PASID (@vpasid, e.g. the one a guest
+ *	chose): the kernel maps it to the PASID it allocates. Without it, the PASID the
+ *	user uses is the one the kernel allocated (vPASID == pPASID).
+ */
+enum ioasid_pasid_alloc_flags {
+	IOASID_PASID_ALLOC_VPASID = 1 << 0,
+};
+
+/**
+ * struct ioasid_pasid_alloc - IOASID_PASID_ALLOC argument
+ * @argsz: sizeof(struct ioasid_pasid_alloc)
+ * @flags: enum ioasid_pasid_alloc_flags
+ * @ns_id: the PASID namespace
+ * @dev_id: a PASID-capable device of this context; the PASID fits its PASID width
+ * @vpasid: with IOASID_PASID_ALLOC_VPASID, the user's PASID: 1 to 2^20 - 1, not yet in
+ *	the namespace; else must be 0
+ * @out_pasid: out, the PASID the user names it by in this namespace (@vpasid, or the
+ *	allocated PASID)
+ *
+ * Allocates a physical PASID (pPASID) from the IOMMU core's global PASID allocator, the
+ * one the kernel's own SVA users take theirs from, so PASIDs never collide across
+ * namespaces, contexts, processes or with the kernel. Every PASID counts against its
+ * user's quota (the module parameter ioasid.pasid_quota, default 1024 per user ID).
+ *
+ * Errors: EINVAL argsz too small, wrong object types, or a bad @vpasid; E2BIG; EFAULT;
+ * EOPNOTSUPP unknown @flags, or the device has no PASID capability; ENOENT unknown ID;
+ * EEXIST @vpasid is already in the namespace; EDQUOT the user has used up the quota;
+ * ENOSPC no free PASID within the device's width; ENOMEM.
+ */
+struct ioasid_pasid_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 ns_id;
+	__u32 dev_id;
+	__u32 vpasid;
+	__u32 out_pasid;
+};
+#define IOASID_PASID_ALLOC _IO(IOASID_TYPE, IOASID_CMD_PASID_ALLOC)
+
+/**
+ * struct ioasid_pasid_free - IOASID_PASID_FREE argument
+ * @argsz: sizeof(struct ioasid_pasid_free)
+ * @ns_id: the PASID namespace
+ * @pasid: a PASID of the namespace, as IOASID_PASID_ALLOC returned it
+ * @__reserved: must be 0
+ *
+ * Returns the PASID to the global allocator and to the user's quota.
+ *
+ * Errors: EINVAL argsz too small, @__reserved not 0 or not a namespace; E2BIG; EFAULT;
+ * ENOENT unknown namespace, or @pasid not in it (e.g. freed already); EBUSY the PASID
+ * is attached to a device (detach it first).
+ */
+struct ioasid_pasid_free {
+	__u32 argsz;
+	__u32 ns_id;
+	__u32 pasid;
+	__u32 __reserved;
+};
+#define IOASID_PASID_FREE _IO(IOASID_TYPE, IOASID_CMD_PASID_FREE)
+
+/**
+ * enum ioasid_device_pasid_attach_flags - flags of struct ioasid_device_pasid_attach
+ * @IOASID_PASID_ATTACH_REPLACE: if (device, PASID) is attached, move it to @ioas_id in
+ *	one step (DMA tagged with the PASID never sees a blocked window)
+ */
+enum ioasid_device_pasid_attach_flags {
+	IOASID_PASID_ATTACH_REPLACE = 1 << 0,
+};
+
+/**
+ * struct ioasid_device_pasid_attach - IOASID_DEVICE_PASID_ATTACH argument
+ * @argsz: sizeof(struct ioasid_device_pasid_attach)
+ * @flags: enum ioasid_device_pasid_attach_flags
+ * @dev_id: a PASID-capable device of this context
+ * @ns_id: the PASID namespace
+ * @pasid: a PASID of the namespace (its name there)
+ * @ioas_id: the address space
+ *
+ * DMA the device tags with the PASID is translated by the address space (its physical
+ * PASID is what the device uses; see IOASID_PASID_ALLOC). The device's requester-ID
+ * attachment is independent of its PASID attachments.
+ *
+ * Errors: EINVAL argsz too small, wrong object types, or the physical PASID is beyond
+ * the device's PASID width; E2BIG; EFAULT; EOPNOTSUPP unknown @flags, or the device has
+ * no PASID capability; ENOENT unknown ID, or @pasid not in the namespace; EBUSY (device,
+ * PASID) is attached and IOASID_PASID_ATTACH_REPLACE was not given; EADDRINUSE a mapping
+ * overlaps a range the IOMMU reserves; ENOMEM.
+ */
+struct ioasid_device_pasid_attach {
+	__u32 argsz;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+	__u32 ioas_id;
+};
+#define IOASID_DEVICE_PASID_ATTACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_ATTACH)
+
+/**
+ * struct ioasid_device_pasid_detach - IOASID_DEVICE_PASID_DETACH argument
+ * @argsz: sizeof(struct ioasid_device_pasid_detach)
+ * @dev_id: the device
+ * @ns_id: the PASID namespace
+ * @pasid: a PASID of the namespace attached for the device
+ *
+ * DMA the device tags with the PASID is blocked again.
+ *
+ * Errors: EINVAL argsz too small, wrong object types, or (device, PASID) not attached;
+ * E2BIG; EFAULT; ENOENT unknown ID or PASID.
+ */
+struct ioasid_device_pasid_detach {
+	__u32 argsz;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+};
+#define IOASID_DEVICE_PASID_DETACH _IO(IOASID_TYPE, IOASID_CMD_DEVICE_PASID_DETACH)
+
+/*
+ * Nested translation: a child address space whose stage-1 page tables are owned by
+ * userspace (a guest), on a parent address space (kernel-managed stage 2: GPA -> HPA).
+ */
+
+/**
+ * enum ioasid_table_format - formats of user-owned stage-1 page tables
+ * @IOASID_FORMAT_VTD_S1: Intel VT-d first-stage table (struct ioasid_table_vtd)
+ * @IOASID_FORMAT_ARM_SMMUV3: Arm SMMUv3 stream table entry pointing at a context
+ *	descriptor table (struct ioasid_table_smmuv3): the guest's whole PASID table
+ * @IOASID_FORMAT_AMD_V2: AMD v2 guest table via a device table entry
+ *	(struct ioasid_table_amd): the guest's whole PASID (GCR3) table
+ * @IOASID_FORMAT_MOCK: the test-only mock IOMMU's stage-1 table (struct
+ *	ioasid_table_mock), for CONFIG_IOASID_TEST kernels
+ *
+ * The vendor structs are laid out as the kernel's IOMMU drivers take them.
+ */
+enum ioasid_table_format {
+	IOASID_FORMAT_VTD_S1 = 1,
+	IOASID_FORMAT_ARM_SMMUV3 = 2,
+	IOASID_FORMAT_AMD_V2 = 3,
+	IOASID_FORMAT_MOCK = 0xbb01,
+};
+
+/**
+ * struct ioasid_nested_alloc - IOASID_NESTED_ALLOC argument
+ * @argsz: sizeof(struct ioasid_nested_alloc)
+ * @flags: must be 0
+ * @parent_id: the parent address space (stage 2)
+ * @format: enum ioasid_table_format of the tables that will be bound
+ * @out_child_id: out, the ID of the new child address space
+ * @__reserved: must be 0
+ *
+ * The parent cannot be destroyed while it has children; the child is destroyed with
+ * IOASID_DESTROY once no table is bound to it.
+ *
+ * Errors: EINVAL argsz too small, @parent_id not an address space (e.g. a child), or
+ * @__reserved; E2BIG; EFAULT; EOPNOTSUPP unknown @flags or @format; ENOENT unknown ID;
+ * ENOMEM; ENOSPC.
+ */
+struct ioasid_nested_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 parent_id;
+	__u32 format;
+	__u32 out_child_id;
+	__u32 __reserved;
+};
+#define IOASID_NESTED_ALLOC _IO(IOASID_TYPE, IOASID_CMD_NESTED_ALLOC)
+
+/* IOASID_FORMAT_VTD_S1 (struct iommu_hwpt_vtd_s1 of the VT-d driver). */
+struct ioasid_table_vtd {
+	__aligned_u64 flags;
+	__aligned_u64 pgtbl_addr;
+	__u32 addr_width;
+	__u32 __reserved;
+};
+
+/* IOASID_FORMAT_ARM_SMMUV3: the guest's stream table entry. */
+struct ioasid_table_smmuv3 {
+	__aligned_u64 ste[2];
+};
+
+/* IOASID_FORMAT_AMD_V2: the guest's device table entry. */
+struct ioasid_table_amd {
+	__aligned_u64 dte[4];
+};
+
+/**
+ * struct ioasid_table_mock - IOASID_FORMAT_MOCK stage-1 table
+ * @table: parent IOVA (guest physical address) of the table, 4 KiB aligned, mapped in
+ *	the parent
+ * @flags: must be 0
+ * @__reserved: must be 0
+ *
+ * The table is one 4 KiB page of 512 little-endian 64-bit entries: entry i translates
+ * the stage-1 IOVA page i (IOVAs 0 to 2 MiB - 1): bit 0 present, bit 1 writable, bits
+ * 63..12 the parent IOVA of the page. The mock IOMMU reads entries through the parent
+ * (stage 2) when it translates, and may cache them in its IOTLB until invalidated.
+ */
+struct ioasid_table_mock {
+	__aligned_u64 table;
+	__u32 flags;
+	__u32 __reserved;
+};
+
+/* Versions of struct ioasid_bind_table's common fields. */
+#define IOASID_BIND_VERSION_1 1
+
+/**
+ * enum ioasid_bind_flags - flags of struct ioasid_bind_table (version 1)
+ * @IOASID_BIND_PASID: bind the table for (device, @pasid of @ns_id); without it, for
+ *	the device's requester-ID DMA
+ */
+enum ioasid_bind_flags {
+	IOASID_BIND_PASID = 1 << 0,
+};
+
+/**
+ * struct ioasid_bind_table - IOASID_BIND_TABLE argument (version 1)
+ * @argsz: the size userspace passes, at least up to the end of @table's member for
+ *	@format
+ * @version: IOASID_BIND_VERSION_1; it covers the common fields (all but @table)
+ * @flags: enum ioasid_bind_flags
+ * @format: enum ioasid_table_format; must be the child's format; selects @table's member
+ * @child_id: the child address space
+ * @dev_id: the device
+ * @ns_id: with IOASID_BIND_PASID, the PASID namespace; else must be 0
+ * @pasid: with IOASID_BIND_PASID, the PASID (its name in @ns_id); else must be 0
+ * @table: the table, in the member @format selects
+ *
+ * Binds a user-owned stage-1 table: DMA from the device (or with the PASID) is
+ * translated by the table, then by the parent. The device (or PASID) must not be
+ * attached otherwise. Evolution rules: Documentation/userspace-api/ioasid.rst.
+ *
+ * Errors: EINVAL argsz too small for @format, wrong object types (e.g. @child_id not a
+ * child), @format not the child's, a misaligned table, or a bad field of @table; E2BIG
+ * non-zero bytes past what this kernel knows; EFAULT; EPROTONOSUPPORT unknown @version;
+ * EOPNOTSUPP unknown @flags, or the device's IOMMU does not take @format; ENOENT unknown
+ * ID or PASID; EBUSY the device (or PASID) is attached or bound already; ENXIO the
+ * table is not mapped in the parent; ENOMEM.
+ */
+struct ioasid_bind_table {
+	__u32 argsz;
+	__u32 version;
+	__u32 flags;
+	__u32 format;
+	__u32 child_id;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+	union {
+		struct ioasid_table_vtd vtd;
+		struct ioasid_table_smmuv3 smmuv3;
+		struct ioasid_table_amd amd;
+		struct ioasid_table_mock mock;
+	} table;
+};
+#define IOASID_BIND_TABLE _IO(IOASID_TYPE, IOASID_CMD_BIND_TABLE)
+
+/**
+ * struct ioasid_unbind_table - IOASID_UNBIND_TABLE argument
+ * @argsz: sizeof(struct ioasid_unbind_table)
+ * @flags: IOASID_BIND_PASID, as for the bind
+ * @child_id: the child address space
+ * @dev_id: the device
+ * @ns_id: with IOASID_BIND_PASID, the PASID namespace; else must be 0
+ * @pasid: with IOASID_BIND_PASID, the PASID; else must be 0
+ *
+ * The device (or PASID) reaches nothing afterwards; its cached translations are gone.
+ *
+ * Errors: EINVAL argsz too small, wrong object types, not bound; E2BIG; EFAULT;
+ * EOPNOTSUPP unknown @flags; ENOENT unknown ID.
+ */
+struct ioasid_unbind_table {
+	__u32 argsz;
+	__u32 flags;
+	__u32 child_id;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+};
+#define IOASID_UNBIND_TABLE _IO(IOASID_TYPE, IOASID_CMD_UNBIND_TABLE)
+
+/**
+ * struct ioasid_inval_mock - an IOASID_FORMAT_MOCK invalidation request
+ * @flags: IOASID_INVAL_MOCK_ALL: everything the table's IOTLB holds; else the range
+ * @__reserved: must be 0
+ * @iova: start of the stage-1 range, 4 KiB aligned
+ * @size: its size in bytes, a multiple of 4 KiB, not 0, @iova + @size not past 2^64
+ */
+struct ioasid_inval_mock {
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 size;
+};
+#define IOASID_INVAL_MOCK_ALL (1 << 0)
+
+/**
+ * enum ioasid_invalidate_flags - flags of struct ioasid_cache_invalidate
+ * @IOASID_INVALIDATE_DEVICE: only the tables bound for @dev_id
+ * @IOASID_INVALIDATE_PASID: only the tables bound for (any device, @pasid of @ns_id)
+ */
+enum ioasid_invalidate_flags {
+	IOASID_INVALIDATE_DEVICE = 1 << 0,
+	IOASID_INVALIDATE_PASID = 1 << 1,
+};
+
+/**
+ * struct ioasid_cache_invalidate - IOASID_CACHE_INVALIDATE argument
+ * @argsz: sizeof(struct ioasid_cache_invalidate)
+ * @flags: enum ioasid_invalidate_flags; none: every table bound to the child
+ * @child_id: the child address space
+ * @dev_id: with IOASID_INVALIDATE_DEVICE, the device; else must be 0
+ * @ns_id: with IOASID_INVALIDATE_PASID, the PASID namespace; else must be 0
+ * @pasid: with IOASID_INVALIDATE_PASID, the PASID; else must be 0
+ * @entry_len: size of one request, in the child's format (e.g. struct
+ *	ioasid_inval_mock)
+ * @entry_num: in, how many requests @entries holds; out, how many were carried out on
+ *	every selected table (all of them, unless one failed: the failing one is at that
+ *	index)
+ * @entries: user pointer to the requests
+ *
+ * Invalidates the IOTLB entries the selected tables' translations left, after the user
+ * changed the tables: all, per device, per PASID, per address range (in the request).
+ *
+ * Errors: EINVAL argsz too small, wrong object types, a bad request (then @entry_num
+ * says where); E2BIG; EFAULT; EOPNOTSUPP unknown @flags or the IOMMU does not
+ * invalidate this format; ENOENT unknown ID or PASID.
+ */
+struct ioasid_cache_invalidate {
+	__u32 argsz;
+	__u32 flags;
+	__u32 child_id;
+	__u32 dev_id;
+	__u32 ns_id;
+	__u32 pasid;
+	__u32 entry_len;
+	__u32 entry_num;
+	__aligned_u64 entries;
+};
+#define IOASID_CACHE_INVALIDATE _IO(IOASID_TYPE, IOASID_CMD_CACHE_INVALIDATE)
+
+#endif /* _UAPI_LINUX_IOASID_H */
