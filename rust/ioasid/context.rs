@@ -48,6 +48,7 @@ use crate::{
         Object,
         ObjectTable, //
     },
+    fault::FaultQueue,
     pasid::PasidNs,
     pin::{
         PinAccount,
@@ -109,8 +110,15 @@ impl Context {
             }
             Request::IoasAlloc(mut arg) => {
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-                let ioas = Ioas::new(self.account.clone())?;
-                let id = self.objects.lock().insert(node, Object::Ioas(ioas))?;
+                let id = {
+                    let mut objects = self.objects.lock();
+                    // SAFETY: both members of the union are `__u32`.
+                    let queue_id = unsafe { arg.__bindgen_anon_1.fault_queue_id };
+                    let queue = self.routed(&objects, arg.flags & uapi::raw::IOASID_IOAS_ALLOC_FAULT_QUEUE, queue_id)?;
+                    objects.insert_with(node, |id| {
+                        Ok(Object::Ioas(Ioas::new(self.account.clone(), queue.map(|q| (q, id)))?))
+                    })?
+                };
                 arg.out_ioas_id = id;
                 if let Err(e) = arg.write_back() {
                     // The user never learnt the ID: take the object back.
@@ -211,9 +219,16 @@ impl Context {
             }
             Request::NestedAlloc(mut arg) => {
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-                let parent = self.objects.lock().ioas(arg.parent_id)?;
-                let child = Child::new(parent, arg.format)?;
-                let id = self.objects.lock().insert(node, Object::Child(child))?;
+                let id = {
+                    let mut objects = self.objects.lock();
+                    let parent = objects.ioas(arg.parent_id)?;
+                    // SAFETY: both members of the union are `__u32`.
+                    let queue_id = unsafe { arg.__bindgen_anon_1.fault_queue_id };
+                    let queue = self.routed(&objects, arg.flags & uapi::raw::IOASID_NESTED_ALLOC_FAULT_QUEUE, queue_id)?;
+                    objects.insert_with(node, |id| {
+                        Ok(Object::Child(Child::new(parent, arg.format, queue.map(|q| (q, id)))?))
+                    })?
+                };
                 arg.out_child_id = id;
                 if let Err(e) = arg.write_back() {
                     let object = self.objects.lock().remove(id);
@@ -279,6 +294,24 @@ impl Context {
                 arg.write_back()?;
                 result?;
             }
+            Request::FaultQueueAlloc(mut arg, eventfd) => {
+                let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+                let (queue, fd) = FaultQueue::new(eventfd)?;
+                // The fd is installed: from here on it belongs to the user, who may
+                // close it; failing now would leave it open, so the ID must succeed.
+                let id = self.objects.lock().insert(node, Object::FaultQueue(queue))?;
+                arg.out_queue_id = id;
+                arg.out_fd = fd;
+                arg.write_back()?;
+            }
+            Request::FaultQueueStatus(mut arg) => {
+                let queue = self.objects.lock().fault_queue(arg.queue_id)?;
+                let (unread, pending, overflows) = queue.status();
+                arg.out_unread = unread;
+                arg.out_pending = pending;
+                arg.out_overflows = overflows;
+                arg.write_back()?;
+            }
             Request::IoasUnmap(mut arg, start, last) => {
                 let ioas = self.objects.lock().ioas(arg.ioas_id)?;
                 arg.length = ioas.unmap(start, last)?;
@@ -286,6 +319,14 @@ impl Context {
             }
         }
         Ok(0)
+    }
+
+    /// The fault queue `id` if `flag` is set (`EINVAL`: not a queue, `ENOENT`: unknown).
+    fn routed(&self, objects: &ObjectTable, flag: u32, id: u32) -> Result<Option<Arc<FaultQueue>>> {
+        if flag == 0 {
+            return Ok(None);
+        }
+        Ok(Some(objects.fault_queue(id)?))
     }
 
     /// Pins and maps the memory of `request`; returns the address space and the IOVA.

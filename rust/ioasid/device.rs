@@ -80,13 +80,22 @@ struct PasidAttachment {
     ioas: Arc<Ioas>,
     domain: Arc<Domain>,
     /// The core's handle of the attachment; freed only after it ended.
-    _handle: AttachHandle,
+    handle: AttachHandle,
+}
+
+/// Answers INVALID the page requests still waiting that came through `handle`, whose
+/// attachment has ended.
+fn abort_faults(handle: &AttachHandle) {
+    if let Some(route) = handle.route() {
+        route.queue.abort_handle(handle.key());
+    }
 }
 
 impl PasidAttachment {
     /// Detaches it in the IOMMU and drops its counts.
     fn detach(self, owner: &DmaOwner) {
         self.domain.detach_pasid(owner, self.ppasid);
+        abort_faults(&self.handle);
         self.ioas.forget_pasid(owner, self.ppasid, &self.domain);
         self.ns.put(self.vpasid);
     }
@@ -100,7 +109,7 @@ struct TableBinding {
     /// The nested domain, and the parent's nest-parent domain under it.
     domain: Arc<Domain>,
     parent: Arc<Domain>,
-    _handle: AttachHandle,
+    handle: AttachHandle,
 }
 
 impl TableBinding {
@@ -116,17 +125,19 @@ impl TableBinding {
     /// Unbinds it: the device stops using the table, then the domains go.
     fn detach(self, owner: &DmaOwner) {
         match &self.pasid {
-            None => self.domain.detach(owner),
+            None => self.domain.detach_with_handle(owner),
             Some((_, _, ppasid)) => self.domain.detach_pasid(owner, *ppasid),
         }
+        abort_faults(&self.handle);
         self.child.remove(&self.domain);
         let TableBinding {
             child,
             pasid,
             domain,
             parent,
-            _handle,
+            handle,
         } = self;
+        drop(handle);
         // The nested domain is freed before its parent is given back.
         drop(domain);
         child.parent().put_nest_parent(&parent);
@@ -253,7 +264,7 @@ impl BoundDevice {
         state.pasids.reserve(1, GFP_KERNEL)?;
         let owner = state.pasid_owner()?;
         let max = owner.max_pasids();
-        let handle = AttachHandle::new()?;
+        let handle = AttachHandle::new(ioas.fault_route(self.id))?;
         let ppasid = ns.get(vpasid)?;
         let attached = if ppasid >= max {
             Err(EINVAL)
@@ -270,6 +281,7 @@ impl BoundDevice {
         if let Some(i) = old {
             // Replaced in the IOMMU already: only the counts of the old one go.
             let old = state.pasids.remove(i).map_err(|_| EINVAL)?;
+            abort_faults(&old.handle);
             if let Some(DeviceAccess::Iommu(owner)) = &state.access {
                 old.ioas.forget_pasid(owner, old.ppasid, &old.domain);
             }
@@ -281,7 +293,7 @@ impl BoundDevice {
             ppasid,
             ioas,
             domain,
-            _handle: handle,
+            handle,
         };
         // Room was reserved above.
         let _ = state.pasids.push_within_capacity(new);
@@ -320,7 +332,7 @@ impl BoundDevice {
         if busy || state.tables.iter().any(|t| t.is(pasid.as_ref().map(|(ns, v)| (ns, *v)))) {
             return Err(EBUSY);
         }
-        let handle = AttachHandle::new()?;
+        let handle = AttachHandle::new(child.fault_route(self.id))?;
         let ppasid = match &pasid {
             None => None,
             Some((ns, v)) => {
@@ -345,10 +357,15 @@ impl BoundDevice {
             }
         };
         let bound = Domain::new_nested(owner, &parent, child.format(), uptr, len)
-            .and_then(|d| Ok(Arc::new(d, GFP_KERNEL)?))
+            .and_then(|d| {
+                if handle.route().is_some() {
+                    d.route_faults();
+                }
+                Ok(Arc::new(d, GFP_KERNEL)?)
+            })
             .and_then(|domain| {
                 match ppasid {
-                    None => domain.attach(owner)?,
+                    None => domain.attach_with_handle(owner, &handle)?,
                     Some(p) => domain.attach_pasid(owner, p, &handle, false)?,
                 }
                 Ok(domain)
@@ -367,7 +384,7 @@ impl BoundDevice {
             pasid: pasid.map(|(ns, v)| (ns, v, ppasid.unwrap_or(0))),
             domain: domain.clone(),
             parent,
-            _handle: handle,
+            handle,
         };
         if let Err(e) = child.add(self.id, key, domain) {
             binding.detach(owner);

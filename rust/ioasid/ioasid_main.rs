@@ -19,6 +19,7 @@ use kernel::{
 
 mod context;
 mod device;
+mod fault;
 mod ioas;
 mod iommu;
 #[cfg(CONFIG_IOASID_TEST)]

@@ -6,6 +6,8 @@
 //! IOMMU core only through these types, exactly as it would reach any IOMMU driver.
 
 use core::ptr::NonNull;
+
+use crate::fault::Route;
 use kernel::{
     bindings,
     device::Device,
@@ -49,6 +51,13 @@ unsafe extern "C" {
     ) -> c_int;
     fn ioasid_domain_fits(domain: *mut bindings::iommu_domain, dev: *mut bindings::device) -> bool;
     fn ioasid_nesting_hw(dev: *mut bindings::device, ecap: *mut u64) -> u32;
+    // Attach a group with a handle, and undo it (drivers/iommu/iommu-priv.h).
+    fn iommu_attach_group_handle(
+        domain: *mut bindings::iommu_domain,
+        group: *mut bindings::iommu_group,
+        handle: *mut bindings::iommu_attach_handle,
+    ) -> c_int;
+    fn iommu_detach_group_handle(domain: *mut bindings::iommu_domain, group: *mut bindings::iommu_group);
     /// Moves (device, PASID) to another domain in one step (drivers/iommu/iommu-priv.h).
     fn iommu_replace_device_pasid(
         domain: *mut bindings::iommu_domain,
@@ -218,7 +227,7 @@ impl Domain {
     /// `handle` names the attachment in the IOMMU core; it must be new (never used for
     /// another attachment) and outlive the attachment.
     pub(crate) fn attach_pasid(&self, owner: &DmaOwner, pasid: u32, handle: &AttachHandle, replace: bool) -> Result {
-        let handle = handle.0.get();
+        let handle = handle.raw();
         // SAFETY: live domain by the invariant; we own the device's DMA, and (device,
         // `pasid`) is attached by us only, as the caller says with `replace`; `handle`
         // is a fresh handle the caller keeps until the attachment ends.
@@ -239,6 +248,33 @@ impl Domain {
     pub(crate) fn detach_pasid(&self, owner: &DmaOwner, pasid: u32) {
         // SAFETY: (device, `pasid`) was attached to this live domain by `attach_pasid`.
         unsafe { bindings::iommu_detach_device_pasid(self.ptr.as_ptr(), owner.raw, pasid) };
+    }
+
+    /// Attaches the group of the device `owner` holds to this domain with `handle`, so
+    /// that page requests of its requester ID find the handle's route.
+    ///
+    /// Errors: as for [`Domain::attach`].
+    pub(crate) fn attach_with_handle(&self, owner: &DmaOwner, handle: &AttachHandle) -> Result {
+        // SAFETY: as for `attach`; `handle` is fresh and kept until the detach.
+        let ret = unsafe { iommu_attach_group_handle(self.ptr.as_ptr(), owner.group.as_ptr(), handle.raw()) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Undoes [`Domain::attach_with_handle`].
+    pub(crate) fn detach_with_handle(&self, owner: &DmaOwner) {
+        // SAFETY: attached by `attach_with_handle`.
+        unsafe { iommu_detach_group_handle(self.ptr.as_ptr(), owner.group.as_ptr()) };
+    }
+
+    /// Routes this domain's page requests to [`crate::fault::ioasid_iopf_handler`]; for
+    /// a domain not yet attached to anything.
+    pub(crate) fn route_faults(&self) {
+        // SAFETY: live domain; not attached yet, so the core does not read the field
+        // concurrently.
+        unsafe { (*self.ptr.as_ptr()).iopf_handler = Some(crate::fault::ioasid_iopf_handler) };
     }
 
     /// Detaches the group of the device `owner` holds from this domain; it goes back to
@@ -447,10 +483,18 @@ impl Drop for GlobalPasid {
     }
 }
 
-/// The IOMMU core's handle of one (device, PASID) attachment (`struct
-/// iommu_attach_handle`), which the core may reach without locks while the attachment
-/// lasts: the owner keeps it, at a fixed address, until the attachment has ended.
-pub(crate) struct AttachHandle(KBox<kernel::types::Opaque<bindings::iommu_attach_handle>>);
+/// The IOMMU core's handle of one attachment (`struct iommu_attach_handle`), which the
+/// core may reach without locks while the attachment lasts: the owner keeps it, at a
+/// fixed address, until the attachment has ended. It carries the attachment's fault
+/// route, which [`crate::fault::ioasid_iopf_handler`] finds through it.
+pub(crate) struct AttachHandle(KBox<HandleInner>);
+
+#[repr(C)]
+struct HandleInner {
+    /// First field: the core's handle is a `HandleInner`.
+    raw: kernel::types::Opaque<bindings::iommu_attach_handle>,
+    route: Option<Route>,
+}
 
 // SAFETY: Rust never reads or writes the handle; it only hands its address to the IOMMU
 // core, which does its own locking. Moving the box between threads moves no data.
@@ -459,8 +503,38 @@ unsafe impl Send for AttachHandle {}
 unsafe impl Sync for AttachHandle {}
 
 impl AttachHandle {
-    /// A new, unused handle.
-    pub(crate) fn new() -> Result<Self> {
-        Ok(Self(KBox::new(kernel::types::Opaque::zeroed(), GFP_KERNEL)?))
+    /// A new, unused handle, whose faults (if its domain reports any) go by `route`.
+    pub(crate) fn new(route: Option<Route>) -> Result<Self> {
+        Ok(Self(KBox::new(
+            HandleInner {
+                raw: kernel::types::Opaque::zeroed(),
+                route,
+            },
+            GFP_KERNEL,
+        )?))
+    }
+
+    fn raw(&self) -> *mut bindings::iommu_attach_handle {
+        self.0.raw.get()
+    }
+
+    /// Its fault route, if any.
+    pub(crate) fn route(&self) -> Option<&Route> {
+        self.0.route.as_ref()
+    }
+
+    /// A key naming the attachment (the handle's address).
+    pub(crate) fn key(&self) -> usize {
+        self.raw() as usize
+    }
+
+    /// The fault route of the handle at `raw`.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is the core's pointer to the handle of a live [`AttachHandle`].
+    pub(crate) unsafe fn route_of<'a>(raw: *mut bindings::iommu_attach_handle) -> Option<&'a Route> {
+        // SAFETY: `raw` is the first field of a live `HandleInner` (caller).
+        unsafe { (*raw.cast::<HandleInner>()).route.as_ref() }
     }
 }

@@ -17,6 +17,7 @@ use kernel::{
 
 use crate::{
     device::BoundDevice,
+    fault::FaultQueue,
     ioas::{
         nested::Child,
         Ioas, //
@@ -34,6 +35,8 @@ pub(crate) enum Object {
     PasidNs(Arc<PasidNs>),
     /// A child (nested) address space.
     Child(Arc<Child>),
+    /// An I/O page fault queue.
+    FaultQueue(Arc<FaultQueue>),
 }
 
 /// The objects of one context, by ID.
@@ -126,6 +129,17 @@ impl ObjectTable {
         }
     }
 
+    /// The fault queue with ID `id`.
+    ///
+    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not a fault queue.
+    pub(crate) fn fault_queue(&self, id: u32) -> Result<Arc<FaultQueue>> {
+        match self.objects.get(&id) {
+            Some(Object::FaultQueue(q)) => Ok(q.clone()),
+            Some(_) => Err(EINVAL),
+            None => Err(ENOENT),
+        }
+    }
+
     /// Removes the object with ID `id` for `IOASID_DESTROY` and returns it, to be dropped
     /// by the caller outside the table's lock.
     ///
@@ -139,6 +153,8 @@ impl ObjectTable {
             Some(Object::Ioas(ioas)) => ioas.kill()?,
             Some(Object::PasidNs(ns)) => ns.kill()?,
             Some(Object::Child(child)) => child.kill()?,
+            // Its file and the address spaces routed to it keep it; only the ID goes.
+            Some(Object::FaultQueue(_)) => {}
         }
         self.objects.remove(&id).ok_or(ENOENT)
     }
@@ -168,7 +184,7 @@ mod tests {
         let mut table = ObjectTable::new();
         let mut ids = KVec::new();
         for _ in 0..n {
-            let ioas = Ioas::new(account.clone())?;
+            let ioas = Ioas::new(account.clone(), None)?;
             let id = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas))?;
             ids.push(id, GFP_KERNEL)?;
         }

@@ -46,6 +46,8 @@ enum ioasid_cmd {
 	IOASID_CMD_BIND_TABLE,
 	IOASID_CMD_UNBIND_TABLE,
 	IOASID_CMD_CACHE_INVALIDATE,
+	IOASID_CMD_FAULT_QUEUE_ALLOC,
+	IOASID_CMD_FAULT_QUEUE_STATUS,
 };
 
 /**
@@ -108,20 +110,35 @@ struct ioasid_destroy {
 #define IOASID_DESTROY _IO(IOASID_TYPE, IOASID_CMD_DESTROY)
 
 /**
+ * enum ioasid_ioas_alloc_flags - flags of struct ioasid_ioas_alloc
+ * @IOASID_IOAS_ALLOC_FAULT_QUEUE: page requests of (device, PASID) pairs attached to the
+ *	address space go to the fault queue @fault_queue_id (a field that was __reserved
+ *	before this flag)
+ */
+enum ioasid_ioas_alloc_flags {
+	IOASID_IOAS_ALLOC_FAULT_QUEUE = 1 << 0,
+};
+
+/**
  * struct ioasid_ioas_alloc - IOASID_IOAS_ALLOC argument
  * @argsz: sizeof(struct ioasid_ioas_alloc)
- * @flags: must be 0
+ * @flags: enum ioasid_ioas_alloc_flags
  * @out_ioas_id: out, the ID of the new, empty I/O address space
- * @__reserved: must be 0
+ * @fault_queue_id: with IOASID_IOAS_ALLOC_FAULT_QUEUE, a fault queue; else must be 0
+ *	(it shares its place with the former @__reserved, so older sources still build)
  *
- * Errors: EINVAL argsz too small or @__reserved not 0, E2BIG, EFAULT, EOPNOTSUPP
- * unknown @flags, ENOMEM, ENOSPC no free object ID.
+ * Errors: EINVAL argsz too small, @fault_queue_id not 0 without its flag or not a fault
+ * queue, E2BIG, EFAULT, EOPNOTSUPP unknown @flags, ENOENT unknown queue, ENOMEM, ENOSPC
+ * no free object ID.
  */
 struct ioasid_ioas_alloc {
 	__u32 argsz;
 	__u32 flags;
 	__u32 out_ioas_id;
-	__u32 __reserved;
+	union {
+		__u32 fault_queue_id;
+		__u32 __reserved;
+	};
 };
 #define IOASID_IOAS_ALLOC _IO(IOASID_TYPE, IOASID_CMD_IOAS_ALLOC)
 
@@ -557,20 +574,31 @@ enum ioasid_table_format {
 };
 
 /**
+ * enum ioasid_nested_alloc_flags - flags of struct ioasid_nested_alloc
+ * @IOASID_NESTED_ALLOC_FAULT_QUEUE: page requests that the tables bound to the child
+ *	do not resolve go to the fault queue @fault_queue_id (a field that was __reserved
+ *	before this flag)
+ */
+enum ioasid_nested_alloc_flags {
+	IOASID_NESTED_ALLOC_FAULT_QUEUE = 1 << 0,
+};
+
+/**
  * struct ioasid_nested_alloc - IOASID_NESTED_ALLOC argument
  * @argsz: sizeof(struct ioasid_nested_alloc)
- * @flags: must be 0
+ * @flags: enum ioasid_nested_alloc_flags
  * @parent_id: the parent address space (stage 2)
  * @format: enum ioasid_table_format of the tables that will be bound
  * @out_child_id: out, the ID of the new child address space
- * @__reserved: must be 0
+ * @fault_queue_id: with IOASID_NESTED_ALLOC_FAULT_QUEUE, a fault queue; else must be 0
+ *	(it shares its place with the former @__reserved, so older sources still build)
  *
  * The parent cannot be destroyed while it has children; the child is destroyed with
  * IOASID_DESTROY once no table is bound to it.
  *
- * Errors: EINVAL argsz too small, @parent_id not an address space (e.g. a child), or
- * @__reserved; E2BIG; EFAULT; EOPNOTSUPP unknown @flags or @format; ENOENT unknown ID;
- * ENOMEM; ENOSPC.
+ * Errors: EINVAL argsz too small, @parent_id not an address space (e.g. a child),
+ * @fault_queue_id not 0 without its flag or not a fault queue; E2BIG; EFAULT; EOPNOTSUPP
+ * unknown @flags or @format; ENOENT unknown ID; ENOMEM; ENOSPC.
  */
 struct ioasid_nested_alloc {
 	__u32 argsz;
@@ -578,7 +606,10 @@ struct ioasid_nested_alloc {
 	__u32 parent_id;
 	__u32 format;
 	__u32 out_child_id;
-	__u32 __reserved;
+	union {
+		__u32 fault_queue_id;
+		__u32 __reserved;
+	};
 };
 #define IOASID_NESTED_ALLOC _IO(IOASID_TYPE, IOASID_CMD_NESTED_ALLOC)
 
@@ -755,5 +786,134 @@ struct ioasid_cache_invalidate {
 	__aligned_u64 entries;
 };
 #define IOASID_CACHE_INVALIDATE _IO(IOASID_TYPE, IOASID_CMD_CACHE_INVALIDATE)
+
+/*
+ * I/O page fault queues: page requests of devices, delivered to userspace through a file
+ * descriptor (read), answered through it (write).
+ */
+
+/* Most fault groups a queue holds unanswered; more are answered FAILURE at once. */
+#define IOASID_FAULT_QUEUE_DEPTH 256
+
+/**
+ * enum ioasid_fault_queue_flags - flags of struct ioasid_fault_queue_alloc
+ * @IOASID_FAULT_QUEUE_EVENTFD: signal @eventfd whenever faults arrive
+ */
+enum ioasid_fault_queue_flags {
+	IOASID_FAULT_QUEUE_EVENTFD = 1 << 0,
+};
+
+/**
+ * struct ioasid_fault_queue_alloc - IOASID_FAULT_QUEUE_ALLOC argument
+ * @argsz: sizeof(struct ioasid_fault_queue_alloc)
+ * @flags: enum ioasid_fault_queue_flags
+ * @eventfd: with IOASID_FAULT_QUEUE_EVENTFD, an eventfd; else must be 0
+ * @out_queue_id: out, the queue's ID (for IOASID_IOAS_ALLOC and IOASID_NESTED_ALLOC)
+ * @out_fd: out, the queue's file descriptor (O_CLOEXEC; O_NONBLOCK with fcntl)
+ *
+ * read() gives whole struct ioasid_fault records; write() takes whole struct
+ * ioasid_fault_response; poll() says POLLIN when records wait. Closing the file answers
+ * every pending fault INVALID and refuses later ones (answered FAILURE by the core).
+ *
+ * Errors: EINVAL argsz too small, @eventfd without its flag; E2BIG; EFAULT; EOPNOTSUPP
+ * unknown @flags; EBADF @eventfd is not an open fd, EINVAL not an eventfd; EMFILE;
+ * ENOMEM; ENOSPC.
+ */
+struct ioasid_fault_queue_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__s32 eventfd;
+	__u32 out_queue_id;
+	__s32 out_fd;
+	__u32 __reserved;
+};
+#define IOASID_FAULT_QUEUE_ALLOC _IO(IOASID_TYPE, IOASID_CMD_FAULT_QUEUE_ALLOC)
+
+/**
+ * struct ioasid_fault_queue_status - IOASID_FAULT_QUEUE_STATUS argument
+ * @argsz: sizeof(struct ioasid_fault_queue_status)
+ * @queue_id: the fault queue
+ * @out_unread: records waiting to be read
+ * @out_pending: fault groups delivered and not yet answered
+ * @__reserved: must be 0
+ * @out_overflows: fault groups refused (answered FAILURE) because @out_pending was
+ *	IOASID_FAULT_QUEUE_DEPTH, since the queue was made
+ *
+ * Errors: EINVAL argsz too small, not a queue; E2BIG; EFAULT; ENOENT unknown ID.
+ */
+struct ioasid_fault_queue_status {
+	__u32 argsz;
+	__u32 queue_id;
+	__u32 out_unread;
+	__u32 out_pending;
+	__u32 __reserved;
+	__u32 __reserved2;
+	__aligned_u64 out_overflows;
+};
+#define IOASID_FAULT_QUEUE_STATUS _IO(IOASID_TYPE, IOASID_CMD_FAULT_QUEUE_STATUS)
+
+/**
+ * enum ioasid_fault_flags - flags of struct ioasid_fault
+ * @IOASID_FAULT_PASID_VALID: @pasid is valid
+ * @IOASID_FAULT_LAST_PAGE: the last record of its group: answer the group (by @cookie)
+ */
+enum ioasid_fault_flags {
+	IOASID_FAULT_PASID_VALID = 1 << 0,
+	IOASID_FAULT_LAST_PAGE = 1 << 1,
+};
+
+/* Access a fault asks for. */
+enum ioasid_fault_perm {
+	IOASID_FAULT_PERM_READ = 1 << 0,
+	IOASID_FAULT_PERM_WRITE = 1 << 1,
+	IOASID_FAULT_PERM_EXEC = 1 << 2,
+	IOASID_FAULT_PERM_PRIV = 1 << 3,
+};
+
+/**
+ * struct ioasid_fault - a record read from a fault queue
+ * @flags: enum ioasid_fault_flags
+ * @ioas_id: the address space (or child address space) the fault is in
+ * @dev_id: the device
+ * @pasid: the PASID as the device tagged it (physical PASID), if PASID_VALID
+ * @grpid: the device's page request group index
+ * @perm: enum ioasid_fault_perm
+ * @addr: the faulting address, page aligned
+ * @cookie: names the group in responses; the same for every record of a group
+ * @__reserved: 0
+ */
+struct ioasid_fault {
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 grpid;
+	__u32 perm;
+	__aligned_u64 addr;
+	__u32 cookie;
+	__u32 __reserved;
+};
+
+/* Response codes (those of PCIe page request group responses). */
+enum ioasid_fault_response_code {
+	IOASID_FAULT_RESPONSE_SUCCESS = 0,
+	IOASID_FAULT_RESPONSE_INVALID = 1,
+	IOASID_FAULT_RESPONSE_FAILURE = 2,
+};
+
+/**
+ * struct ioasid_fault_response - a response written to a fault queue
+ * @cookie: the group's cookie
+ * @code: enum ioasid_fault_response_code
+ *
+ * write() answers in order and stops at the first bad response: if none was taken it
+ * fails with ENOENT (unknown or already answered cookie) or EINVAL (unknown code);
+ * otherwise it returns the bytes of those taken. A size that is not a multiple of the
+ * struct fails with EINVAL.
+ */
+struct ioasid_fault_response {
+	__u32 cookie;
+	__u32 code;
+};
 
 #endif /* _UAPI_LINUX_IOASID_H */

@@ -29,6 +29,10 @@ use crate::{
         Domain,
         Prot, //
     },
+    fault::{
+        FaultQueue,
+        Route, //
+    },
     pin::{
         PinAccount,
         PinnedPages, //
@@ -131,6 +135,8 @@ pub(crate) struct Ioas {
     #[pin]
     inner: Mutex<Inner>,
     account: Arc<Mutex<PinAccount>>,
+    /// The fault queue its (device, PASID) attachments report to, and its own ID.
+    faults: Option<(Arc<FaultQueue>, u32)>,
 }
 
 /// Maps all of `pages` at `iova` into `domain`; on failure, unmaps what it mapped.
@@ -148,7 +154,7 @@ fn map_into(domain: &Domain, iova: u64, pages: &PinnedPages, prot: Prot) -> Resu
 
 impl Ioas {
     /// A new, empty address space whose pins are accounted in `account`.
-    pub(crate) fn new(account: Arc<Mutex<PinAccount>>) -> Result<Arc<Self>> {
+    pub(crate) fn new(account: Arc<Mutex<PinAccount>>, faults: Option<(Arc<FaultQueue>, u32)>) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 inner <- new_mutex!(Inner {
@@ -160,6 +166,7 @@ impl Ioas {
                     dead: false,
                 }),
                 account,
+                faults,
             }),
             GFP_KERNEL,
         )
@@ -270,7 +277,7 @@ impl Ioas {
     /// `EBUSY` the device's IOMMU group is attached to another address space (through
     /// another of its devices); `ENOMEM`; errors of the IOMMU driver.
     pub(crate) fn attach(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
-        self.attach_with(owner, 0, |inner| Self::attach_domain(inner, owner))
+        self.attach_with(owner, 0, |inner| self.attach_domain(inner, owner))
     }
 
     /// Attaches (device, `pasid`) of the device `owner` holds, as [`Ioas::attach`] does
@@ -298,7 +305,7 @@ impl Ioas {
                     Err(e) => return Err(e),
                 }
             }
-            let domain = Self::new_domain(inner, owner)?;
+            let domain = self.new_domain(inner, owner)?;
             domain.attach_pasid(owner, pasid, handle, replace)?;
             Self::add_domain(inner, &domain, None);
             Ok(domain)
@@ -336,9 +343,23 @@ impl Ioas {
         Ok(domain)
     }
 
-    /// A new domain for the device `owner` holds, filled with every mapping (replay).
-    fn new_domain(inner: &Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
-        Self::fill(inner, Domain::new_paging(owner)?)
+    /// A new domain for the device `owner` holds, filled with every mapping (replay);
+    /// its page requests go to the address space's fault queue, if it has one.
+    fn new_domain(&self, inner: &Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
+        let domain = Domain::new_paging(owner)?;
+        if self.faults.is_some() {
+            domain.route_faults();
+        }
+        Self::fill(inner, domain)
+    }
+
+    /// Where the page requests of `dev_id`'s attachments to this address space go.
+    pub(crate) fn fault_route(&self, dev_id: u32) -> Option<Route> {
+        self.faults.as_ref().map(|(queue, id)| Route {
+            queue: queue.clone(),
+            ioas_id: *id,
+            dev_id,
+        })
     }
 
     /// `domain`, filled with every mapping.
@@ -436,7 +457,7 @@ impl Ioas {
     /// of its devices, or to a domain that fits, or to a new, filled one.
     ///
     /// Errors: `EBUSY` the group is attached to another address space.
-    fn attach_domain(inner: &mut Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
+    fn attach_domain(&self, inner: &mut Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
         let group = owner.group_key();
         for d in inner.domains.iter_mut() {
             if let Some(g) = d.groups.iter_mut().find(|g| g.0 == group) {
@@ -458,7 +479,7 @@ impl Ioas {
             }
         }
         let mut groups = KVec::with_capacity(1, GFP_KERNEL)?;
-        let domain = Self::new_domain(inner, owner)?;
+        let domain = self.new_domain(inner, owner)?;
         domain.attach(owner)?;
         let _ = groups.push_within_capacity((group, 1));
         // Room in `inner.domains` was reserved by `attach_with`.

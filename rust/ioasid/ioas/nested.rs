@@ -19,7 +19,13 @@ use kernel::{
 };
 
 use super::Ioas;
-use crate::iommu::Domain;
+use crate::{
+    fault::{
+        FaultQueue,
+        Route, //
+    },
+    iommu::Domain,
+};
 
 /// Which bound tables an invalidation is for.
 pub(crate) struct Filter {
@@ -46,6 +52,8 @@ struct Inner {
 pub(crate) struct Child {
     parent: Arc<Ioas>,
     format: u32,
+    /// The fault queue its bound tables report to, and its own ID.
+    faults: Option<(Arc<FaultQueue>, u32)>,
     #[pin]
     inner: Mutex<Inner>,
 }
@@ -54,13 +62,14 @@ impl Child {
     /// A child of `parent` for tables of `format`.
     ///
     /// Errors: `ENOENT` the parent was destroyed meanwhile, `ENOMEM`.
-    pub(crate) fn new(parent: Arc<Ioas>, format: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(parent: Arc<Ioas>, format: u32, faults: Option<(Arc<FaultQueue>, u32)>) -> Result<Arc<Self>> {
         parent.child(true)?;
         let theirs = parent.clone();
         let child = Arc::pin_init(
             pin_init!(Self {
                 parent: theirs,
                 format,
+                faults,
                 inner <- new_mutex!(Inner {
                     bound: KVec::new(),
                     dead: false,
@@ -77,6 +86,15 @@ impl Child {
     /// The parent address space.
     pub(crate) fn parent(&self) -> &Arc<Ioas> {
         &self.parent
+    }
+
+    /// Where the page requests of `dev_id`'s tables go.
+    pub(crate) fn fault_route(&self, dev_id: u32) -> Option<Route> {
+        self.faults.as_ref().map(|(queue, id)| Route {
+            queue: queue.clone(),
+            ioas_id: *id,
+            dev_id,
+        })
     }
 
     /// The format of its tables.

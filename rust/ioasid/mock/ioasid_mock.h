@@ -199,9 +199,10 @@ enum ioasid_mock_page_request_perm {
  * @pasid: the PASID, if IOASID_MOCK_PAGE_REQUEST_PASID_VALID
  * @grpid: page request group index, 0 to 511
  * @perm: enum ioasid_mock_page_request_perm, not 0
- * @out_delivered: 1 if the IOMMU core took the request for the fault handler of the
- *	domain attached to (device, PASID); 0 if it refused it (no such handler), in which
- *	case the core has already answered it with IOMMU_PAGE_RESP_INVALID
+ * @out_delivered: 1 if the IOMMU core found a fault handler for the request (the domain
+ *	attached to (device, PASID) has one; if the handler refuses the group, the core
+ *	answers it FAILURE); 0 if there is none, in which case the core has already
+ *	answered it with IOMMU_PAGE_RESP_INVALID
  * @__reserved: must be 0
  * @addr: the faulting address, page aligned
  *

@@ -73,6 +73,8 @@ const NESTED_ALLOC: u32 = _IO(IOASID_TYPE, IOASID_CMD_NESTED_ALLOC);
 const BIND_TABLE: u32 = _IO(IOASID_TYPE, IOASID_CMD_BIND_TABLE);
 const UNBIND_TABLE: u32 = _IO(IOASID_TYPE, IOASID_CMD_UNBIND_TABLE);
 const CACHE_INVALIDATE: u32 = _IO(IOASID_TYPE, IOASID_CMD_CACHE_INVALIDATE);
+const FAULT_QUEUE_ALLOC: u32 = _IO(IOASID_TYPE, IOASID_CMD_FAULT_QUEUE_ALLOC);
+const FAULT_QUEUE_STATUS: u32 = _IO(IOASID_TYPE, IOASID_CMD_FAULT_QUEUE_STATUS);
 
 // The header and this file must agree on the largest argsz; argsz.rs cannot see the
 // generated constant because it is also built on the host.
@@ -128,6 +130,8 @@ extensible! {
     ioasid_bind_table, first version 32;
     ioasid_unbind_table, first version 24;
     ioasid_cache_invalidate, first version 40;
+    ioasid_fault_queue_alloc, first version 24;
+    ioasid_fault_queue_status, first version 32;
 }
 
 /// Where the table description begins in `struct ioasid_bind_table`: the end of its
@@ -274,6 +278,10 @@ pub(crate) enum Request {
     UnbindTable { child_id: u32, dev_id: u32, pasid: Option<(u32, u32)> },
     /// `IOASID_CACHE_INVALIDATE`, with its PASID selector.
     CacheInvalidate(UserArg<ioasid_cache_invalidate>, Option<(u32, u32)>),
+    /// `IOASID_FAULT_QUEUE_ALLOC`, with its eventfd if any.
+    FaultQueueAlloc(UserArg<ioasid_fault_queue_alloc>, Option<i32>),
+    /// `IOASID_FAULT_QUEUE_STATUS`.
+    FaultQueueStatus(UserArg<ioasid_fault_queue_status>),
 }
 
 /// Maps IOVA arithmetic errors to the documented errnos.
@@ -312,7 +320,9 @@ impl Request {
             DESTROY => Ok(Request::Destroy(UserArg::<ioasid_destroy>::read(arg)?.id)),
             IOAS_ALLOC => {
                 let arg = UserArg::<ioasid_ioas_alloc>::read(arg)?;
-                check_flags(arg.flags, 0, arg.__reserved)?;
+                check_flags(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, 0)?;
+                // SAFETY: both members of the union are `__u32`.
+                selector(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, unsafe { arg.__bindgen_anon_1.fault_queue_id })?;
                 Ok(Request::IoasAlloc(arg))
             }
             IOAS_IOVA_RANGES => {
@@ -416,7 +426,9 @@ impl Request {
             }
             NESTED_ALLOC => {
                 let arg = UserArg::<ioasid_nested_alloc>::read(arg)?;
-                check_flags(arg.flags, 0, arg.__reserved)?;
+                check_flags(arg.flags, IOASID_NESTED_ALLOC_FAULT_QUEUE, 0)?;
+                // SAFETY: both members of the union are `__u32`.
+                selector(arg.flags, IOASID_NESTED_ALLOC_FAULT_QUEUE, unsafe { arg.__bindgen_anon_1.fault_queue_id })?;
                 if table_size(arg.format).is_none() {
                     return Err(EOPNOTSUPP);
                 }
@@ -459,8 +471,37 @@ impl Request {
                 let pasid = pasid_selector(a.flags, IOASID_INVALIDATE_PASID, a.ns_id, a.pasid)?;
                 Ok(Request::CacheInvalidate(a, pasid))
             }
+            FAULT_QUEUE_ALLOC => {
+                let arg = UserArg::<ioasid_fault_queue_alloc>::read(arg)?;
+                check_flags(arg.flags, IOASID_FAULT_QUEUE_EVENTFD, arg.__reserved)?;
+                let eventfd = if arg.flags & IOASID_FAULT_QUEUE_EVENTFD != 0 {
+                    Some(arg.eventfd)
+                } else if arg.eventfd != 0 {
+                    return Err(EINVAL);
+                } else {
+                    None
+                };
+                Ok(Request::FaultQueueAlloc(arg, eventfd))
+            }
+            FAULT_QUEUE_STATUS => {
+                let arg = UserArg::<ioasid_fault_queue_status>::read(arg)?;
+                check_flags(0, 0, arg.__reserved | arg.__reserved2)?;
+                Ok(Request::FaultQueueStatus(arg))
+            }
             _ => Err(ENOTTY),
         }
+    }
+}
+
+/// A field that is valid only with `flag` in `flags` must otherwise be 0 (`EINVAL`);
+/// returns it when valid.
+fn selector(flags: u32, flag: u32, value: u32) -> Result<Option<u32>> {
+    if flags & flag != 0 {
+        Ok(Some(value))
+    } else if value != 0 {
+        Err(EINVAL)
+    } else {
+        Ok(None)
     }
 }
 
@@ -513,7 +554,7 @@ pub(crate) fn write_info_caps(ptr: u64, len: &mut u32, formats: &[u32]) -> Resul
 pub(crate) fn extension_supported(extension: u32) -> bool {
     matches!(
         extension,
-        IOASID_EXT_ARGSZ | IOASID_EXT_MAP_DMA | IOASID_EXT_PASID | IOASID_EXT_NESTING
+        IOASID_EXT_ARGSZ | IOASID_EXT_MAP_DMA | IOASID_EXT_PASID | IOASID_EXT_NESTING | IOASID_EXT_FAULT_QUEUE
     )
 }
 
@@ -548,6 +589,8 @@ mod tests {
             BIND_TABLE,
             UNBIND_TABLE,
             CACHE_INVALIDATE,
+            FAULT_QUEUE_ALLOC,
+            FAULT_QUEUE_STATUS,
         ];
         for (i, &cmd) in cmds.iter().enumerate() {
             assert_eq!(_IOC_TYPE(cmd), IOASID_TYPE);
@@ -575,8 +618,8 @@ mod tests {
         assert!(extension_supported(IOASID_EXT_MAP_DMA));
         assert!(extension_supported(IOASID_EXT_PASID));
         assert!(extension_supported(IOASID_EXT_NESTING));
+        assert!(extension_supported(IOASID_EXT_FAULT_QUEUE));
         for ext in [
-            IOASID_EXT_FAULT_QUEUE,
             0,
             u32::MAX,
         ] {

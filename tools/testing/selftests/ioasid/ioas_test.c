@@ -79,7 +79,7 @@ TEST_F(ioas, alloc_bad_input)
 {
 	struct ioasid_ioas_alloc arg = { .argsz = sizeof(arg) };
 
-	arg.flags = 1;
+	arg.flags = 1 << 5;
 	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_ALLOC, &arg));
 	EXPECT_EQ(EOPNOTSUPP, errno);
 	arg.flags = 0;
@@ -585,6 +585,8 @@ static const struct {
 	IOCTL(IOASID_BIND_TABLE, ioasid_bind_table, 32),
 	IOCTL(IOASID_UNBIND_TABLE, ioasid_unbind_table, 24),
 	IOCTL(IOASID_CACHE_INVALIDATE, ioasid_cache_invalidate, 40),
+	IOCTL(IOASID_FAULT_QUEUE_ALLOC, ioasid_fault_queue_alloc, 24),
+	IOCTL(IOASID_FAULT_QUEUE_STATUS, ioasid_fault_queue_status, 32),
 };
 
 /* The argsz rules hold for every ioctl, before anything else is looked at. */

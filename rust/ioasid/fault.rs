@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! I/O page fault queues: page requests delivered to userspace and answered by it.
+//!
+//! A [`FaultQueue`] is an object of a context and a file descriptor (an anonymous inode
+//! whose `read`, `write` and `poll` are below). Attachments of routed address spaces carry
+//! a [`Route`] in their IOMMU attach handle ([`crate::iommu::AttachHandle`]); their
+//! domains' `iopf_handler` is [`ioasid_iopf_handler`], which the IOMMU core calls with
+//! each complete page request group. The group waits in the queue's `pending` list until
+//! userspace answers it by cookie, or until its attachment ends, the queue's file is
+//! closed (answered INVALID), or the queue is full (refused: the core answers FAILURE).
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    fs::File,
+    new_mutex,
+    new_poll_condvar,
+    prelude::*,
+    sync::{
+        poll::{
+            PollCondVar,
+            PollTable, //
+        },
+        Arc,
+        Mutex, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use crate::uapi::raw::{
+    ioasid_fault,
+    ioasid_fault_response,
+    IOASID_FAULT_LAST_PAGE,
+    IOASID_FAULT_PASID_VALID,
+    IOASID_FAULT_QUEUE_DEPTH,
+    IOASID_FAULT_RESPONSE_FAILURE,
+    IOASID_FAULT_RESPONSE_INVALID,
+    IOASID_FAULT_RESPONSE_SUCCESS,
+};
+
+// SAFETY: integer fields only, no padding.
+unsafe impl kernel::transmute::AsBytes for ioasid_fault {}
+// SAFETY: integer fields only, no padding: any bit pattern is valid.
+unsafe impl kernel::transmute::FromBytes for ioasid_fault_response {}
+
+const _: () = {
+    assert!(IOASID_FAULT_PASID_VALID == bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID);
+    assert!(IOASID_FAULT_RESPONSE_SUCCESS == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_SUCCESS);
+    assert!(IOASID_FAULT_RESPONSE_INVALID == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_INVALID);
+    assert!(IOASID_FAULT_RESPONSE_FAILURE == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_FAILURE);
+};
+
+const RECORD: usize = size_of::<ioasid_fault>();
+const RESPONSE: usize = size_of::<ioasid_fault_response>();
+
+// Exported by fs/anon_inodes.c and eventfd; not in the generated bindings.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    fn anon_inode_getfd(
+        name: *const c_char,
+        fops: *const bindings::file_operations,
+        private: *mut c_void,
+        flags: c_int,
+    ) -> c_int;
+}
+
+/// Where the faults of one attachment go, and what their records say.
+pub(crate) struct Route {
+    pub(crate) queue: Arc<FaultQueue>,
+    pub(crate) ioas_id: u32,
+    pub(crate) dev_id: u32,
+}
+
+/// A delivered group awaiting its response.
+struct Pending {
+    cookie: u32,
+    group: NonNull<bindings::iopf_group>,
+    /// The attach handle it came through (a key).
+    handle: usize,
+}
+
+// SAFETY: the group is owned by us until answered, and the core's functions that take it
+// may be called from any thread.
+unsafe impl Send for Pending {}
+
+struct Inner {
+    records: KVec<ioasid_fault>,
+    pending: KVec<Pending>,
+    next_cookie: u32,
+    overflows: u64,
+    /// The file was released: nothing more is taken.
+    closed: bool,
+}
+
+/// An eventfd context we hold a reference on.
+struct EventFd(NonNull<bindings::eventfd_ctx>);
+
+// SAFETY: eventfd contexts are reference counted and signalled from any thread.
+unsafe impl Send for EventFd {}
+// SAFETY: as above.
+unsafe impl Sync for EventFd {}
+
+impl Drop for EventFd {
+    fn drop(&mut self) {
+        // SAFETY: we hold the reference `eventfd_ctx_fdget` gave.
+        unsafe { bindings::eventfd_ctx_put(self.0.as_ptr()) };
+    }
+}
+
+/// A fault queue.
+#[pin_data(PinnedDrop)]
+pub(crate) struct FaultQueue {
+    #[pin]
+    inner: Mutex<Inner>,
+    /// Readers and pollers wait here for records.
+    #[pin]
+    readable: PollCondVar,
+    eventfd: Option<EventFd>,
+}
+
+impl FaultQueue {
+    /// A new queue, signalling `eventfd` (an fd of the caller) if given, and its file
+    /// descriptor.
+    ///
+    /// Errors: `EBADF` not an eventfd, `EMFILE`, `ENOMEM`.
+    pub(crate) fn new(eventfd: Option<i32>) -> Result<(Arc<Self>, i32)> {
+        let eventfd = match eventfd {
+            None => None,
+            Some(fd) => {
+                // SAFETY: any fd may be asked about; a reference is taken on success.
+                let ctx = unsafe { bindings::eventfd_ctx_fdget(fd) };
+                let ctx = kernel::error::from_err_ptr(ctx)?;
+                Some(EventFd(NonNull::new(ctx).ok_or(EBADF)?))
+            }
+        };
+        let queue = Arc::pin_init(
+            pin_init!(Self {
+                inner <- new_mutex!(Inner {
+                    records: KVec::new(),
+                    pending: KVec::new(),
+                    next_cookie: 1,
+                    overflows: 0,
+                    closed: false,
+                }),
+                readable <- new_poll_condvar!("ioasid fault queue"),
+                eventfd,
+            }),
+            GFP_KERNEL,
+        )?;
+        let private = Arc::into_raw(queue.clone()).cast_mut();
+        let flags = (bindings::O_RDWR | bindings::O_CLOEXEC) as c_int;
+        // SAFETY: the fops are a static; `private` is ours to give to the file, whose
+        // `release` takes it back.
+        let fd = unsafe { anon_inode_getfd(c"[ioasid-fault]".as_ptr().cast(), FOPS.get(), private.cast(), flags) };
+        if fd < 0 {
+            // SAFETY: not given to any file: we take it back.
+            drop(unsafe { Arc::from_raw(private) });
+            return Err(Error::from_errno(fd));
+        }
+        Ok((queue, fd))
+    }
+
+    /// `(unread records, pending groups, overflows)`.
+    pub(crate) fn status(&self) -> (u32, u32, u64) {
+        let inner = self.inner.lock();
+        (inner.records.len() as u32, inner.pending.len() as u32, inner.overflows)
+    }
+
+    /// Takes a complete page request group for `route` (through attach `handle`).
+    ///
+    /// Errors: `ENOSPC` full (the group is counted as an overflow), `EPIPE` the file is
+    /// closed, `ENOMEM`. On error the core answers the group itself.
+    ///
+    /// # Safety
+    ///
+    /// `group` is a live group the core hands over; on success it is ours until
+    /// answered with `iopf_group_response` and freed with `iopf_free_group`.
+    unsafe fn deliver(&self, group: *mut bindings::iopf_group, route: &Route, handle: usize) -> Result {
+        let mut inner = self.inner.lock();
+        if inner.closed {
+            return Err(EPIPE);
+        }
+        if inner.pending.len() >= IOASID_FAULT_QUEUE_DEPTH as usize {
+            inner.overflows += 1;
+            return Err(ENOSPC);
+        }
+        let cookie = inner.next_cookie;
+        // SAFETY: a live group (caller); its list holds `iopf_fault`s by their `list`.
+        let (head, last) = unsafe { (&raw mut (*group).faults, &raw mut (*group).last_fault) };
+        let mut count = 0;
+        // SAFETY: as above; the list is not changed while the group is ours.
+        let mut node = unsafe { (*head).next };
+        while node != head {
+            count += 1;
+            // SAFETY: a node of the live list.
+            node = unsafe { (*node).next };
+        }
+        inner.records.reserve(count, GFP_KERNEL)?;
+        inner.pending.reserve(1, GFP_KERNEL)?;
+        // SAFETY: as above.
+        node = unsafe { (*head).next };
+        while node != head {
+            // SAFETY: every entry is the `list` member of an `iopf_fault`.
+            let fault = unsafe {
+                &*node
+                    .byte_sub(core::mem::offset_of!(bindings::iopf_fault, list))
+                    .cast::<bindings::iopf_fault>()
+            };
+            let prm = &fault.fault.prm;
+            let mut flags = prm.flags & IOASID_FAULT_PASID_VALID;
+            if core::ptr::eq(fault, last) {
+                flags |= IOASID_FAULT_LAST_PAGE;
+            }
+            let _ = inner.records.push_within_capacity(ioasid_fault {
+                flags,
+                ioas_id: route.ioas_id,
+                dev_id: route.dev_id,
+                pasid: prm.pasid,
+                grpid: prm.grpid,
+                perm: prm.perm,
+                addr: prm.addr,
+                cookie,
+                __reserved: 0,
+            });
+            node = fault.list.next;
+        }
+        let _ = inner.pending.push_within_capacity(Pending {
+            cookie,
+            // SAFETY: not null (a live group).
+            group: unsafe { NonNull::new_unchecked(group) },
+            handle,
+        });
+        inner.next_cookie = cookie.wrapping_add(1).max(1);
+        drop(inner);
+        self.readable.notify_all();
+        if let Some(e) = &self.eventfd {
+            // SAFETY: we hold a reference on the context.
+            unsafe { bindings::eventfd_signal_mask(e.0.as_ptr(), 0) };
+        }
+        Ok(())
+    }
+
+    /// Answers `pending` with `code` and gives the group back to the core.
+    fn answer(pending: Pending, code: u32) {
+        // SAFETY: the group is ours (it was delivered and not yet answered); answering
+        // and freeing it, once, ends that.
+        unsafe {
+            bindings::iopf_group_response(pending.group.as_ptr(), code);
+            bindings::iopf_free_group(pending.group.as_ptr());
+        }
+    }
+
+    /// Answers INVALID every group that came through attach handle `handle`, and drops
+    /// their unread records: the attachment is ending.
+    pub(crate) fn abort_handle(&self, handle: usize) {
+        let mut inner = self.inner.lock();
+        let mut i = 0;
+        while i < inner.pending.len() {
+            if inner.pending[i].handle == handle {
+                if let Ok(p) = inner.pending.remove(i) {
+                    let cookie = p.cookie;
+                    inner.records.retain(|r| r.cookie != cookie);
+                    Self::answer(p, IOASID_FAULT_RESPONSE_INVALID);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Answers the group named `cookie`.
+    ///
+    /// Errors: `ENOENT` no such group waits (unknown or answered), `EINVAL` bad code.
+    fn respond(&self, r: &ioasid_fault_response) -> Result {
+        if r.code > IOASID_FAULT_RESPONSE_FAILURE {
+            return Err(EINVAL);
+        }
+        let mut inner = self.inner.lock();
+        let i = inner.pending.iter().position(|p| p.cookie == r.cookie).ok_or(ENOENT)?;
+        let p = inner.pending.remove(i).map_err(|_| ENOENT)?;
+        inner.records.retain(|rec| rec.cookie != r.cookie);
+        Self::answer(p, r.code);
+        Ok(())
+    }
+
+    /// The file is gone: every pending group is answered INVALID, nothing more is taken.
+    fn close(&self) {
+        let mut inner = self.inner.lock();
+        inner.closed = true;
+        inner.records.clear();
+        while let Some(p) = inner.pending.pop() {
+            Self::answer(p, IOASID_FAULT_RESPONSE_INVALID);
+        }
+    }
+
+    fn read(&self, file: *mut bindings::file, buf: usize, count: usize) -> Result<usize> {
+        if count % RECORD != 0 {
+            return Err(EINVAL);
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+        let mut inner = self.inner.lock();
+        while inner.records.is_empty() {
+            // SAFETY: `file` is the live file being read.
+            if unsafe { (*file).f_flags } & bindings::O_NONBLOCK != 0 {
+                return Err(EAGAIN);
+            }
+            if self.readable.wait_interruptible(&mut inner) {
+                return Err(ERESTARTSYS);
+            }
+        }
+        let n = inner.records.len().min(count / RECORD);
+        let mut w = UserSlice::new(UserPtr::from_addr(buf), n * RECORD).writer();
+        for r in &inner.records[..n] {
+            w.write(r)?;
+        }
+        // Taken only once copied: a fault never gets lost in a failed read.
+        for _ in 0..n {
+            let _ = inner.records.remove(0);
+        }
+        Ok(n * RECORD)
+    }
+
+    fn write(&self, buf: usize, count: usize) -> Result<usize> {
+        if count % RESPONSE != 0 {
+            return Err(EINVAL);
+        }
+        let mut r = UserSlice::new(UserPtr::from_addr(buf), count).reader();
+        let mut done = 0;
+        while done < count {
+            let resp = r.read::<ioasid_fault_response>();
+            let result = resp.and_then(|resp| self.respond(&resp));
+            if let Err(e) = result {
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            done += RESPONSE;
+        }
+        Ok(done)
+    }
+
+    fn poll_mask(&self) -> u32 {
+        let mut mask = bindings::POLLOUT | bindings::POLLWRNORM;
+        if !self.inner.lock().records.is_empty() {
+            mask |= bindings::POLLIN | bindings::POLLRDNORM;
+        }
+        mask
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for FaultQueue {
+    fn drop(self: Pin<&mut Self>) {
+        // Routes hold the queue while their attachments live; nothing can be pending
+        // once the last reference goes, but answer anything left rather than leak it.
+        self.close();
+    }
+}
+
+/// The `iopf_handler` of routed domains: hands a complete group to the queue of the
+/// attachment it came through.
+///
+/// # Safety
+///
+/// Called by the IOMMU core with a live group whose `attach_handle` is one of ours with
+/// a route (only routed attachments use domains with this handler).
+pub(crate) unsafe extern "C" fn ioasid_iopf_handler(group: *mut bindings::iopf_group) -> c_int {
+    // SAFETY: as the caller guarantees.
+    let handle = unsafe { (*group).attach_handle };
+    // SAFETY: our handles carry their route (see `AttachHandle`).
+    let Some(route) = (unsafe { crate::iommu::AttachHandle::route_of(handle) }) else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: the group is handed to us; on error the core keeps and answers it.
+    match unsafe { route.queue.deliver(group, route, handle as usize) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The queue behind a fault-queue file.
+///
+/// # Safety
+///
+/// `file` is a live file opened by [`FaultQueue::new`].
+unsafe fn queue_of<'a>(file: *mut bindings::file) -> &'a FaultQueue {
+    // SAFETY: `private_data` holds the `Arc` `new` gave the file until `release`.
+    unsafe { &*(*file).private_data.cast::<FaultQueue>() }
+}
+
+unsafe extern "C" fn fq_read(file: *mut bindings::file, buf: *mut c_char, count: usize, _pos: *mut bindings::loff_t) -> isize {
+    // SAFETY: the VFS calls with a live file of ours.
+    match unsafe { queue_of(file) }.read(file, buf as usize, count) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+unsafe extern "C" fn fq_write(file: *mut bindings::file, buf: *const c_char, count: usize, _pos: *mut bindings::loff_t) -> isize {
+    // SAFETY: as for `fq_read`.
+    match unsafe { queue_of(file) }.write(buf as usize, count) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+unsafe extern "C" fn fq_poll(file: *mut bindings::file, table: *mut bindings::poll_table_struct) -> bindings::__poll_t {
+    // SAFETY: as for `fq_read`.
+    let queue = unsafe { queue_of(file) };
+    // SAFETY: the VFS passes a valid (or null) table for this call; `file` is live.
+    unsafe { PollTable::from_raw(table) }.register_wait(unsafe { File::from_raw_file(file) }, &queue.readable);
+    queue.poll_mask()
+}
+
+unsafe extern "C" fn fq_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: `private_data` is the `Arc` `new` gave this file; it is taken back once.
+    let queue = unsafe { Arc::<FaultQueue>::from_raw((*file).private_data.cast()) };
+    queue.close();
+    0
+}
+
+/// The file operations of fault-queue files, a static the VFS reads only.
+struct StaticFops(kernel::types::Opaque<bindings::file_operations>);
+
+// SAFETY: never written after initialisation; the VFS only reads it.
+unsafe impl Sync for StaticFops {}
+
+impl StaticFops {
+    const fn new(fops: bindings::file_operations) -> Self {
+        Self(kernel::types::Opaque::new(fops))
+    }
+
+    fn get(&self) -> *const bindings::file_operations {
+        self.0.get()
+    }
+}
+
+static FOPS: StaticFops = StaticFops::new(bindings::file_operations {
+    read: Some(fq_read),
+    write: Some(fq_write),
+    poll: Some(fq_poll),
+    release: Some(fq_release),
+    llseek: Some(bindings::noop_llseek),
+    // SAFETY: a C struct of pointers and optional function pointers.
+    ..unsafe { core::mem::zeroed() }
+});
