@@ -4,6 +4,7 @@
 #
 #   make run     build what is stale, boot the VM, run the sample VMM client
 #   make check   all tests: host unit tests, KUnit and kselftests in two VMs
+#   make bench   ioasid vs iommufd vs VFIO type1, in one VM (results in runs/bench)
 #
 # Both install what they need on first use (Debian 12, as root) and cache it under
 # $(IOASID_CACHE) (default ~/.cache/ioasid). KDIR=/path/to/linux-7.3 builds against a
@@ -17,10 +18,13 @@ run:
 check:
 	@bash $(SCRIPTS)/check.sh
 
+bench:
+	@bash $(SCRIPTS)/bench.sh
+
 setup:
 	@bash $(SCRIPTS)/setup.sh
 
 kernel: setup
 	@bash $(SCRIPTS)/kernel.sh debug
 
-.PHONY: run check setup kernel
+.PHONY: run check bench setup kernel

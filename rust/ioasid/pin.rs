@@ -30,6 +30,9 @@ use kernel::{
 /// this value releases exactly once, when it is dropped.
 pub(crate) struct PinnedPages {
     pages: KVVec<*mut bindings::page>,
+    /// The page frames, as sorted, disjoint runs `(first, end)`: a page pinned twice
+    /// here (the same memory mapped twice in the range) appears once.
+    runs: KVVec<(u64, u64)>,
     /// Pinned for device writes: the pages are marked dirty when released, so that what
     /// devices wrote is not lost.
     writable: bool,
@@ -53,6 +56,7 @@ impl PinnedPages {
         // them, not a warning in the kernel log.
         let mut this = Self {
             pages: KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
+            runs: KVVec::new(),
             writable,
         };
         let mut flags = bindings::FOLL_LONGTERM;
@@ -84,12 +88,31 @@ impl PinnedPages {
             // pages, which the invariant now covers.
             unsafe { this.pages.inc_len(ret as usize) };
         }
+        this.runs = this.frame_runs()?;
         Ok(this)
     }
 
-    /// The pinned pages, in address order, as keys that identify each page.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = usize> + '_ {
-        self.pages.iter().map(|&p| p as usize)
+    /// The sorted, disjoint runs of page frames of the pinned pages.
+    fn frame_runs(&self) -> Result<KVVec<(u64, u64)>> {
+        let shift = PAGE_SIZE.trailing_zeros();
+        let mut runs = KVVec::new();
+        for (_, phys, len) in self.phys_runs() {
+            runs.push((phys >> shift, (phys >> shift) + (len >> shift) as u64), GFP_KERNEL_ACCOUNT)?;
+        }
+        runs.sort_unstable();
+        // Merge overlapping and touching runs, in place.
+        let mut kept = 0;
+        for i in 0..runs.len() {
+            let (s, e) = runs[i];
+            if kept > 0 && s <= runs[kept - 1].1 {
+                runs[kept - 1].1 = runs[kept - 1].1.max(e);
+            } else {
+                runs[kept] = (s, e);
+                kept += 1;
+            }
+        }
+        runs.truncate(kept);
+        Ok(runs)
     }
 
     /// Number of pinned pages.
@@ -101,6 +124,11 @@ impl PinnedPages {
     /// length)`, so that a domain can map each run with the largest page sizes it allows.
     pub(crate) fn phys_runs(&self) -> PhysRuns<'_> {
         PhysRuns { pages: self, next: 0 }
+    }
+
+    /// The pinned page frames as sorted, disjoint runs `(first, end)` (end exclusive).
+    pub(crate) fn pfn_runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.runs.iter().copied()
     }
 
     /// Copies between `buf` and the pinned memory at byte `offset`, through the CPU.
@@ -178,11 +206,28 @@ unsafe extern "C" {
 /// Locked-memory accounting of one context: each distinct page pinned by any of its
 /// mappings counts once against the `RLIMIT_MEMLOCK` of the process that opened it
 /// (shown as `VmLck` in `/proc/<pid>/status`).
+///
+/// The pages are tracked as disjoint intervals of page frame numbers, each with how many
+/// mappings pin it, so that a mapping of physically contiguous memory (huge pages,
+/// transparent huge pages, large folios) costs a few tree nodes, not one per 4 KiB page.
 pub(crate) struct PinAccount {
     mm: ARef<Mm>,
-    /// How many mappings pin each page (keyed by [`PinnedPages::keys`]).
-    users: RBTree<usize, usize>,
+    /// `start pfn -> (end pfn, exclusive; users)`, disjoint.
+    users: RBTree<u64, Interval>,
 }
+
+/// Pages `start..end` (the tree's key is `start`) pinned by `users` mappings.
+///
+/// Invariant of the tree: both ends of every run of every live mapping are interval
+/// boundaries (a charge splits intervals there, and nothing ever merges them), so an
+/// uncharge finds each of its runs made of whole intervals and never needs a node.
+struct Interval {
+    end: u64,
+    users: usize,
+}
+
+/// Nodes for the interval tree.
+type Node = RBTreeNodeReservation<u64, Interval>;
 
 impl PinAccount {
     /// Accounting against `mm`.
@@ -198,55 +243,131 @@ impl PinAccount {
         &self.mm
     }
 
+    /// The interval holding pfn `at`, as `(start, end, users)`.
+    fn containing(&self, at: u64) -> Option<(u64, u64, usize)> {
+        let (start, end, users) = match self.users.cursor_lower_bound(&at) {
+            Some(c) if *c.current().0 == at => (at, c.current().1.end, c.current().1.users),
+            Some(c) => c.peek_prev().map(|(&s, iv)| (s, iv.end, iv.users))?,
+            None => self.users.cursor_back().map(|c| (*c.current().0, c.current().1.end, c.current().1.users))?,
+        };
+        (at < end).then_some((start, end, users))
+    }
+
+    /// The start of the first interval after pfn `at`, if any.
+    fn next_start(&self, at: u64) -> Option<u64> {
+        self.users.cursor_lower_bound(&at).map(|c| *c.current().0)
+    }
+
+    /// The piece of pfns `at..end` that begins at `at`: `(piece end, Some(holding
+    /// interval) or None for pages no mapping pins)`.
+    fn piece(&self, at: u64, end: u64) -> (u64, Option<(u64, u64, usize)>) {
+        match self.containing(at) {
+            Some(iv) => (iv.1.min(end), Some(iv)),
+            None => (self.next_start(at).map_or(end, |n| n.min(end)), None),
+        }
+    }
+
+    /// Splits the interval holding pfn `at` so that one begins at `at`.
+    fn split_at(&mut self, at: u64, node: &mut impl FnMut() -> Option<Node>) {
+        if let Some((start, end, users)) = self.containing(at) {
+            if start < at {
+                // Reserved by the caller's dry walk.
+                let Some(n) = node() else { return };
+                if let Some(iv) = self.users.get_mut(&start) {
+                    iv.end = at;
+                }
+                self.users.insert(n.into_node(at, Interval { end, users }));
+            }
+        }
+    }
+
     /// Records one more mapping of `pages` and charges the pages new to this context.
     ///
     /// Errors: `ENOMEM` if the new pages would exceed `RLIMIT_MEMLOCK` (and the caller
     /// lacks `CAP_IPC_LOCK`) or memory runs out; nothing is recorded on failure.
     pub(crate) fn charge(&mut self, pages: &PinnedPages) -> Result {
-        let mut fresh = 0usize;
-        for key in pages.keys() {
-            if self.users.get(&key).is_none() {
-                fresh += 1;
-            }
-        }
-        // Reserve every node first, so that nothing can fail once the charge is made.
-        let mut nodes = KVVec::with_capacity(fresh, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
-        for _ in 0..fresh {
-            nodes.push(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?, GFP_KERNEL)?;
-        }
-        self.account(fresh, true)?;
-        let mut inserted = 0usize;
-        for key in pages.keys() {
-            match self.users.get_mut(&key) {
-                Some(n) => *n += 1,
-                None => {
-                    // One reservation was made per page not in the tree when counting, and
-                    // inserting takes one per page still not in it: there is always one left.
-                    let node = nodes.pop().ok_or(EINVAL)?;
-                    self.users.insert(node.into_node(key, 1));
-                    inserted += 1;
+        // A dry walk: how many pages are new, and how many nodes the change needs at most
+        // (the runs are disjoint, so splitting for one never adds work for another).
+        let (mut fresh, mut want) = (0u64, 0usize);
+        for (s, e) in pages.pfn_runs() {
+            let mut at = s;
+            while at < e {
+                let (to, held) = self.piece(at, e);
+                match held {
+                    None => {
+                        fresh += to - at;
+                        want += 1;
+                    }
+                    Some((start, end, _)) => want += usize::from(start < at) + usize::from(to < end),
                 }
+                at = to;
             }
         }
-        // A page that appears twice within `pages` was counted twice but charged once.
-        self.account(fresh - inserted, false)
+        let mut nodes = KVVec::with_capacity(want, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
+        for _ in 0..want {
+            nodes.push(Node::new(GFP_KERNEL_ACCOUNT)?, GFP_KERNEL)?;
+        }
+        self.account(fresh as usize, true)?;
+        let mut node = || nodes.pop();
+        let mut charged = 0u64;
+        for (s, e) in pages.pfn_runs() {
+            let mut at = s;
+            while at < e {
+                let (to, held) = self.piece(at, e);
+                match held {
+                    None => {
+                        // Reserved by the dry walk.
+                        if let Some(n) = node() {
+                            self.users.insert(n.into_node(at, Interval { end: to, users: 1 }));
+                            charged += to - at;
+                        }
+                    }
+                    Some(_) => {
+                        self.split_at(at, &mut node);
+                        self.split_at(to, &mut node);
+                        if let Some(iv) = self.users.get_mut(&at) {
+                            iv.users += 1;
+                        }
+                    }
+                }
+                at = to;
+            }
+        }
+        // Every page counted fresh was recorded (the reservation covers them all).
+        self.account((fresh - charged) as usize, false)
     }
 
     /// Forgets one mapping of `pages`, uncharging the pages no other mapping pins.
     pub(crate) fn uncharge(&mut self, pages: &PinnedPages) {
-        let mut gone = 0usize;
-        for key in pages.keys() {
-            if let Some(n) = self.users.get_mut(&key) {
-                *n -= 1;
-                if *n == 0 {
-                    self.users.remove(&key);
-                    gone += 1;
+        let mut gone = 0u64;
+        for (s, e) in pages.pfn_runs() {
+            let mut at = s;
+            while at < e {
+                let (to, held) = self.piece(at, e);
+                // By the tree's invariant every piece of a charged run is a whole interval.
+                if let Some((start, end, _)) = held {
+                    if kernel::warn_on!(start != at || end != to) {
+                        at = to;
+                        continue;
+                    }
+                    let last = match self.users.get_mut(&at) {
+                        Some(iv) => {
+                            iv.users -= 1;
+                            iv.users == 0
+                        }
+                        None => false,
+                    };
+                    if last {
+                        self.users.remove(&at);
+                        gone += to - at;
+                    }
                 }
+                at = to;
             }
         }
         // Uncharging cannot exceed what was charged; an exited process has nothing left to
         // uncharge (see `account`).
-        let _ = self.account(gone, false);
+        let _ = self.account(gone as usize, false);
     }
 
     fn account(&self, npages: usize, inc: bool) -> Result {

@@ -11,7 +11,7 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,selftests}
 cp /bin/busybox "$root/bin/busybox"
 cp "$REPO/scripts/ioasid/init" "$root/init"
-cp "$user/ioasid-sample" "$root/bin/"
+cp "$user/ioasid-sample" "$user/ioasid-bench" "$root/bin/"
 cp "$user"/selftests/* "$root/selftests/"
 chmod 755 "$root/init"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out"

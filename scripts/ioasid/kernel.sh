@@ -6,6 +6,7 @@
 # in $IOASID_CACHE/build/<flavour>, so rebuilds are incremental and the clone stays clean.
 #
 #   kernel.sh [debug]   test kernel: LLVM=-19, KASAN, lockdep, kmemleak, DEBUG_LIST
+#   kernel.sh bench     benchmark kernel: the same without the debug options
 #
 # Prints the build directory on stdout.
 set -euo pipefail
@@ -14,6 +15,7 @@ set -euo pipefail
 flavour=${1:-debug}
 case $flavour in
 debug) fragments=("$REPO/kernel/configs/ioasid.config" "$REPO/kernel/configs/ioasid-debug.config") ;;
+bench) fragments=("$REPO/kernel/configs/ioasid.config") ;;
 *) die "unknown kernel flavour '$flavour'" ;;
 esac
 

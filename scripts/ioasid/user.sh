@@ -12,3 +12,4 @@ mkdir -p "$out/selftests"
 make -s -B -C "$REPO/samples/ioasid" KHDR="$kbuild/usr/include" OUT="$out"
 make -s -B -C "$REPO/tools/testing/selftests/ioasid" KSRC="$ksrc" KHDR="$kbuild/usr/include" \
 	OUT="$out/selftests"
+make -s -B -C "$REPO/tools/testing/ioasid/bench" KHDR="$kbuild/usr/include" OUT="$out"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Boot the test VM once and collect its two serial logs.
 #
-#   vm.sh JOB IOMMU OUTDIR      JOB: run|check   IOMMU: intel|virtio
+#   vm.sh JOB IOMMU OUTDIR      JOB: run|check|bench   IOMMU: intel|virtio
 #
-# q35 under TCG with one edu device; intel = intel-iommu in scalable mode with PASID,
+# q35 under TCG with one edu device (two for bench: the second for vfio-pci); intel = intel-iommu in scalable mode with PASID,
 # virtio = virtio-iommu. OUTDIR gets console.log (kernel), tests.log (userspace) and
 # qemu.log (QEMU's own messages, e.g. the IOMMU faults that DMA tests provoke on purpose).
 # The VM is killed after $IOASID_VM_TIMEOUT seconds (default 600): it can never hang.
@@ -34,13 +34,16 @@ virtio)
 *) die "unknown IOMMU '$iommu'" ;;
 esac
 
+edus=(-device edu,dma_mask=0xffffffffffffffff)
+[ "$job" = bench ] && edus+=(-device edu,dma_mask=0xffffffffffffffff)
+
 # No -cpu max: its 5-level paging makes KASAN report a wild access from an early timer
 # interrupt in about half of the boots (seen with 7.3.4 under TCG), which is not ours.
 status=0
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
 	-M q35 -accel tcg -smp 2 -m 2G -no-reboot \
 	-display none -monitor none -nodefaults \
-	"${iommu_dev[@]}" -device edu,dma_mask=0xffffffffffffffff \
+	"${iommu_dev[@]}" "${edus[@]}" \
 	-serial "file:$outdir/console.log" -serial "file:$outdir/tests.log" \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null 2>"$outdir/qemu.log" ||
 	status=$?

@@ -387,6 +387,40 @@ TEST_F(ioas, locked_memory_counts_each_page_once)
 	EXPECT_EQ(base, locked_bytes());
 }
 
+/* Mappings that share only part of their pages: each page still counts once. */
+TEST_F(ioas, locked_memory_partial_overlaps)
+{
+	size_t len = 4 * MiB;
+	long base = locked_bytes();
+	__u32 second, third;
+	__u64 a = 0, b = 0, c = 0;
+	char *huge = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+	char *mem = huge == MAP_FAILED ? self->buf : huge;
+
+	if (huge == MAP_FAILED)
+		len = self->len;
+	ASSERT_LE(0, base);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &second));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &third));
+	/* Physically contiguous memory, then a middle part of it, then its tail and beyond. */
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, mem, len, &a));
+	EXPECT_EQ(base + (long)len, locked_bytes());
+	ASSERT_EQ(0, map(self->fd, second, RW, mem + len / 4, len / 4, &b));
+	EXPECT_EQ(base + (long)len, locked_bytes());
+	ASSERT_EQ(0, map(self->fd, third, RW, mem + len / 2, len / 2, &c));
+	EXPECT_EQ(base + (long)len, locked_bytes());
+	/* Without the whole, only what the other two pin stays: 1/4 + 2/4. */
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(base + (long)(3 * len / 4), locked_bytes());
+	ASSERT_EQ(0, unmap(self->fd, third, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(base + (long)(len / 4), locked_bytes());
+	ASSERT_EQ(0, unmap(self->fd, second, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(base, locked_bytes());
+	if (huge != MAP_FAILED)
+		munmap(huge, len);
+}
+
 TEST_F(ioas, destroy_and_close_with_live_mappings)
 {
 	long base = locked_bytes();

@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ioasid-bench: /dev/ioasid side by side with iommufd and VFIO type1, in one VM, on the
+ * same emulated IOMMU (intel-iommu), each with a real device attached (two QEMU edu
+ * devices: one bound to the sample ioasid-edu driver, one to vfio-pci).
+ *
+ * Every figure is the median, min and max over repeated runs, in microseconds (rates in
+ * operations per second). Prints a table (ratio = iommufd time / ioasid time: >= 1.0
+ * means ioasid is at least as fast) and the same rows as CSV between BENCH-CSV-BEGIN and
+ * BENCH-CSV-END.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include <linux/ioasid.h>
+#include <linux/vfio.h>
+
+#include "../../../../samples/ioasid/ioasid-samples.h"
+#include "../../../../rust/ioasid/mock/ioasid_mock.h"
+
+#define SZ_4K (4096ull)
+#define SZ_2M (2ull << 20)
+#define MAX_REPS 15
+#define IOVA_BASE (1ull << 32)
+
+enum backend { IOASID, IOMMUFD, TYPE1, NR_BACKENDS };
+static const char *const names[] = { "ioasid", "iommufd", "vfio-type1" };
+
+/* One address space of one backend, with the device attached where it can be. */
+struct space {
+	enum backend b;
+	int fd;		/* /dev/ioasid, /dev/iommu, or the type1 container */
+	__u32 id;	/* IOAS ID (ioasid, iommufd) */
+};
+
+static int ioasid_fd, iommufd, container, group_fd, vfio_dev_fd;
+static __u32 ioasid_dev;
+static char edu_ioasid[NAME_MAX + 1], edu_vfio[NAME_MAX + 1];
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "ioasid-bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static int do_map(struct space *s, void *va, __u64 len, __u64 iova)
+{
+	switch (s->b) {
+	case IOASID: {
+		struct ioasid_ioas_map m = {
+			.argsz = sizeof(m), .ioas_id = s->id, .user_va = (uintptr_t)va,
+			.length = len, .iova = iova,
+			.flags = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE,
+		};
+		return ioctl(s->fd, IOASID_IOAS_MAP, &m);
+	}
+	case IOMMUFD: {
+		struct iommu_ioas_map m = {
+			.size = sizeof(m), .ioas_id = s->id, .user_va = (uintptr_t)va,
+			.length = len, .iova = iova,
+			.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				 IOMMU_IOAS_MAP_WRITEABLE,
+		};
+		return ioctl(s->fd, IOMMU_IOAS_MAP, &m);
+	}
+	default: {
+		struct vfio_iommu_type1_dma_map m = {
+			.argsz = sizeof(m), .vaddr = (uintptr_t)va, .size = len, .iova = iova,
+			.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		};
+		return ioctl(s->fd, VFIO_IOMMU_MAP_DMA, &m);
+	}
+	}
+}
+
+static int do_unmap(struct space *s, __u64 len, __u64 iova)
+{
+	switch (s->b) {
+	case IOASID: {
+		struct ioasid_ioas_unmap u = {
+			.argsz = sizeof(u), .ioas_id = s->id, .iova = iova, .length = len,
+		};
+		return ioctl(s->fd, IOASID_IOAS_UNMAP, &u);
+	}
+	case IOMMUFD: {
+		struct iommu_ioas_unmap u = {
+			.size = sizeof(u), .ioas_id = s->id, .iova = iova, .length = len,
+		};
+		return ioctl(s->fd, IOMMU_IOAS_UNMAP, &u);
+	}
+	default: {
+		struct vfio_iommu_type1_dma_unmap u = {
+			.argsz = sizeof(u), .iova = iova, .size = len,
+		};
+		return ioctl(s->fd, VFIO_IOMMU_UNMAP_DMA, &u);
+	}
+	}
+}
+
+/* A new address space of backend @b; with @attach, the backend's device attached. */
+static int space_new(enum backend b, int attach, struct space *s)
+{
+	s->b = b;
+	switch (b) {
+	case IOASID: {
+		struct ioasid_ioas_alloc a = { .argsz = sizeof(a) };
+		struct ioasid_device_attach at = { .argsz = sizeof(at), .dev_id = ioasid_dev };
+
+		s->fd = ioasid_fd;
+		if (ioctl(s->fd, IOASID_IOAS_ALLOC, &a))
+			return -1;
+		s->id = a.out_ioas_id;
+		at.ioas_id = s->id;
+		return attach ? ioctl(s->fd, IOASID_DEVICE_ATTACH, &at) : 0;
+	}
+	case IOMMUFD: {
+		struct iommu_ioas_alloc a = { .size = sizeof(a) };
+		struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+
+		s->fd = iommufd;
+		if (ioctl(s->fd, IOMMU_IOAS_ALLOC, &a))
+			return -1;
+		s->id = a.out_ioas_id;
+		at.pt_id = s->id;
+		return attach ? ioctl(vfio_dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) : 0;
+	}
+	default:
+		s->fd = container;
+		return 0;
+	}
+}
+
+static void space_free(struct space *s, int attached)
+{
+	if (s->b == IOASID) {
+		struct ioasid_device_detach d = { .argsz = sizeof(d), .dev_id = ioasid_dev };
+		struct ioasid_destroy x = { .argsz = sizeof(x), .id = s->id };
+
+		if (attached)
+			ioctl(s->fd, IOASID_DEVICE_DETACH, &d);
+		ioctl(s->fd, IOASID_DESTROY, &x);
+	} else if (s->b == IOMMUFD) {
+		struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
+		struct iommu_destroy x = { .size = sizeof(x), .id = s->id };
+
+		if (attached)
+			ioctl(vfio_dev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d);
+		ioctl(s->fd, IOMMU_DESTROY, &x);
+	}
+}
+
+struct stat3 {
+	double med, min, max;
+	int valid;
+};
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct stat3 stats(double *v, int n)
+{
+	struct stat3 s = { 0 };
+
+	if (n <= 0)
+		return s;
+	qsort(v, n, sizeof(*v), cmp);
+	s.med = v[n / 2];
+	s.min = v[0];
+	s.max = v[n - 1];
+	s.valid = 1;
+	return s;
+}
+
+struct row {
+	char name[64];
+	const char *unit;
+	struct stat3 r[NR_BACKENDS];
+};
+
+static struct row rows[64];
+static int nrows;
+
+static struct row *row(const char *fmt, const char *unit, const char *arg)
+{
+	struct row *r = &rows[nrows++];
+
+	snprintf(r->name, sizeof(r->name), fmt, arg);
+	r->unit = unit;
+	return r;
+}
+
+/* Map, unmap and map+unmap of @len bytes of @buf, @reps times, on backend @b. */
+static void map_cases(enum backend b, void *buf, __u64 len, int reps, struct stat3 *map,
+		      struct stat3 *unmap, struct stat3 *cycle)
+{
+	double m[MAX_REPS], u[MAX_REPS], c[MAX_REPS], t;
+	struct space s;
+	int n = 0;
+
+	if (space_new(b, 1, &s))
+		die("address space");
+	for (int i = 0; i < reps; i++) {
+		t = now_us();
+		if (do_map(&s, buf, len, IOVA_BASE))
+			die("map");
+		m[n] = now_us() - t;
+		t = now_us();
+		if (do_unmap(&s, len, IOVA_BASE))
+			die("unmap");
+		u[n] = now_us() - t;
+		t = now_us();
+		if (do_map(&s, buf, len, IOVA_BASE) || do_unmap(&s, len, IOVA_BASE))
+			die("cycle");
+		c[n] = now_us() - t;
+		n++;
+	}
+	*map = stats(m, n);
+	*unmap = stats(u, n);
+	*cycle = stats(c, n);
+	space_free(&s, 1);
+}
+
+/* Attach of the device to an address space holding @len bytes mapped. */
+static struct stat3 attach_case(enum backend b, void *buf, __u64 len, int reps)
+{
+	double v[MAX_REPS];
+	struct space s;
+	int n = 0;
+
+	if (b == TYPE1)
+		return (struct stat3){ 0 };
+	for (int i = 0; i < reps; i++) {
+		double t;
+
+		if (space_new(b, 0, &s) || do_map(&s, buf, len, IOVA_BASE))
+			die("populate");
+		t = now_us();
+		if (b == IOASID) {
+			struct ioasid_device_attach at = {
+				.argsz = sizeof(at), .dev_id = ioasid_dev, .ioas_id = s.id,
+			};
+			if (ioctl(s.fd, IOASID_DEVICE_ATTACH, &at))
+				die("attach");
+		} else {
+			struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at), .pt_id = s.id };
+			if (ioctl(vfio_dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at))
+				die("attach");
+		}
+		v[n++] = now_us() - t;
+		do_unmap(&s, len, IOVA_BASE);
+		space_free(&s, 1);
+	}
+	return stats(v, n);
+}
+
+struct worker {
+	struct space *s;
+	void *buf;
+	__u64 iova;
+	int loops, err;
+};
+
+static void *churn(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < w->loops; i++)
+		if (do_map(w->s, w->buf, 1 << 20, w->iova) || do_unmap(w->s, 1 << 20, w->iova))
+			w->err = 1;
+	return NULL;
+}
+
+/* Two threads, 64 map+unmap cycles of 1 MiB each, in one or two address spaces. */
+static struct stat3 threads_case(enum backend b, void *buf, int same, int reps)
+{
+	double v[MAX_REPS];
+	int n = 0;
+
+	if (b == TYPE1 && !same)
+		return (struct stat3){ 0 };
+	for (int i = 0; i < reps; i++) {
+		struct space s[2];
+		struct worker w[2];
+		pthread_t t[2];
+		double t0;
+
+		if (space_new(b, 1, &s[0]) || (!same && space_new(b, 0, &s[1])))
+			die("address spaces");
+		for (int k = 0; k < 2; k++)
+			w[k] = (struct worker){ .s = same ? &s[0] : &s[k],
+						.buf = (char *)buf + k * (1 << 20),
+						.iova = IOVA_BASE + k * (1ull << 24), .loops = 64 };
+		t0 = now_us();
+		for (int k = 0; k < 2; k++)
+			pthread_create(&t[k], NULL, churn, &w[k]);
+		for (int k = 0; k < 2; k++)
+			pthread_join(t[k], NULL);
+		v[n++] = now_us() - t0;
+		if (w[0].err || w[1].err)
+			die("threads");
+		space_free(&s[0], 1);
+		if (!same)
+			space_free(&s[1], 0);
+	}
+	return stats(v, n);
+}
+
+/* PASIDs allocated and freed per second (ioasid only: the others have no such uAPI). */
+static struct stat3 pasid_case(int reps)
+{
+	struct ioasid_mock_device_add dev = { .argsz = sizeof(dev), .pasid_width = 20 };
+	struct ioasid_pasid_ns_alloc ns = { .argsz = sizeof(ns) };
+	double v[MAX_REPS];
+	int mock, n = 0;
+
+	mock = open("/dev/ioasid-mock", O_RDWR | O_CLOEXEC);
+	if (mock < 0)
+		return (struct stat3){ 0 };
+	dev.ioasid_fd = ioasid_fd;
+	if (ioctl(mock, IOASID_MOCK_DEVICE_ADD, &dev) || ioctl(ioasid_fd, IOASID_PASID_NS_ALLOC, &ns))
+		die("PASID set-up");
+	for (int i = 0; i < reps; i++) {
+		double t = now_us();
+
+		for (int k = 0; k < 256; k++) {
+			struct ioasid_pasid_alloc a = {
+				.argsz = sizeof(a), .ns_id = ns.out_ns_id, .dev_id = dev.out_dev_id,
+			};
+			struct ioasid_pasid_free f = { .argsz = sizeof(f), .ns_id = ns.out_ns_id };
+
+			if (ioctl(ioasid_fd, IOASID_PASID_ALLOC, &a))
+				die("PASID alloc");
+			f.pasid = a.out_pasid;
+			if (ioctl(ioasid_fd, IOASID_PASID_FREE, &f))
+				die("PASID free");
+		}
+		v[n++] = 256 / ((now_us() - t) / 1e6);
+	}
+	close(mock);
+	return stats(v, n);
+}
+
+/* The edu devices, by the driver they are bound to. */
+static void find_edus(void)
+{
+	DIR *dir = opendir("/sys/bus/pci/devices");
+	struct dirent *d;
+
+	if (!dir)
+		die("/sys/bus/pci/devices");
+	while ((d = readdir(dir))) {
+		char path[PATH_MAX], link[PATH_MAX] = "";
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (strstr(link, "/ioasid-edu"))
+			snprintf(edu_ioasid, sizeof(edu_ioasid), "%s", d->d_name);
+		else if (strstr(link, "/vfio-pci"))
+			snprintf(edu_vfio, sizeof(edu_vfio), "%s", d->d_name);
+	}
+	closedir(dir);
+	if (!edu_ioasid[0] || !edu_vfio[0]) {
+		fprintf(stderr, "ioasid-bench: need one edu on ioasid-edu and one on vfio-pci\n");
+		exit(1);
+	}
+}
+
+static void setup_ioasid(void)
+{
+	char path[PATH_MAX];
+	struct ioasid_edu_bind bind = { .argsz = sizeof(bind) };
+	int edu;
+
+	ioasid_fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/dev/ioasid-edu-%s", edu_ioasid);
+	edu = open(path, O_RDWR | O_CLOEXEC);
+	if (ioasid_fd < 0 || edu < 0)
+		die("ioasid set-up");
+	bind.ioasid_fd = ioasid_fd;
+	if (ioctl(edu, IOASID_EDU_BIND, &bind))
+		die("IOASID_EDU_BIND");
+	ioasid_dev = bind.out_dev_id;
+	/* The edu file stays open: closing it would unbind the device. */
+}
+
+static void setup_type1(void)
+{
+	char path[PATH_MAX], link[PATH_MAX] = "";
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", edu_vfio);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		die("iommu_group");
+	link[n] = 0;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
+	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	group_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (container < 0 || group_fd < 0)
+		die("VFIO container/group");
+	if (ioctl(group_fd, VFIO_GROUP_SET_CONTAINER, &container) ||
+	    ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		die("VFIO type1 set-up");
+}
+
+static void teardown_type1(void)
+{
+	ioctl(group_fd, VFIO_GROUP_UNSET_CONTAINER);
+	close(group_fd);
+	close(container);
+}
+
+static void setup_iommufd(void)
+{
+	char path[PATH_MAX];
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	DIR *dir;
+	struct dirent *d;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", edu_vfio);
+	dir = opendir(path);
+	if (!dir)
+		die("vfio-dev");
+	while ((d = readdir(dir)))
+		if (!strncmp(d->d_name, "vfio", 4))
+			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->d_name);
+	closedir(dir);
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	vfio_dev_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (iommufd < 0 || vfio_dev_fd < 0)
+		die("iommufd set-up");
+	bind.iommufd = iommufd;
+	if (ioctl(vfio_dev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		die("VFIO_DEVICE_BIND_IOMMUFD");
+}
+
+static void print_stat(struct stat3 s)
+{
+	if (!s.valid)
+		printf(" %26s", "n/a");
+	else
+		printf(" %10.0f (%6.0f-%6.0f)", s.med, s.min, s.max);
+}
+
+static void report(void)
+{
+	printf("\n%-28s %-6s %26s %26s %26s %7s\n", "case", "unit", "ioasid med (min-max)",
+	       "iommufd", "vfio-type1", "ratio");
+	for (int i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+		int rate = !strcmp(r->unit, "ops/s");
+
+		printf("%-28s %-6s", r->name, r->unit);
+		for (int b = 0; b < NR_BACKENDS; b++)
+			print_stat(r->r[b]);
+		if (r->r[IOASID].valid && r->r[IOMMUFD].valid && r->r[IOASID].med > 0)
+			printf(" %7.2f", rate ? r->r[IOASID].med / r->r[IOMMUFD].med
+					  : r->r[IOMMUFD].med / r->r[IOASID].med);
+		else
+			printf(" %7s", "n/a");
+		printf("\n");
+	}
+	printf("\nBENCH-CSV-BEGIN\ncase,unit");
+	for (int b = 0; b < NR_BACKENDS; b++)
+		printf(",%s_med,%s_min,%s_max", names[b], names[b], names[b]);
+	printf("\n");
+	for (int i = 0; i < nrows; i++) {
+		printf("%s,%s", rows[i].name, rows[i].unit);
+		for (int b = 0; b < NR_BACKENDS; b++) {
+			struct stat3 s = rows[i].r[b];
+
+			if (s.valid)
+				printf(",%.1f,%.1f,%.1f", s.med, s.min, s.max);
+			else
+				printf(",,,");
+		}
+		printf("\n");
+	}
+	printf("BENCH-CSV-END\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const __u64 sizes[] = { 4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20 };
+	static const char *const size_names[] = { "4K", "64K", "1M", "16M", "256M" };
+	const int nsizes = sizeof(sizes) / sizeof(sizes[0]);
+	int reps = argc > 1 ? atoi(argv[1]) : 5;
+	void *small, *huge;
+	struct row *map_rows[2][8], *unmap_rows[2][8], *cycle_rows[2][8];
+	struct row *attach_row, *same_row, *diff_row;
+
+	if (reps < 1 || reps > MAX_REPS)
+		reps = 5;
+	find_edus();
+	setup_ioasid();
+	small = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	huge = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+	if (small == MAP_FAILED)
+		die("memory");
+	if (huge == MAP_FAILED)
+		huge = NULL;
+	/* Touch it all: faulting is not what is measured. */
+	memset(small, 1, 256 << 20);
+	if (huge)
+		memset(huge, 1, 256 << 20);
+
+	for (int p = 0; p < 2; p++)
+		for (int i = 0; i < nsizes; i++) {
+			const char *pg = p ? "2M" : "4K";
+
+			if (p && (sizes[i] < SZ_2M || !huge))
+				continue;
+			map_rows[p][i] = row("map %s", "us", size_names[i]);
+			snprintf(map_rows[p][i]->name, 64, "map %s (%s pages)", size_names[i], pg);
+			unmap_rows[p][i] = row("unmap", "us", NULL);
+			snprintf(unmap_rows[p][i]->name, 64, "unmap %s (%s pages)", size_names[i], pg);
+			cycle_rows[p][i] = row("map+unmap", "us", NULL);
+			snprintf(cycle_rows[p][i]->name, 64, "map+unmap %s (%s pages)", size_names[i], pg);
+		}
+	attach_row = row("attach to 64M mapped", "us", NULL);
+	same_row = row("2 threads, same space", "us", NULL);
+	diff_row = row("2 threads, 2 spaces", "us", NULL);
+
+	/* type1 before iommufd: once the device is bound through its cdev, its group is busy. */
+	static const enum backend order[] = { IOASID, TYPE1, IOMMUFD };
+
+	for (int o = 0; o < NR_BACKENDS; o++) {
+		enum backend b = order[o];
+
+		if (b == TYPE1)
+			setup_type1();
+		if (b == IOMMUFD)
+			setup_iommufd();
+		fprintf(stderr, "ioasid-bench: %s\n", names[b]);
+		for (int p = 0; p < 2; p++)
+			for (int i = 0; i < nsizes; i++) {
+				if (p && (sizes[i] < SZ_2M || !huge))
+					continue;
+				map_cases(b, p ? huge : small, sizes[i], sizes[i] > (16 << 20) ? 3 : reps,
+					  &map_rows[p][i]->r[b], &unmap_rows[p][i]->r[b],
+					  &cycle_rows[p][i]->r[b]);
+			}
+		attach_row->r[b] = attach_case(b, small, 64 << 20, reps);
+		same_row->r[b] = threads_case(b, small, 1, reps);
+		diff_row->r[b] = threads_case(b, small, 0, reps);
+		if (b == TYPE1)
+			teardown_type1();
+	}
+	row("PASID alloc+free", "ops/s", NULL)->r[IOASID] = pasid_case(reps);
+	report();
+	return 0;
+}
