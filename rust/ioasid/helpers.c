@@ -158,3 +158,10 @@ u32 ioasid_nesting_hw(struct device *dev, u64 *ecap)
 	kfree(info);
 	return type;
 }
+
+struct page *ioasid_pfn_to_page(u64 pfn);
+
+struct page *ioasid_pfn_to_page(u64 pfn)
+{
+	return pfn_to_page(pfn);
+}

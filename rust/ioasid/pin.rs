@@ -22,27 +22,39 @@ use kernel::{
     sync::aref::ARef,
 };
 
-/// Pages of the calling process's memory, pinned long-term (`FOLL_LONGTERM`).
+/// Pages of the calling process's memory, pinned long-term (`FOLL_LONGTERM`), kept as
+/// runs of physically contiguous pages: a mapping of huge pages or large folios costs a
+/// few entries, not one per 4 KiB page.
 ///
 /// # Invariants
 ///
-/// Every pointer in `pages` was returned by `pin_user_pages_fast` and holds one pin that
-/// this value releases exactly once, when it is dropped.
+/// Each run `(offset, first, npages)` is `npages` physically contiguous pages beginning
+/// with `first`, at page offset `offset` of the pinned range (runs are in that order and
+/// cover it without gaps); each of those pages holds one pin, taken by
+/// `pin_user_pages_fast`, that this value releases exactly once, when it is dropped.
 pub(crate) struct PinnedPages {
-    pages: KVVec<*mut bindings::page>,
+    runs: KVVec<Run>,
+    /// Pages pinned.
+    npages: usize,
     /// The page frames, as sorted, disjoint runs `(first, end)`: a page pinned twice
     /// here (the same memory mapped twice in the range) appears once.
-    runs: KVVec<(u64, u64)>,
+    frames: KVVec<(u64, u64)>,
     /// Pinned for device writes: the pages are marked dirty when released, so that what
     /// devices wrote is not lost.
     writable: bool,
 }
+
+/// `(page offset in the range, first page, pages)`.
+type Run = (usize, *mut bindings::page, usize);
 
 // SAFETY: the pins are plain references to `struct page`s; they may be released from any
 // thread.
 unsafe impl Send for PinnedPages {}
 // SAFETY: shared access only reads the page pointers.
 unsafe impl Sync for PinnedPages {}
+
+/// Pages pinned per call of `pin_user_pages_fast` (one page of pointers).
+const BATCH: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
 
 impl PinnedPages {
     /// Pins `npages` pages of the current process's memory starting at `user_va`, for
@@ -52,50 +64,84 @@ impl PinnedPages {
     /// to be), `ENOMEM`, and any error of `pin_user_pages_fast`. Nothing stays pinned on
     /// failure.
     pub(crate) fn pin(user_va: usize, npages: usize, writable: bool) -> Result<Self> {
-        // The array is sized by the user and charged to them; a failure is an error for
-        // them, not a warning in the kernel log.
         let mut this = Self {
-            pages: KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
             runs: KVVec::new(),
+            npages: 0,
+            frames: KVVec::new(),
             writable,
         };
         let mut flags = bindings::FOLL_LONGTERM;
         if writable {
             flags |= bindings::FOLL_WRITE;
         }
-        while this.pages.len() < npages {
-            let done = this.pages.len();
-            let want = (npages - done).min(i32::MAX as usize);
+        let mut batch = KBox::new([core::ptr::null_mut::<bindings::page>(); BATCH], GFP_KERNEL)?;
+        // The run being built: its first page, its physical address and its length.
+        let mut run: Option<(*mut bindings::page, u64, usize)> = None;
+        let mut result = Ok(());
+        while this.npages + run.map_or(0, |r| r.2) < npages {
+            let done = this.npages + run.map_or(0, |r| r.2);
+            let want = (npages - done).min(BATCH);
             let start = user_va + done * PAGE_SIZE;
-            // SAFETY: `pages` has capacity for `npages` entries, so there is room for `want`
-            // more after the `done` already filled; `pin_user_pages_fast` writes at most
-            // `want` entries there and returns how many.
-            let ret = unsafe {
-                bindings::pin_user_pages_fast(
-                    start as _,
-                    want as _,
-                    flags as _,
-                    this.pages.as_mut_ptr().add(done),
-                )
-            };
-            if ret < 0 {
-                return Err(Error::from_errno(ret));
+            // SAFETY: `batch` has room for `BATCH >= want` pointers; `pin_user_pages_fast`
+            // writes at most `want` there and returns how many.
+            let ret = unsafe { bindings::pin_user_pages_fast(start as _, want as _, flags as _, batch.as_mut_ptr()) };
+            if ret <= 0 {
+                result = Err(if ret < 0 { Error::from_errno(ret) } else { EFAULT });
+                break;
             }
-            if ret == 0 {
-                return Err(EFAULT);
+            let got = ret as usize;
+            for (i, &page) in batch[..got].iter().enumerate() {
+                // SAFETY: `page` was just pinned.
+                let phys = unsafe { crate::iommu::page_to_phys(page) };
+                match &mut run {
+                    Some((_, p0, n)) if *p0 + (*n * PAGE_SIZE) as u64 == phys => *n += 1,
+                    _ => {
+                        if let Some(done_run) = run.take() {
+                            result = this.push_run(done_run);
+                        }
+                        // Kept in `run` even on error, so that it is released below.
+                        run = Some((page, phys, 1));
+                    }
+                }
+                if result.is_err() {
+                    // The rest of the batch is pinned but in no run: release it now.
+                    // SAFETY: those pages were pinned by the call above, once each.
+                    unsafe { bindings::unpin_user_pages(batch.as_mut_ptr().add(i + 1), (got - i - 1) as _) };
+                    break;
+                }
             }
-            // SAFETY: `ret <= want` entries after `done` were just initialised with pinned
-            // pages, which the invariant now covers.
-            unsafe { this.pages.inc_len(ret as usize) };
+            if result.is_err() {
+                break;
+            }
         }
-        this.runs = this.frame_runs()?;
+        if let Some(r) = run {
+            if let Err(e) = this.push_run(r) {
+                // Not recorded, so released here.
+                // SAFETY: the run's pages hold one pin each, not owned by `this`.
+                unsafe { bindings::unpin_user_page_range_dirty_lock(r.0, r.2 as _, false) };
+                result = result.and(Err(e));
+            }
+        }
+        result?;
+        this.frames = this.frame_runs()?;
         Ok(this)
+    }
+
+    /// Records a completed run: its pins are `self`'s from now on.
+    fn push_run(&mut self, (first, _, n): (*mut bindings::page, u64, usize)) -> Result {
+        if let Err(e) = self.runs.push((self.npages, first, n), GFP_KERNEL_ACCOUNT | __GFP_NOWARN) {
+            // SAFETY: the run's pages hold one pin each that nobody else releases.
+            unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, false) };
+            return Err(e.into());
+        }
+        self.npages += n;
+        Ok(())
     }
 
     /// The sorted, disjoint runs of page frames of the pinned pages.
     fn frame_runs(&self) -> Result<KVVec<(u64, u64)>> {
         let shift = PAGE_SIZE.trailing_zeros();
-        let mut runs = KVVec::new();
+        let mut runs = KVVec::with_capacity(self.runs.len(), GFP_KERNEL_ACCOUNT)?;
         for (_, phys, len) in self.phys_runs() {
             runs.push((phys >> shift, (phys >> shift) + (len >> shift) as u64), GFP_KERNEL_ACCOUNT)?;
         }
@@ -115,20 +161,35 @@ impl PinnedPages {
         Ok(runs)
     }
 
+    /// The pinned page frames as sorted, disjoint runs `(first, end)` (end exclusive).
+    pub(crate) fn pfn_runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.frames.iter().copied()
+    }
+
     /// Number of pinned pages.
     pub(crate) fn len(&self) -> usize {
-        self.pages.len()
+        self.npages
     }
 
     /// The pinned memory as physically contiguous runs: `(byte offset, physical address,
     /// length)`, so that a domain can map each run with the largest page sizes it allows.
-    pub(crate) fn phys_runs(&self) -> PhysRuns<'_> {
-        PhysRuns { pages: self, next: 0 }
+    pub(crate) fn phys_runs(&self) -> impl Iterator<Item = (usize, u64, usize)> + '_ {
+        self.runs.iter().map(|&(offset, first, n)| {
+            // SAFETY: `first` is pinned (invariant).
+            (offset * PAGE_SIZE, unsafe { crate::iommu::page_to_phys(first) }, n * PAGE_SIZE)
+        })
     }
 
-    /// The pinned page frames as sorted, disjoint runs `(first, end)` (end exclusive).
-    pub(crate) fn pfn_runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.runs.iter().copied()
+    /// The page at page offset `index` of the range.
+    fn page(&self, index: usize) -> Option<*mut bindings::page> {
+        let i = self.runs.partition_point(|&(offset, _, _)| offset <= index).checked_sub(1)?;
+        let (offset, first, n) = self.runs[i];
+        if index >= offset + n {
+            return None;
+        }
+        // SAFETY: `first` is pinned; its run is physically contiguous, so the page
+        // `index - offset` frames on is the one pinned there.
+        Some(unsafe { ioasid_pfn_to_page((crate::iommu::page_to_phys(first) >> PAGE_SIZE.trailing_zeros()) + (index - offset) as u64) })
     }
 
     /// Copies between `buf` and the pinned memory at byte `offset`, through the CPU.
@@ -136,7 +197,7 @@ impl PinnedPages {
     /// Errors: `EFAULT` the range is not inside the pinned memory.
     pub(crate) fn copy(&self, offset: usize, buf: &mut [u8], write: bool) -> Result {
         let end = offset.checked_add(buf.len()).ok_or(EFAULT)?;
-        if end > self.pages.len() * PAGE_SIZE {
+        if end > self.npages * PAGE_SIZE {
             return Err(EFAULT);
         }
         let mut done = 0;
@@ -144,55 +205,23 @@ impl PinnedPages {
             let at = offset + done;
             let in_page = at % PAGE_SIZE;
             let n = (PAGE_SIZE - in_page).min(buf.len() - done);
+            let page = self.page(at / PAGE_SIZE).ok_or(EFAULT)?;
             // SAFETY: the page is pinned (invariant); `in_page + n <= PAGE_SIZE`, and
             // `buf[done..done + n]` is valid for reads and writes.
-            unsafe {
-                ioasid_page_rw(self.pages[at / PAGE_SIZE], in_page, buf[done..].as_mut_ptr().cast(), n, write)
-            };
+            unsafe { ioasid_page_rw(page, in_page, buf[done..].as_mut_ptr().cast(), n, write) };
             done += n;
         }
         Ok(())
-    }
-
-    fn phys(&self, i: usize) -> u64 {
-        // SAFETY: by the invariant, every entry is a pinned, hence valid, page.
-        unsafe { crate::iommu::page_to_phys(self.pages[i]) }
-    }
-}
-
-/// Iterator of [`PinnedPages::phys_runs`].
-pub(crate) struct PhysRuns<'a> {
-    pages: &'a PinnedPages,
-    next: usize,
-}
-
-impl Iterator for PhysRuns<'_> {
-    type Item = (usize, u64, usize);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let first = self.next;
-        if first >= self.pages.len() {
-            return None;
-        }
-        let start = self.pages.phys(first);
-        let mut end = first + 1;
-        while end < self.pages.len() && self.pages.phys(end) == start + ((end - first) * PAGE_SIZE) as u64 {
-            end += 1;
-        }
-        self.next = end;
-        Some((first * PAGE_SIZE, start, (end - first) * PAGE_SIZE))
     }
 }
 
 impl Drop for PinnedPages {
     fn drop(&mut self) {
-        if self.pages.is_empty() {
-            return;
+        for &(_, first, n) in self.runs.iter() {
+            // SAFETY: by the invariant, the run's pages hold one pin each, released only
+            // here; the run is physically contiguous, as the call requires.
+            unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, self.writable) };
         }
-        // SAFETY: by the invariant, each entry holds one pin that is released only here.
-        unsafe {
-            bindings::unpin_user_pages_dirty_lock(self.pages.as_mut_ptr(), self.pages.len() as _, self.writable)
-        };
     }
 }
 
@@ -201,6 +230,8 @@ impl Drop for PinnedPages {
 unsafe extern "C" {
     /// `memcpy_to_page`/`memcpy_from_page`, from `helpers.c`.
     fn ioasid_page_rw(page: *mut bindings::page, offset: usize, buf: *mut c_void, len: usize, write: bool);
+    /// `pfn_to_page`, from `helpers.c`.
+    fn ioasid_pfn_to_page(pfn: u64) -> *mut bindings::page;
 }
 
 /// Locked-memory accounting of one context: each distinct page pinned by any of its

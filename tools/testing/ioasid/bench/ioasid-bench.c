@@ -493,7 +493,7 @@ static void report(void)
 		printf(",%s_med,%s_min,%s_max", names[b], names[b], names[b]);
 	printf("\n");
 	for (int i = 0; i < nrows; i++) {
-		printf("%s,%s", rows[i].name, rows[i].unit);
+		printf("\"%s\",%s", rows[i].name, rows[i].unit);
 		for (int b = 0; b < NR_BACKENDS; b++) {
 			struct stat3 s = rows[i].r[b];
 
