@@ -165,3 +165,11 @@ struct page *ioasid_pfn_to_page(u64 pfn)
 {
 	return pfn_to_page(pfn);
 }
+
+bool ioasid_vmemmap(void);
+
+/* With SPARSEMEM_VMEMMAP, page + 1 is the struct page of the next page frame. */
+bool ioasid_vmemmap(void)
+{
+	return IS_ENABLED(CONFIG_SPARSEMEM_VMEMMAP);
+}

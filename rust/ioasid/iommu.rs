@@ -176,12 +176,13 @@ impl Domain {
         unsafe { ioasid_domain_fits(self.ptr.as_ptr(), owner.raw) }
     }
 
-    /// Maps `len` bytes at `iova` to physical address `phys`.
+    /// Maps `len` bytes at `iova` to physical address `phys`, without syncing the IOMMU's
+    /// caches: the caller ends a batch of maps with [`Domain::sync_map`].
     pub(crate) fn map(&self, iova: u64, phys: u64, len: usize, prot: Prot) -> Result {
         // SAFETY: `self.ptr` is a live domain by the invariant; the caller owns the physical
         // range (pinned pages) for as long as it stays mapped.
         let ret = unsafe {
-            bindings::iommu_map(
+            bindings::iommu_map_nosync(
                 self.ptr.as_ptr(),
                 iova as _,
                 phys,
@@ -190,6 +191,17 @@ impl Domain {
                 bindings::GFP_KERNEL,
             )
         };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Makes the maps of `iova..iova + len` made with [`Domain::map`] visible to devices
+    /// (one IOTLB/cache sync for a whole batch).
+    pub(crate) fn sync_map(&self, iova: u64, len: usize) -> Result {
+        // SAFETY: `self.ptr` is a live domain by the invariant.
+        let ret = unsafe { bindings::iommu_sync_map(self.ptr.as_ptr(), iova as _, len) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }

@@ -75,6 +75,8 @@ impl PinnedPages {
             flags |= bindings::FOLL_WRITE;
         }
         let mut batch = KBox::new([core::ptr::null_mut::<bindings::page>(); BATCH], GFP_KERNEL)?;
+        // SAFETY: reads a compile-time constant.
+        let vmemmap = unsafe { ioasid_vmemmap() };
         // The run being built: its first page, its physical address and its length.
         let mut run: Option<(*mut bindings::page, u64, usize)> = None;
         let mut result = Ok(());
@@ -91,6 +93,14 @@ impl PinnedPages {
             }
             let got = ret as usize;
             for (i, &page) in batch[..got].iter().enumerate() {
+                // With a virtually contiguous memory map, the page after the run's last
+                // in that map is the next page frame: no need to ask for its address.
+                if let Some((first, _, n)) = &mut run {
+                    if vmemmap && page == first.wrapping_add(*n) {
+                        *n += 1;
+                        continue;
+                    }
+                }
                 // SAFETY: `page` was just pinned.
                 let phys = unsafe { crate::iommu::page_to_phys(page) };
                 match &mut run {
@@ -232,6 +242,9 @@ unsafe extern "C" {
     fn ioasid_page_rw(page: *mut bindings::page, offset: usize, buf: *mut c_void, len: usize, write: bool);
     /// `pfn_to_page`, from `helpers.c`.
     fn ioasid_pfn_to_page(pfn: u64) -> *mut bindings::page;
+    /// Whether `struct page`s are one virtually contiguous array indexed by page frame
+    /// (`CONFIG_SPARSEMEM_VMEMMAP`), from `helpers.c`.
+    fn ioasid_vmemmap() -> bool;
 }
 
 /// Locked-memory accounting of one context: each distinct page pinned by any of its

@@ -139,17 +139,26 @@ pub(crate) struct Ioas {
     faults: Option<(Arc<FaultQueue>, u32)>,
 }
 
-/// Maps all of `pages` at `iova` into `domain`; on failure, unmaps what it mapped.
+/// Maps all of `pages` at `iova` into `domain`, run by run, then syncs the IOMMU once
+/// for the whole range; on failure, unmaps what it mapped.
 fn map_into(domain: &Domain, iova: u64, pages: &PinnedPages, prot: Prot) -> Result {
+    let total = pages.len() * PAGE_SIZE;
+    let mut result = Ok(());
+    let mut done = 0;
     for (offset, phys, len) in pages.phys_runs() {
-        if let Err(e) = domain.map(iova + offset as u64, phys, len, prot) {
-            if offset > 0 {
-                domain.unmap(iova, offset);
-            }
-            return Err(e);
+        result = domain.map(iova + offset as u64, phys, len, prot);
+        if result.is_err() {
+            break;
         }
+        done = offset + len;
     }
-    Ok(())
+    if result.is_ok() {
+        result = domain.sync_map(iova, total);
+    }
+    if result.is_err() && done > 0 {
+        domain.unmap(iova, done);
+    }
+    result
 }
 
 impl Ioas {
