@@ -214,7 +214,7 @@ impl BoundDevice {
             return Err(EBUSY);
         }
         let domain = match state.access.as_ref().ok_or(ENOENT)? {
-            DeviceAccess::Iommu(owner) => Some(ioas.attach(owner)?),
+            DeviceAccess::Iommu(owner) => Some(ioas.attach(owner, self.id)?),
             DeviceAccess::Cpu => {
                 ioas.attach_cpu(true)?;
                 None

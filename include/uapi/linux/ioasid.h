@@ -111,9 +111,9 @@ struct ioasid_destroy {
 
 /**
  * enum ioasid_ioas_alloc_flags - flags of struct ioasid_ioas_alloc
- * @IOASID_IOAS_ALLOC_FAULT_QUEUE: page requests of (device, PASID) pairs attached to the
- *	address space go to the fault queue @fault_queue_id (a field that was __reserved
- *	before this flag)
+ * @IOASID_IOAS_ALLOC_FAULT_QUEUE: page requests of devices and (device, PASID) pairs
+ *	attached to the address space go to the fault queue @fault_queue_id (a field that
+ *	was __reserved before this flag)
  */
 enum ioasid_ioas_alloc_flags {
 	IOASID_IOAS_ALLOC_FAULT_QUEUE = 1 << 0,

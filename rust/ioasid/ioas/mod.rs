@@ -69,13 +69,58 @@ struct Mapping {
 /// group's devices are attached (a group is attached while any of its devices is).
 struct AttachedDomain {
     domain: Arc<Domain>,
-    /// `(DmaOwner::group_key, devices attached)`.
-    groups: KVec<(usize, usize)>,
+    groups: KVec<GroupAttach>,
     /// (device, PASID) attachments; the domain goes with its last group and PASID.
     pasids: usize,
     /// Allocated as a parent (stage 2) of nested domains, and how many use it so.
     nest_parent: bool,
     nest_users: usize,
+}
+
+/// An IOMMU group attached to a domain.
+struct GroupAttach {
+    /// [`DmaOwner::group_key`].
+    key: usize,
+    /// Its devices attached to the address space.
+    devices: usize,
+    /// The core's handle of the attachment, when the address space routes page requests
+    /// to a fault queue (their records name the device that attached the group).
+    handle: Option<AttachHandle>,
+}
+
+impl GroupAttach {
+    /// Attaches the group of `owner` to `domain`, with a routed handle if `route`.
+    fn attach(domain: &Domain, owner: &DmaOwner, route: Option<Route>) -> Result<Self> {
+        let handle = match route {
+            Some(route) => {
+                let handle = AttachHandle::new(Some(route))?;
+                domain.attach_with_handle(owner, &handle)?;
+                Some(handle)
+            }
+            None => {
+                domain.attach(owner)?;
+                None
+            }
+        };
+        Ok(Self {
+            key: owner.group_key(),
+            devices: 1,
+            handle,
+        })
+    }
+
+    /// Detaches the group; page requests still waiting on its handle are answered.
+    fn detach(self, domain: &Domain, owner: &DmaOwner) {
+        match &self.handle {
+            Some(handle) => {
+                domain.detach_with_handle(owner);
+                if let Some(route) = handle.route() {
+                    route.queue.abort_handle(handle.key());
+                }
+            }
+            None => domain.detach(owner),
+        }
+    }
 }
 
 impl AttachedDomain {
@@ -285,8 +330,8 @@ impl Ioas {
     /// Errors: `EADDRINUSE` a mapping overlaps a range the device's group reserves;
     /// `EBUSY` the device's IOMMU group is attached to another address space (through
     /// another of its devices); `ENOMEM`; errors of the IOMMU driver.
-    pub(crate) fn attach(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
-        self.attach_with(owner, 0, |inner| self.attach_domain(inner, owner))
+    pub(crate) fn attach(&self, owner: &DmaOwner, dev_id: u32) -> Result<Arc<Domain>> {
+        self.attach_with(owner, 0, |inner| self.attach_domain(inner, owner, dev_id))
     }
 
     /// Attaches (device, `pasid`) of the device `owner` holds, as [`Ioas::attach`] does
@@ -383,7 +428,7 @@ impl Ioas {
 
     /// Adds a newly attached domain, with the group attached to it if any. The caller
     /// reserved room for it in `inner.domains`.
-    fn add_domain(inner: &mut Inner, domain: &Arc<Domain>, group: Option<KVec<(usize, usize)>>) {
+    fn add_domain(inner: &mut Inner, domain: &Arc<Domain>, group: Option<KVec<GroupAttach>>) {
         let pasids = usize::from(group.is_none());
         let _ = inner.domains.push_within_capacity(AttachedDomain {
             domain: domain.clone(),
@@ -466,20 +511,20 @@ impl Ioas {
     /// of its devices, or to a domain that fits, or to a new, filled one.
     ///
     /// Errors: `EBUSY` the group is attached to another address space.
-    fn attach_domain(&self, inner: &mut Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
+    fn attach_domain(&self, inner: &mut Inner, owner: &DmaOwner, dev_id: u32) -> Result<Arc<Domain>> {
         let group = owner.group_key();
         for d in inner.domains.iter_mut() {
-            if let Some(g) = d.groups.iter_mut().find(|g| g.0 == group) {
-                g.1 += 1;
+            if let Some(g) = d.groups.iter_mut().find(|g| g.key == group) {
+                g.devices += 1;
                 return Ok(d.domain.clone());
             }
         }
         for d in inner.domains.iter_mut() {
             d.groups.reserve(1, GFP_KERNEL)?;
-            match d.domain.attach(owner) {
-                Ok(()) => {
+            match GroupAttach::attach(&d.domain, owner, self.fault_route(dev_id)) {
+                Ok(g) => {
                     // Capacity was reserved above.
-                    let _ = d.groups.push_within_capacity((group, 1));
+                    let _ = d.groups.push_within_capacity(g);
                     return Ok(d.domain.clone());
                 }
                 // Another IOMMU's domain: try the next one.
@@ -489,8 +534,8 @@ impl Ioas {
         }
         let mut groups = KVec::with_capacity(1, GFP_KERNEL)?;
         let domain = self.new_domain(inner, owner)?;
-        domain.attach(owner)?;
-        let _ = groups.push_within_capacity((group, 1));
+        let g = GroupAttach::attach(&domain, owner, self.fault_route(dev_id))?;
+        let _ = groups.push_within_capacity(g);
         // Room in `inner.domains` was reserved by `attach_with`.
         Self::add_domain(inner, &domain, Some(groups));
         Ok(domain)
@@ -506,16 +551,17 @@ impl Ioas {
             return;
         };
         let d = &mut inner.domains[i];
-        let Some(g) = d.groups.iter().position(|g| g.0 == owner.group_key()) else {
+        let Some(g) = d.groups.iter().position(|g| g.key == owner.group_key()) else {
             return;
         };
-        d.groups[g].1 -= 1;
-        if d.groups[g].1 > 0 {
+        d.groups[g].devices -= 1;
+        if d.groups[g].devices > 0 {
             return;
         }
-        domain.detach(owner);
         // `g` and `i` are in bounds: they were just found.
-        let _ = d.groups.remove(g);
+        if let Ok(attach) = d.groups.remove(g) {
+            attach.detach(domain, owner);
+        }
         if d.unused() {
             let _ = inner.domains.remove(i);
         }

@@ -4,7 +4,8 @@
  * same emulated IOMMU (intel-iommu), each with a real device attached (two QEMU edu
  * devices: one bound to the sample ioasid-edu driver, one to vfio-pci).
  *
- * Every figure is the median, min and max over repeated runs, in microseconds (rates in
+ * Every figure is the median, min and max over repeated runs (after one untimed
+ * warm-up round for the map cases), in microseconds (rates in
  * operations per second). Prints a table (ratio = iommufd time / ioasid time: >= 1.0
  * means ioasid is at least as fast) and the same rows as CSV between BENCH-CSV-BEGIN and
  * BENCH-CSV-END.
@@ -223,6 +224,9 @@ static void map_cases(enum backend b, void *buf, __u64 len, int reps, struct sta
 
 	if (space_new(b, 1, &s))
 		die("address space");
+	/* One untimed round first: page-table pages allocated, caches warm. */
+	if (do_map(&s, buf, len, IOVA_BASE) || do_unmap(&s, len, IOVA_BASE))
+		die("warm-up");
 	for (int i = 0; i < reps; i++) {
 		t = now_us();
 		if (do_map(&s, buf, len, IOVA_BASE))

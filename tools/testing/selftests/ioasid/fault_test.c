@@ -251,6 +251,36 @@ TEST_F(fault, pasid_faults_of_an_address_space)
 	close(qa.out_fd);
 }
 
+TEST_F(fault, rid_faults_of_an_address_space)
+{
+	struct ioasid_mock_device_add dev = {
+		.argsz = sizeof(dev), .flags = IOASID_MOCK_DEVICE_PRI, .ioasid_fd = self->fd,
+	};
+	struct ioasid_ioas_alloc ia = {
+		.argsz = sizeof(ia), .flags = IOASID_IOAS_ALLOC_FAULT_QUEUE,
+		.fault_queue_id = self->queue,
+	};
+	struct ioasid_fault f;
+	__u32 delivered = 0;
+
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &dev));
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_ALLOC, &ia));
+	ASSERT_EQ(0, attach(self->fd, dev.out_dev_id, ia.out_ioas_id));
+	ASSERT_EQ(0, page_request(self->mock, dev.out_mock_id, LAST, 0, 6, 0x7000, &delivered));
+	EXPECT_EQ(1, delivered);
+	ASSERT_EQ(sizeof(f), read(self->qfd, &f, sizeof(f)));
+	EXPECT_EQ(IOASID_FAULT_LAST_PAGE, f.flags);
+	EXPECT_EQ(ia.out_ioas_id, f.ioas_id);
+	EXPECT_EQ(dev.out_dev_id, f.dev_id);
+	EXPECT_EQ(0x7000, f.addr);
+	ASSERT_EQ(0, respond(self->qfd, f.cookie, IOASID_FAULT_RESPONSE_SUCCESS));
+	EXPECT_EQ(IOASID_MOCK_RESP_SUCCESS, mock_response(self->mock, dev.out_mock_id, NULL));
+	/* Pending at detach: answered INVALID. */
+	ASSERT_EQ(0, page_request(self->mock, dev.out_mock_id, LAST, 0, 7, 0x8000, NULL));
+	ASSERT_EQ(0, detach(self->fd, dev.out_dev_id));
+	EXPECT_EQ(IOASID_MOCK_RESP_INVALID, mock_response(self->mock, dev.out_mock_id, NULL));
+}
+
 TEST_F(fault, pending_faults_are_answered_invalid_on_unbind_and_close)
 {
 	struct ioasid_unbind_table u = {
