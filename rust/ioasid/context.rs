@@ -244,14 +244,7 @@ impl Context {
                 uptr,
                 len,
             } => {
-                let (child, dev, pasid) = {
-                    let objects = self.objects.lock();
-                    let pasid = match pasid {
-                        Some((ns_id, v)) => Some((objects.pasid_ns(ns_id)?, v)),
-                        None => None,
-                    };
-                    (objects.child(child_id)?, objects.device(dev_id)?, pasid)
-                };
+                let (child, dev, pasid) = self.table_target(child_id, dev_id, pasid)?;
                 if format != child.format() {
                     return Err(EINVAL);
                 }
@@ -262,14 +255,7 @@ impl Context {
                 dev_id,
                 pasid,
             } => {
-                let (child, dev, pasid) = {
-                    let objects = self.objects.lock();
-                    let pasid = match pasid {
-                        Some((ns_id, v)) => Some((objects.pasid_ns(ns_id)?, v)),
-                        None => None,
-                    };
-                    (objects.child(child_id)?, objects.device(dev_id)?, pasid)
-                };
+                let (child, dev, pasid) = self.table_target(child_id, dev_id, pasid)?;
                 dev.unbind_table(&child, pasid.as_ref().map(|(ns, v)| (ns, *v)))?;
             }
             Request::CacheInvalidate(mut arg, pasid) => {
@@ -319,6 +305,23 @@ impl Context {
             }
         }
         Ok(0)
+    }
+
+    /// The child, device and (namespace, PASID) a table bind or unbind names.
+    ///
+    /// Errors: `ENOENT` unknown IDs, `EINVAL` IDs of the wrong types.
+    fn table_target(
+        &self,
+        child_id: u32,
+        dev_id: u32,
+        pasid: Option<(u32, u32)>,
+    ) -> Result<(Arc<Child>, Arc<BoundDevice>, Option<(Arc<PasidNs>, u32)>)> {
+        let objects = self.objects.lock();
+        let pasid = match pasid {
+            Some((ns_id, v)) => Some((objects.pasid_ns(ns_id)?, v)),
+            None => None,
+        };
+        Ok((objects.child(child_id)?, objects.device(dev_id)?, pasid))
     }
 
     /// The fault queue `id` if `flag` is set (`EINVAL`: not a queue, `ENOENT`: unknown).

@@ -4,7 +4,6 @@
 # devices (one on ioasid-edu, one on vfio-pci) and runs ioasid-bench there: ioasid,
 # iommufd and VFIO type1 side by side. Results in $IOASID_CACHE/runs/bench/:
 # bench.txt (the table), bench.csv and bench.png.
-#   IOASID_BENCH_REPS=N   repetitions per figure (default 5; 3 for the 256 MiB rows)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
