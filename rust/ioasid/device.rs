@@ -49,6 +49,7 @@ use crate::{
         IOASID_FORMAT_AMD_V2,
         IOASID_FORMAT_ARM_SMMUV3,
         IOASID_FORMAT_MOCK,
+        IOASID_FORMAT_MOCK_PASID_TABLE,
         IOASID_FORMAT_VTD_S1, //
     },
 };
@@ -517,17 +518,17 @@ impl BoundDevice {
 
 /// The user-owned table formats the IOMMU of the device `owner` holds takes.
 fn nesting_formats(owner: &DmaOwner) -> Result<KVec<u32>> {
-    let mut formats = KVec::new();
     let (hw, ecap) = owner.nesting_hw();
-    let format = match hw {
-        MOCK_HW_INFO_TYPE => Some(IOASID_FORMAT_MOCK),
+    let offered: &[u32] = match hw {
+        MOCK_HW_INFO_TYPE => &[IOASID_FORMAT_MOCK, IOASID_FORMAT_MOCK_PASID_TABLE],
         // VT-d offers nesting when its extended capabilities say NEST (bit 26).
-        HW_INFO_VTD if ecap & (1 << 26) != 0 => Some(IOASID_FORMAT_VTD_S1),
-        HW_INFO_SMMUV3 => Some(IOASID_FORMAT_ARM_SMMUV3),
-        HW_INFO_AMD => Some(IOASID_FORMAT_AMD_V2),
-        _ => None,
+        HW_INFO_VTD if ecap & (1 << 26) != 0 => &[IOASID_FORMAT_VTD_S1],
+        HW_INFO_SMMUV3 => &[IOASID_FORMAT_ARM_SMMUV3],
+        HW_INFO_AMD => &[IOASID_FORMAT_AMD_V2],
+        _ => &[],
     };
-    if let Some(f) = format {
+    let mut formats = KVec::with_capacity(offered.len(), GFP_KERNEL)?;
+    for &f in offered {
         formats.push(f, GFP_KERNEL)?;
     }
     Ok(formats)

@@ -563,6 +563,8 @@ struct ioasid_device_pasid_detach {
  *	(struct ioasid_table_amd): the guest's whole PASID (GCR3) table
  * @IOASID_FORMAT_MOCK: the test-only mock IOMMU's stage-1 table (struct
  *	ioasid_table_mock), for CONFIG_IOASID_TEST kernels
+ * @IOASID_FORMAT_MOCK_PASID_TABLE: the mock IOMMU's guest-owned PASID table (struct
+ *	ioasid_table_mock_pasid), bound for the requester ID, as on Arm SMMUv3 and AMD
  *
  * The vendor structs are laid out as the kernel's IOMMU drivers take them.
  */
@@ -571,6 +573,7 @@ enum ioasid_table_format {
 	IOASID_FORMAT_ARM_SMMUV3 = 2,
 	IOASID_FORMAT_AMD_V2 = 3,
 	IOASID_FORMAT_MOCK = 0xbb01,
+	IOASID_FORMAT_MOCK_PASID_TABLE = 0xbb02,
 };
 
 /**
@@ -649,6 +652,25 @@ struct ioasid_table_mock {
 	__u32 __reserved;
 };
 
+/**
+ * struct ioasid_table_mock_pasid - IOASID_FORMAT_MOCK_PASID_TABLE: a whole PASID table
+ * @table: parent IOVA (guest physical address) of the PASID table, 4 KiB aligned,
+ *	mapped in the parent
+ * @flags: must be 0
+ * @__reserved: must be 0
+ *
+ * The PASID table is 64 little-endian 64-bit entries: entry p (bit 0 present, bits
+ * 63..12 a guest physical address) points at the stage-1 table (IOASID_FORMAT_MOCK
+ * layout) of PASID p; entry 0 serves DMA without a PASID. Bound once for the device's
+ * requester ID, it translates every PASID the device tags: the guest owns the PASID
+ * space, as with the SMMUv3 context descriptor table or the AMD GCR3 table.
+ */
+struct ioasid_table_mock_pasid {
+	__aligned_u64 table;
+	__u32 flags;
+	__u32 __reserved;
+};
+
 /* Versions of struct ioasid_bind_table's common fields. */
 #define IOASID_BIND_VERSION_1 1
 
@@ -699,6 +721,7 @@ struct ioasid_bind_table {
 		struct ioasid_table_smmuv3 smmuv3;
 		struct ioasid_table_amd amd;
 		struct ioasid_table_mock mock;
+		struct ioasid_table_mock_pasid mock_pasid;
 	} table;
 };
 #define IOASID_BIND_TABLE _IO(IOASID_TYPE, IOASID_CMD_BIND_TABLE)
@@ -728,19 +751,25 @@ struct ioasid_unbind_table {
 #define IOASID_UNBIND_TABLE _IO(IOASID_TYPE, IOASID_CMD_UNBIND_TABLE)
 
 /**
- * struct ioasid_inval_mock - an IOASID_FORMAT_MOCK invalidation request
- * @flags: IOASID_INVAL_MOCK_ALL: everything the table's IOTLB holds; else the range
- * @__reserved: must be 0
+ * struct ioasid_inval_mock - an IOASID_FORMAT_MOCK(_PASID_TABLE) invalidation request
+ * @flags: IOASID_INVAL_MOCK_ALL: everything the table's IOTLB holds; else the range;
+ *	IOASID_INVAL_MOCK_PASID: only what was cached for @pasid (PASID tables)
+ * @pasid: with IOASID_INVAL_MOCK_PASID, the PASID; else must be 0 (the field was
+ *	__reserved before that flag)
  * @iova: start of the stage-1 range, 4 KiB aligned
  * @size: its size in bytes, a multiple of 4 KiB, not 0, @iova + @size not past 2^64
  */
 struct ioasid_inval_mock {
 	__u32 flags;
-	__u32 __reserved;
+	union {
+		__u32 pasid;
+		__u32 __reserved;
+	};
 	__aligned_u64 iova;
 	__aligned_u64 size;
 };
 #define IOASID_INVAL_MOCK_ALL (1 << 0)
+#define IOASID_INVAL_MOCK_PASID (1 << 1)
 
 /**
  * enum ioasid_invalidate_flags - flags of struct ioasid_cache_invalidate

@@ -254,7 +254,7 @@ fn translate(dev: &MockDev, pasid: Option<u32>, iova: u64) -> Result<Option<Tran
                 .lookup(iova)
                 .map(|(start, pte)| (pte.phys + (iova - start), pte.prot, pte.size))
         },
-        |n| n.translate(iova),
+        |n| n.translate(pasid, iova),
     )
 }
 

@@ -241,7 +241,15 @@ impl Attached {
     pub(super) fn domain(&self, pasid: Option<u32>) -> Option<Slot> {
         match pasid {
             None => self.rid,
-            Some(p) => self.pasids.iter().find(|(q, _)| *q == p).map(|(_, d)| *d),
+            Some(p) => match self.pasids.iter().find(|(q, _)| *q == p) {
+                Some((_, d)) => Some(*d),
+                // A guest-owned PASID table bound for the requester ID serves every PASID.
+                None => match self.rid {
+                    // SAFETY: attached domains are alive while the device's lock is held.
+                    Some(Slot::Nested(n)) if unsafe { n.as_ref() }.is_pasid_table() => self.rid,
+                    _ => None,
+                },
+            },
         }
     }
 

@@ -38,7 +38,9 @@ use crate::uapi::raw::{
     ioasid_inval_mock,
     ioasid_table_mock,
     IOASID_FORMAT_MOCK,
+    IOASID_FORMAT_MOCK_PASID_TABLE,
     IOASID_INVAL_MOCK_ALL,
+    IOASID_INVAL_MOCK_PASID,
 };
 
 // SAFETY: integer fields only, no padding: any bit pattern is valid.
@@ -58,9 +60,13 @@ unsafe extern "C" {
 
 /// The IOTLB of a nested domain: stage-1 entries it read, by stage-1 page.
 struct Iotlb {
-    cached: KVec<(u64, u64)>,
+    /// `(PASID table entry, stage-1 page, stage-1 entry)`.
+    cached: KVec<(u32, u64, u64)>,
     invalidations: u64,
 }
+
+/// Entries of a mock PASID table.
+const PASID_ENTRIES: u32 = 64;
 
 /// A nested domain of the mock IOMMU.
 ///
@@ -77,6 +83,9 @@ pub(super) struct MockNested {
     parent: NonNull<MockDomain>,
     /// Guest physical address (parent IOVA) of the table.
     table: u64,
+    /// The table is a PASID table (`IOASID_FORMAT_MOCK_PASID_TABLE`) whose entries point
+    /// at stage-1 tables, rather than a stage-1 table.
+    pasid_table: bool,
     pub(super) instance: u32,
     #[pin]
     iotlb: Mutex<Iotlb>,
@@ -100,22 +109,38 @@ impl MockNested {
         unsafe { self.parent.as_ref() }
     }
 
-    /// The physical page and permissions DMA to stage-1 `iova` reaches, if any.
-    pub(super) fn translate(&self, iova: u64) -> Option<Translation> {
+    /// Whether it is a whole PASID table, which serves every PASID of the device.
+    pub(super) fn is_pasid_table(&self) -> bool {
+        self.pasid_table
+    }
+
+    /// The physical page and permissions DMA to stage-1 `iova` reaches, if any; `pasid`
+    /// picks the PASID table's entry (`None`: entry 0, DMA without PASID).
+    pub(super) fn translate(&self, pasid: Option<u32>, iova: u64) -> Option<Translation> {
         let page = iova / PAGE_SIZE as u64;
-        if page >= S1_ENTRIES {
+        let entry = if self.pasid_table { pasid.unwrap_or(0) } else { 0 };
+        if page >= S1_ENTRIES || entry >= PASID_ENTRIES {
             return None;
         }
         let mut iotlb = self.iotlb.lock();
-        let pte = match iotlb.cached.iter().find(|(p, _)| *p == page) {
-            Some(&(_, pte)) => pte,
+        let pte = match iotlb.cached.iter().find(|(e, p, _)| *e == entry && *p == page) {
+            Some(&(_, _, pte)) => pte,
             None => {
-                let pte = self.read_pte(page)?;
+                let table = if self.pasid_table {
+                    let pe = self.read_entry(self.table, entry as u64)?;
+                    if pe & PTE_PRESENT == 0 {
+                        return None;
+                    }
+                    pe & !(PAGE_SIZE as u64 - 1)
+                } else {
+                    self.table
+                };
+                let pte = self.read_entry(table, page)?;
                 if pte & PTE_PRESENT == 0 {
                     return None;
                 }
                 // An entry that cannot be cached is read again next time.
-                let _ = iotlb.cached.push((page, pte), GFP_KERNEL);
+                let _ = iotlb.cached.push((entry, page, pte), GFP_KERNEL);
                 pte
             }
         };
@@ -132,9 +157,9 @@ impl MockNested {
         Some((s2.phys + (gpa - start), prot, PAGE_SIZE as u64))
     }
 
-    /// Reads stage-1 entry `page` of the table through stage 2.
-    fn read_pte(&self, page: u64) -> Option<u64> {
-        let gpa = self.table + page * 8;
+    /// Reads entry `index` of the guest table at `table` through stage 2.
+    fn read_entry(&self, table: u64, index: u64) -> Option<u64> {
+        let gpa = table + index * 8;
         let table = self.parent().table.lock();
         let (start, s2) = table.lookup(gpa)?;
         if s2.prot & bindings::IOMMU_READ == 0 {
@@ -190,9 +215,11 @@ pub(super) unsafe fn alloc(
     }
     // SAFETY: valid (caller).
     let user = unsafe { &*user };
-    if user.type_ != IOASID_FORMAT_MOCK {
+    if user.type_ != IOASID_FORMAT_MOCK && user.type_ != IOASID_FORMAT_MOCK_PASID_TABLE {
         return Err(EOPNOTSUPP);
     }
+    // Both formats' descriptions have the same layout (`ioasid_table_mock_pasid`).
+    const _: () = assert!(size_of::<ioasid_table_mock>() == size_of::<crate::uapi::raw::ioasid_table_mock_pasid>());
     if user.len != size_of::<ioasid_table_mock>() {
         return Err(EINVAL);
     }
@@ -215,6 +242,7 @@ pub(super) unsafe fn alloc(
             domain: Opaque::new(domain),
             parent: NonNull::from(parent_ref),
             table: desc.table,
+            pasid_table: user.type_ == IOASID_FORMAT_MOCK_PASID_TABLE,
             instance,
             iotlb <- new_mutex!(Iotlb {
                 cached: KVec::new(),
@@ -262,7 +290,7 @@ unsafe extern "C" fn cache_invalidate_user(
 ) -> c_int {
     // SAFETY: a nested domain of the mock; the core passes a valid array.
     let (nested, array) = unsafe { (MockNested::from_raw(domain), &mut *array) };
-    if array.type_ != IOASID_FORMAT_MOCK {
+    if array.type_ != IOASID_FORMAT_MOCK && array.type_ != IOASID_FORMAT_MOCK_PASID_TABLE {
         return EOPNOTSUPP.to_errno();
     }
     let len = size_of::<ioasid_inval_mock>();
@@ -292,23 +320,33 @@ impl MockNested {
     /// Carries out one invalidation request.
     fn invalidate(&self, req: &ioasid_inval_mock) -> Result {
         let page = PAGE_SIZE as u64;
-        if req.flags & !IOASID_INVAL_MOCK_ALL != 0 {
+        if req.flags & !(IOASID_INVAL_MOCK_ALL | IOASID_INVAL_MOCK_PASID) != 0 {
             return Err(EOPNOTSUPP);
         }
-        if req.__reserved != 0 {
+        // SAFETY: both members of the union are `__u32`.
+        let pasid = unsafe { req.__bindgen_anon_1.pasid };
+        let only = if req.flags & IOASID_INVAL_MOCK_PASID != 0 {
+            if !self.pasid_table || pasid >= PASID_ENTRIES {
+                return Err(EINVAL);
+            }
+            Some(pasid)
+        } else if pasid != 0 {
             return Err(EINVAL);
-        }
-        let mut iotlb = self.iotlb.lock();
-        if req.flags & IOASID_INVAL_MOCK_ALL != 0 {
-            iotlb.cached.clear();
         } else {
+            None
+        };
+        let mut range = (0, u64::MAX);
+        if req.flags & IOASID_INVAL_MOCK_ALL == 0 {
             if req.size == 0 || req.iova % page != 0 || req.size % page != 0 {
                 return Err(EINVAL);
             }
             let last = req.iova.checked_add(req.size - 1).ok_or(EINVAL)?;
-            let (first_page, last_page) = (req.iova / page, last / page);
-            iotlb.cached.retain(|(p, _)| *p < first_page || *p > last_page);
+            range = (req.iova / page, last / page);
         }
+        let mut iotlb = self.iotlb.lock();
+        iotlb
+            .cached
+            .retain(|(e, p, _)| only.is_some_and(|o| o != *e) || *p < range.0 || *p > range.1);
         iotlb.invalidations += 1;
         Ok(())
     }

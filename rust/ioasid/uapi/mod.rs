@@ -146,6 +146,7 @@ pub(crate) fn table_size(format: u32) -> Option<usize> {
         IOASID_FORMAT_ARM_SMMUV3 => Some(size_of::<ioasid_table_smmuv3>()),
         IOASID_FORMAT_AMD_V2 => Some(size_of::<ioasid_table_amd>()),
         IOASID_FORMAT_MOCK => Some(size_of::<ioasid_table_mock>()),
+        IOASID_FORMAT_MOCK_PASID_TABLE => Some(size_of::<ioasid_table_mock_pasid>()),
         _ => None,
     }
 }

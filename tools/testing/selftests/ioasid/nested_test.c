@@ -151,7 +151,7 @@ TEST_F(nested, formats_are_discovered_in_the_info_chain)
 	};
 	struct ioasid_info_cap_nesting *nest = (void *)caps;
 	struct ioasid_info_nesting_format *formats = (void *)(nest + 1);
-	const __u32 chain = sizeof(*nest) + sizeof(*formats);
+	const __u32 chain = sizeof(*nest) + 2 * sizeof(*formats);
 	struct ioasid_check_extension ext = {
 		.argsz = sizeof(ext), .extension = IOASID_EXT_NESTING,
 	};
@@ -164,9 +164,11 @@ TEST_F(nested, formats_are_discovered_in_the_info_chain)
 	EXPECT_EQ(IOASID_INFO_CAP_NESTING, nest->header.id);
 	EXPECT_EQ(1, nest->header.version);
 	EXPECT_EQ(0, nest->header.next);
-	ASSERT_EQ(1, nest->num_formats);
+	ASSERT_EQ(2, nest->num_formats);
 	EXPECT_EQ(IOASID_FORMAT_MOCK, formats[0].format);
 	EXPECT_EQ(1u << IOASID_BIND_VERSION_1, formats[0].versions);
+	EXPECT_EQ(IOASID_FORMAT_MOCK_PASID_TABLE, formats[1].format);
+	EXPECT_EQ(1u << IOASID_BIND_VERSION_1, formats[1].versions);
 	/* Too small a buffer: nothing written, the size needed, EMSGSIZE. */
 	info.caps_len = 8;
 	memset(caps, 0xee, sizeof(caps));
@@ -314,6 +316,58 @@ TEST_F(nested, per_pasid_tables_and_invalidations)
 	EXPECT_EQ(0, check(self->mock, self->mock_id, IOASID_MOCK_NO_PASID, RW_CHECK, 0,
 			   gpage(self, 10)));
 	EXPECT_EQ(0, ioctl(self->fd, IOASID_PASID_FREE, &pf));
+}
+
+/* Arm SMMUv3 / AMD style: the guest owns the whole PASID table, bound for the RID. */
+TEST_F(nested, a_whole_pasid_table_bound_for_the_rid)
+{
+	struct ioasid_nested_alloc na = {
+		.argsz = sizeof(na), .parent_id = self->parent,
+		.format = IOASID_FORMAT_MOCK_PASID_TABLE,
+	};
+	struct ioasid_bind_table b = {
+		.argsz = sizeof(b), .version = IOASID_BIND_VERSION_1,
+		.format = IOASID_FORMAT_MOCK_PASID_TABLE, .dev_id = self->dev,
+		.table.mock_pasid.table = G + 2 * SZ_4K,
+	};
+	struct ioasid_inval_mock one = { .flags = IOASID_INVAL_MOCK_ALL | IOASID_INVAL_MOCK_PASID,
+					 .pasid = 5 };
+	uint64_t *pasids = gpage(self, 2), *table5 = gpage(self, 1);
+	__u64 cached, invals;
+
+	/* PASID 0 (no PASID) uses table 0 (guest page 0), PASID 5 table 1; 6 is absent. */
+	pasids[0] = G | PRESENT;
+	pasids[5] = (G + SZ_4K) | PRESENT;
+	table5[0] = (G + 30 * SZ_4K) | PRESENT | WRITE;
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_NESTED_ALLOC, &na));
+	b.child_id = na.out_child_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_BIND_TABLE, &b));
+	/* One bind, every PASID: the guest chose them, the IOMMU walks its table. */
+	EXPECT_EQ(0, check(self->mock, self->mock_id, IOASID_MOCK_NO_PASID, RW_CHECK, 0,
+			   gpage(self, 10)));
+	EXPECT_EQ(0, check(self->mock, self->mock_id, 5, RW_CHECK, 0, gpage(self, 30)));
+	EXPECT_EQ(0, check(self->mock, self->mock_id, 6, 0, 0, NULL));
+	ASSERT_EQ(0, iotlb(self->mock, self->mock_id, IOASID_MOCK_NO_PASID, &cached, &invals));
+	EXPECT_EQ(2, cached);
+	/* The guest moves PASID 5: stale until that PASID is invalidated, then new. */
+	table5[0] = (G + 31 * SZ_4K) | PRESENT | WRITE;
+	EXPECT_EQ(0, check(self->mock, self->mock_id, 5, 0, 0, gpage(self, 30)));
+	ASSERT_EQ(0, invalidate(self->fd, na.out_child_id, 0, 0, 0, 0, &one, 1, NULL));
+	ASSERT_EQ(0, iotlb(self->mock, self->mock_id, IOASID_MOCK_NO_PASID, &cached, &invals));
+	EXPECT_EQ(1, cached);
+	EXPECT_EQ(0, check(self->mock, self->mock_id, 5, 0, 0, gpage(self, 31)));
+	/* The RID is bound: no second table for it; a PASID invalidation means nothing for
+	 * a single stage-1 table. */
+	EXPECT_EQ(-1, bind(self->fd, self->child, self->dev, 0, 0, G));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_UNBIND_TABLE, &(struct ioasid_unbind_table){
+		.argsz = sizeof(struct ioasid_unbind_table), .child_id = na.out_child_id,
+		.dev_id = self->dev }));
+	EXPECT_EQ(-1, check(self->mock, self->mock_id, 5, 0, 0, NULL));
+	EXPECT_EQ(ENODEV, errno);
+	ASSERT_EQ(0, bind(self->fd, self->child, self->dev, 0, 0, G));
+	EXPECT_EQ(-1, invalidate(self->fd, self->child, 0, 0, 0, 0, &one, 1, NULL));
+	EXPECT_EQ(EINVAL, errno);
 }
 
 TEST_F(nested, unplug_and_close_while_bound)
