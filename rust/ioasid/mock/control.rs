@@ -232,11 +232,12 @@ fn with_domain<R>(
     nested: impl FnOnce(&MockNested) -> R,
 ) -> Result<R> {
     let attached = dev.attached.lock();
-    // SAFETY (both arms): a domain stays attached, so alive, while the device's lock is
-    // held: the core changes attachments only through the mock's `attach_dev` and
-    // `set_dev_pasid`, which take that lock.
+    // A domain stays attached, so alive, while the device's lock is held: the core changes
+    // attachments only through the mock's `attach_dev` and `set_dev_pasid`, which take it.
     Ok(match attached.domain(pasid).ok_or(ENODEV)? {
+        // SAFETY: attached, so alive, as argued above.
         Slot::Paging(d) => paging(unsafe { d.as_ref() }),
+        // SAFETY: attached, so alive, as argued above.
         Slot::Nested(d) => nested(unsafe { d.as_ref() }),
     })
 }
