@@ -258,7 +258,13 @@ pub(crate) struct PinAccount {
     mm: ARef<Mm>,
     /// `start pfn -> (end pfn, exclusive; users)`, disjoint.
     users: RBTree<u64, Interval>,
+    /// Nodes of removed intervals, kept for the next charges (at most [`SPARE_NODES`]):
+    /// a context that maps and unmaps again and again allocates no tree nodes.
+    spare: KVVec<Node>,
 }
+
+/// Most tree nodes a context keeps for reuse (a few hundred KiB).
+const SPARE_NODES: usize = 4096;
 
 /// Pages `start..end` (the tree's key is `start`) pinned by `users` mappings.
 ///
@@ -279,6 +285,7 @@ impl PinAccount {
         Self {
             mm,
             users: RBTree::new(),
+            spare: KVVec::new(),
         }
     }
 
@@ -348,10 +355,25 @@ impl PinAccount {
             }
         }
         let mut nodes = KVVec::with_capacity(want, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
-        for _ in 0..want {
-            nodes.push(Node::new(GFP_KERNEL_ACCOUNT)?, GFP_KERNEL)?;
+        while nodes.len() < want {
+            let node = match self.spare.pop() {
+                Some(node) => node,
+                None => Node::new(GFP_KERNEL_ACCOUNT)?,
+            };
+            // Capacity was reserved above.
+            let _ = nodes.push_within_capacity(node);
         }
-        self.account(fresh as usize, true)?;
+        // Room to keep these nodes when their intervals go (best effort: without it they
+        // are freed instead).
+        let keep = (self.spare.len() + want).min(SPARE_NODES);
+        let _ = self.spare.reserve(keep.saturating_sub(self.spare.len()), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+        if let Err(e) = self.account(fresh as usize, true) {
+            // Back to the pool what fits; the rest is freed.
+            while let Some(node) = nodes.pop() {
+                let _ = self.spare.push_within_capacity(node);
+            }
+            return Err(e);
+        }
         let mut node = || nodes.pop();
         let mut charged = 0u64;
         for (s, e) in pages.pfn_runs() {
@@ -402,7 +424,10 @@ impl PinAccount {
                         None => false,
                     };
                     if last {
-                        self.users.remove(&at);
+                        if let Some(node) = self.users.remove_node(&at) {
+                            // Kept if there is room (reserved at charge time), else freed.
+                            let _ = self.spare.push_within_capacity(node.into_reservation());
+                        }
                         gone += to - at;
                     }
                 }
