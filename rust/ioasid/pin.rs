@@ -64,8 +64,9 @@ impl PinnedPages {
     /// to be), `ENOMEM`, and any error of `pin_user_pages_fast`. Nothing stays pinned on
     /// failure.
     pub(crate) fn pin(user_va: usize, npages: usize, writable: bool) -> Result<Self> {
+        // Room for the runs of a small map at once (grown as needed for larger ones).
         let mut this = Self {
-            runs: KVVec::new(),
+            runs: KVVec::with_capacity(npages.min(BATCH), GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
             npages: 0,
             frames: KVVec::new(),
             writable,
@@ -74,7 +75,8 @@ impl PinnedPages {
         if writable {
             flags |= bindings::FOLL_WRITE;
         }
-        let mut batch = KBox::new([core::ptr::null_mut::<bindings::page>(); BATCH], GFP_KERNEL)?;
+        let mut batch = KVec::<*mut bindings::page>::with_capacity(npages.min(BATCH), GFP_KERNEL)?;
+        batch.resize(npages.min(BATCH), core::ptr::null_mut(), GFP_KERNEL)?;
         // SAFETY: reads a compile-time constant.
         let vmemmap = unsafe { ioasid_vmemmap() };
         // The run being built: its first page, its physical address and its length.
@@ -82,9 +84,9 @@ impl PinnedPages {
         let mut result = Ok(());
         while this.npages + run.map_or(0, |r| r.2) < npages {
             let done = this.npages + run.map_or(0, |r| r.2);
-            let want = (npages - done).min(BATCH);
+            let want = (npages - done).min(batch.len());
             let start = user_va + done * PAGE_SIZE;
-            // SAFETY: `batch` has room for `BATCH >= want` pointers; `pin_user_pages_fast`
+            // SAFETY: `batch` holds `batch.len() >= want` pointers; `pin_user_pages_fast`
             // writes at most `want` there and returns how many.
             let ret = unsafe { bindings::pin_user_pages_fast(start as _, want as _, flags as _, batch.as_mut_ptr()) };
             if ret <= 0 {
