@@ -108,24 +108,17 @@ impl Context {
                 // Released outside the table's lock.
                 drop(object);
             }
-            Request::IoasAlloc(mut arg) => {
+            Request::IoasAlloc(mut arg, queue) => {
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
                 let id = {
                     let mut objects = self.objects.lock();
-                    // SAFETY: both members of the union are `__u32`.
-                    let queue_id = unsafe { arg.__bindgen_anon_1.fault_queue_id };
-                    let queue = self.routed(&objects, arg.flags & uapi::raw::IOASID_IOAS_ALLOC_FAULT_QUEUE, queue_id)?;
+                    let queue = queue.map(|q| objects.fault_queue(q)).transpose()?;
                     objects.insert_with(node, |id| {
                         Ok(Object::Ioas(Ioas::new(self.account.clone(), queue.map(|q| (q, id)))?))
                     })?
                 };
                 arg.out_ioas_id = id;
-                if let Err(e) = arg.write_back() {
-                    // The user never learnt the ID: take the object back.
-                    let object = self.objects.lock().remove(id);
-                    drop(object);
-                    return Err(e);
-                }
+                self.publish(id, arg.write_back())?;
             }
             Request::IoasIovaRanges(mut arg) => {
                 let ioas = self.objects.lock().ioas(arg.ioas_id)?;
@@ -174,11 +167,7 @@ impl Context {
                 let ns = PasidNs::new()?;
                 let id = self.objects.lock().insert(node, Object::PasidNs(ns))?;
                 arg.out_ns_id = id;
-                if let Err(e) = arg.write_back() {
-                    let object = self.objects.lock().remove(id);
-                    drop(object);
-                    return Err(e);
-                }
+                self.publish(id, arg.write_back())?;
             }
             Request::PasidAlloc(mut arg, vpasid) => {
                 let (ns, dev) = {
@@ -217,24 +206,18 @@ impl Context {
                 };
                 dev.detach_pasid(&ns, pasid)?;
             }
-            Request::NestedAlloc(mut arg) => {
+            Request::NestedAlloc(mut arg, queue) => {
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
                 let id = {
                     let mut objects = self.objects.lock();
                     let parent = objects.ioas(arg.parent_id)?;
-                    // SAFETY: both members of the union are `__u32`.
-                    let queue_id = unsafe { arg.__bindgen_anon_1.fault_queue_id };
-                    let queue = self.routed(&objects, arg.flags & uapi::raw::IOASID_NESTED_ALLOC_FAULT_QUEUE, queue_id)?;
+                    let queue = queue.map(|q| objects.fault_queue(q)).transpose()?;
                     objects.insert_with(node, |id| {
                         Ok(Object::Child(Child::new(parent, arg.format, queue.map(|q| (q, id)))?))
                     })?
                 };
                 arg.out_child_id = id;
-                if let Err(e) = arg.write_back() {
-                    let object = self.objects.lock().remove(id);
-                    drop(object);
-                    return Err(e);
-                }
+                self.publish(id, arg.write_back())?;
             }
             Request::BindTable {
                 child_id,
@@ -258,11 +241,11 @@ impl Context {
                 let (child, dev, pasid) = self.table_target(child_id, dev_id, pasid)?;
                 dev.unbind_table(&child, pasid.as_ref().map(|(ns, v)| (ns, *v)))?;
             }
-            Request::CacheInvalidate(mut arg, pasid) => {
+            Request::CacheInvalidate(mut arg, dev_id, pasid) => {
                 let (child, pasid) = {
                     let objects = self.objects.lock();
-                    if arg.flags & uapi::raw::IOASID_INVALIDATE_DEVICE != 0 {
-                        objects.device(arg.dev_id)?;
+                    if let Some(d) = dev_id {
+                        objects.device(d)?;
                     }
                     let pasid = match pasid {
                         Some((ns_id, v)) => Some((Arc::as_ptr(&objects.pasid_ns(ns_id)?) as usize, v)),
@@ -270,10 +253,7 @@ impl Context {
                     };
                     (objects.child(arg.child_id)?, pasid)
                 };
-                let filter = Filter {
-                    dev_id: (arg.flags & uapi::raw::IOASID_INVALIDATE_DEVICE != 0).then_some(arg.dev_id),
-                    pasid,
-                };
+                let filter = Filter { dev_id, pasid };
                 let mut n = arg.entry_num;
                 let result = child.invalidate(&filter, arg.entries as usize, arg.entry_len, &mut n);
                 arg.entry_num = n;
@@ -324,12 +304,15 @@ impl Context {
         Ok((objects.child(child_id)?, objects.device(dev_id)?, pasid))
     }
 
-    /// The fault queue `id` if `flag` is set (`EINVAL`: not a queue, `ENOENT`: unknown).
-    fn routed(&self, objects: &ObjectTable, flag: u32, id: u32) -> Result<Option<Arc<FaultQueue>>> {
-        if flag == 0 {
-            return Ok(None);
+    /// Keeps the new object `id` if its ID reached the user (`written`), else takes it
+    /// back: an object the user never learnt of must not live on.
+    fn publish(&self, id: u32, written: Result) -> Result {
+        if written.is_err() {
+            let object = self.objects.lock().remove(id);
+            // Dropped outside the table's lock.
+            drop(object);
         }
-        Ok(Some(objects.fault_queue(id)?))
+        written
     }
 
     /// Pins and maps the memory of `request`; returns the address space and the IOVA.

@@ -84,19 +84,11 @@ struct PasidAttachment {
     handle: AttachHandle,
 }
 
-/// Answers INVALID the page requests still waiting that came through `handle`, whose
-/// attachment has ended.
-fn abort_faults(handle: &AttachHandle) {
-    if let Some(route) = handle.route() {
-        route.queue.abort_handle(handle.key());
-    }
-}
-
 impl PasidAttachment {
     /// Detaches it in the IOMMU and drops its counts.
     fn detach(self, owner: &DmaOwner) {
         self.domain.detach_pasid(owner, self.ppasid);
-        abort_faults(&self.handle);
+        self.handle.abort_faults();
         self.ioas.forget_pasid(owner, self.ppasid, &self.domain);
         self.ns.put(self.vpasid);
     }
@@ -129,7 +121,7 @@ impl TableBinding {
             None => self.domain.detach_with_handle(owner),
             Some((_, _, ppasid)) => self.domain.detach_pasid(owner, *ppasid),
         }
-        abort_faults(&self.handle);
+        self.handle.abort_faults();
         self.child.remove(&self.domain);
         let TableBinding {
             child,
@@ -282,7 +274,7 @@ impl BoundDevice {
         if let Some(i) = old {
             // Replaced in the IOMMU already: only the counts of the old one go.
             let old = state.pasids.remove(i).map_err(|_| EINVAL)?;
-            abort_faults(&old.handle);
+            old.handle.abort_faults();
             if let Some(DeviceAccess::Iommu(owner)) = &state.access {
                 old.ioas.forget_pasid(owner, old.ppasid, &old.domain);
             }

@@ -535,6 +535,14 @@ impl AttachHandle {
         self.0.route.as_ref()
     }
 
+    /// Answers INVALID the page requests still waiting that came through this handle,
+    /// whose attachment has ended.
+    pub(crate) fn abort_faults(&self) {
+        if let Some(route) = self.route() {
+            route.queue.abort_handle(self.key());
+        }
+    }
+
     /// A key naming the attachment (the handle's address).
     pub(crate) fn key(&self) -> usize {
         self.raw() as usize

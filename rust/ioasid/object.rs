@@ -85,59 +85,37 @@ impl ObjectTable {
         Ok(id)
     }
 
-    /// The address space with ID `id`.
+    /// The object with ID `id` if `pick` says it has the type asked for.
     ///
-    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not an address space.
+    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is of another type.
+    fn get<T>(&self, id: u32, pick: impl FnOnce(&Object) -> Option<&Arc<T>>) -> Result<Arc<T>> {
+        let object = self.objects.get(&id).ok_or(ENOENT)?;
+        pick(object).cloned().ok_or(EINVAL)
+    }
+
+    /// The address space with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn ioas(&self, id: u32) -> Result<Arc<Ioas>> {
-        match self.objects.get(&id) {
-            Some(Object::Ioas(ioas)) => Ok(ioas.clone()),
-            Some(_) => Err(EINVAL),
-            None => Err(ENOENT),
-        }
+        self.get(id, |o| if let Object::Ioas(x) = o { Some(x) } else { None })
     }
 
-    /// The bound device with ID `id`.
-    ///
-    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not a device.
+    /// The bound device with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn device(&self, id: u32) -> Result<Arc<BoundDevice>> {
-        match self.objects.get(&id) {
-            Some(Object::Device(dev)) => Ok(dev.clone()),
-            Some(_) => Err(EINVAL),
-            None => Err(ENOENT),
-        }
+        self.get(id, |o| if let Object::Device(x) = o { Some(x) } else { None })
     }
 
-    /// The PASID namespace with ID `id`.
-    ///
-    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not a PASID namespace.
+    /// The PASID namespace with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn pasid_ns(&self, id: u32) -> Result<Arc<PasidNs>> {
-        match self.objects.get(&id) {
-            Some(Object::PasidNs(ns)) => Ok(ns.clone()),
-            Some(_) => Err(EINVAL),
-            None => Err(ENOENT),
-        }
+        self.get(id, |o| if let Object::PasidNs(x) = o { Some(x) } else { None })
     }
 
-    /// The child address space with ID `id`.
-    ///
-    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not a child.
+    /// The child address space with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn child(&self, id: u32) -> Result<Arc<Child>> {
-        match self.objects.get(&id) {
-            Some(Object::Child(child)) => Ok(child.clone()),
-            Some(_) => Err(EINVAL),
-            None => Err(ENOENT),
-        }
+        self.get(id, |o| if let Object::Child(x) = o { Some(x) } else { None })
     }
 
-    /// The fault queue with ID `id`.
-    ///
-    /// Errors: `ENOENT` no object has that ID, `EINVAL` it is not a fault queue.
+    /// The fault queue with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn fault_queue(&self, id: u32) -> Result<Arc<FaultQueue>> {
-        match self.objects.get(&id) {
-            Some(Object::FaultQueue(q)) => Ok(q.clone()),
-            Some(_) => Err(EINVAL),
-            None => Err(ENOENT),
-        }
+        self.get(id, |o| if let Object::FaultQueue(x) = o { Some(x) } else { None })
     }
 
     /// Removes the object with ID `id` for `IOASID_DESTROY` and returns it, to be dropped

@@ -114,9 +114,7 @@ impl GroupAttach {
         match &self.handle {
             Some(handle) => {
                 domain.detach_with_handle(owner);
-                if let Some(route) = handle.route() {
-                    route.queue.abort_handle(handle.key());
-                }
+                handle.abort_faults();
             }
             None => domain.detach(owner),
         }

@@ -154,13 +154,7 @@ pub(crate) fn table_size(format: u32) -> Option<usize> {
 /// A validated PASID selector: `(namespace ID, PASID)` when `flag` is in `flags`;
 /// otherwise both fields must be 0 (`EINVAL`).
 fn pasid_selector(flags: u32, flag: u32, ns_id: u32, pasid: u32) -> Result<Option<(u32, u32)>> {
-    if flags & flag != 0 {
-        Ok(Some((ns_id, pasid)))
-    } else if ns_id != 0 || pasid != 0 {
-        Err(EINVAL)
-    } else {
-        Ok(None)
-    }
+    Ok(selector(flags, flag, ns_id | pasid)?.map(|_| (ns_id, pasid)))
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding.
@@ -247,8 +241,8 @@ pub(crate) enum Request {
     CheckExtension(UserArg<ioasid_check_extension>),
     /// `IOASID_DESTROY` of this ID.
     Destroy(u32),
-    /// `IOASID_IOAS_ALLOC`.
-    IoasAlloc(UserArg<ioasid_ioas_alloc>),
+    /// `IOASID_IOAS_ALLOC`, with its fault queue if routed.
+    IoasAlloc(UserArg<ioasid_ioas_alloc>, Option<u32>),
     /// `IOASID_IOAS_IOVA_RANGES`.
     IoasIovaRanges(UserArg<ioasid_ioas_iova_ranges>),
     /// `IOASID_IOAS_MAP`.
@@ -271,14 +265,14 @@ pub(crate) enum Request {
     DevicePasidAttach { dev_id: u32, ns_id: u32, pasid: u32, ioas_id: u32, replace: bool },
     /// `IOASID_DEVICE_PASID_DETACH`.
     DevicePasidDetach { dev_id: u32, ns_id: u32, pasid: u32 },
-    /// `IOASID_NESTED_ALLOC`.
-    NestedAlloc(UserArg<ioasid_nested_alloc>),
+    /// `IOASID_NESTED_ALLOC`, with its fault queue if routed.
+    NestedAlloc(UserArg<ioasid_nested_alloc>, Option<u32>),
     /// `IOASID_BIND_TABLE`: the table description is at user address `uptr`, `len` bytes.
     BindTable { child_id: u32, dev_id: u32, pasid: Option<(u32, u32)>, format: u32, uptr: usize, len: usize },
     /// `IOASID_UNBIND_TABLE`.
     UnbindTable { child_id: u32, dev_id: u32, pasid: Option<(u32, u32)> },
-    /// `IOASID_CACHE_INVALIDATE`, with its PASID selector.
-    CacheInvalidate(UserArg<ioasid_cache_invalidate>, Option<(u32, u32)>),
+    /// `IOASID_CACHE_INVALIDATE`, with its device and PASID selectors.
+    CacheInvalidate(UserArg<ioasid_cache_invalidate>, Option<u32>, Option<(u32, u32)>),
     /// `IOASID_FAULT_QUEUE_ALLOC`, with its eventfd if any.
     FaultQueueAlloc(UserArg<ioasid_fault_queue_alloc>, Option<i32>),
     /// `IOASID_FAULT_QUEUE_STATUS`.
@@ -323,8 +317,8 @@ impl Request {
                 let arg = UserArg::<ioasid_ioas_alloc>::read(arg)?;
                 check_flags(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, 0)?;
                 // SAFETY: both members of the union are `__u32`.
-                selector(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, unsafe { arg.__bindgen_anon_1.fault_queue_id })?;
-                Ok(Request::IoasAlloc(arg))
+                let queue = selector(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, unsafe { arg.__bindgen_anon_1.fault_queue_id })?;
+                Ok(Request::IoasAlloc(arg, queue))
             }
             IOAS_IOVA_RANGES => {
                 let arg = UserArg::<ioasid_ioas_iova_ranges>::read(arg)?;
@@ -389,13 +383,7 @@ impl Request {
             PASID_ALLOC => {
                 let arg = UserArg::<ioasid_pasid_alloc>::read(arg)?;
                 check_flags(arg.flags, IOASID_PASID_ALLOC_VPASID, 0)?;
-                let vpasid = if arg.flags & IOASID_PASID_ALLOC_VPASID != 0 {
-                    Some(arg.vpasid)
-                } else if arg.vpasid != 0 {
-                    return Err(EINVAL);
-                } else {
-                    None
-                };
+                let vpasid = selector(arg.flags, IOASID_PASID_ALLOC_VPASID, arg.vpasid)?;
                 Ok(Request::PasidAlloc(arg, vpasid))
             }
             PASID_FREE => {
@@ -429,11 +417,11 @@ impl Request {
                 let arg = UserArg::<ioasid_nested_alloc>::read(arg)?;
                 check_flags(arg.flags, IOASID_NESTED_ALLOC_FAULT_QUEUE, 0)?;
                 // SAFETY: both members of the union are `__u32`.
-                selector(arg.flags, IOASID_NESTED_ALLOC_FAULT_QUEUE, unsafe { arg.__bindgen_anon_1.fault_queue_id })?;
+                let queue = selector(arg.flags, IOASID_NESTED_ALLOC_FAULT_QUEUE, unsafe { arg.__bindgen_anon_1.fault_queue_id })?;
                 if table_size(arg.format).is_none() {
                     return Err(EOPNOTSUPP);
                 }
-                Ok(Request::NestedAlloc(arg))
+                Ok(Request::NestedAlloc(arg, queue))
             }
             BIND_TABLE => {
                 let a = UserArg::<ioasid_bind_table>::read(arg)?;
@@ -466,22 +454,14 @@ impl Request {
             CACHE_INVALIDATE => {
                 let a = UserArg::<ioasid_cache_invalidate>::read(arg)?;
                 check_flags(a.flags, IOASID_INVALIDATE_DEVICE | IOASID_INVALIDATE_PASID, 0)?;
-                if a.flags & IOASID_INVALIDATE_DEVICE == 0 && a.dev_id != 0 {
-                    return Err(EINVAL);
-                }
+                let dev = selector(a.flags, IOASID_INVALIDATE_DEVICE, a.dev_id)?;
                 let pasid = pasid_selector(a.flags, IOASID_INVALIDATE_PASID, a.ns_id, a.pasid)?;
-                Ok(Request::CacheInvalidate(a, pasid))
+                Ok(Request::CacheInvalidate(a, dev, pasid))
             }
             FAULT_QUEUE_ALLOC => {
                 let arg = UserArg::<ioasid_fault_queue_alloc>::read(arg)?;
                 check_flags(arg.flags, IOASID_FAULT_QUEUE_EVENTFD, arg.__reserved)?;
-                let eventfd = if arg.flags & IOASID_FAULT_QUEUE_EVENTFD != 0 {
-                    Some(arg.eventfd)
-                } else if arg.eventfd != 0 {
-                    return Err(EINVAL);
-                } else {
-                    None
-                };
+                let eventfd = selector(arg.flags, IOASID_FAULT_QUEUE_EVENTFD, arg.eventfd as u32)?.map(|fd| fd as i32);
                 Ok(Request::FaultQueueAlloc(arg, eventfd))
             }
             FAULT_QUEUE_STATUS => {
