@@ -30,7 +30,10 @@ struct ioasid_edu_bind {
 #define IOASID_EDU_TYPE 0xBB
 /* Binds the device to an ioasid context (EBUSY if already bound). */
 #define IOASID_EDU_BIND _IO(IOASID_EDU_TYPE, 0x80)
-/* Unbinds it (ENOENT if not bound); closing the device file does the same. */
+/*
+ * Unbinds it (ENOENT if not bound, EPERM if another open file of the device bound it);
+ * closing the device file that bound it does the same.
+ */
 #define IOASID_EDU_UNBIND _IO(IOASID_EDU_TYPE, 0x81)
 
 /* mmap() of the device file at offset 0 gives BAR0, the edu registers (4 KiB). */

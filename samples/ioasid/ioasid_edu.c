@@ -53,17 +53,26 @@ static void edu_unbind_locked(struct ioasid_edu *edu)
 	}
 }
 
+struct edu_binder {
+	struct ioasid_edu *edu;
+	struct file *owner;
+};
+
+/* Under edu->lock, with the binding just stored. */
+static void edu_bound(void *arg)
+{
+	struct edu_binder *b = arg;
+
+	b->edu->owner = b->owner;
+	pci_set_master(b->edu->pdev);
+}
+
 static long edu_bind(struct ioasid_edu *edu, struct file *owner, void __user *uarg)
 {
-	long ret = sample_bind(uarg, &edu->lock, &edu->idev, &edu->pdev->dev, IOASID_INTENT_RID);
+	struct edu_binder b = { .edu = edu, .owner = owner };
 
-	if (!ret) {
-		mutex_lock(&edu->lock);
-		edu->owner = owner;
-		pci_set_master(edu->pdev);
-		mutex_unlock(&edu->lock);
-	}
-	return ret;
+	return sample_bind(uarg, &edu->lock, &edu->idev, &edu->pdev->dev, IOASID_INTENT_RID,
+			   edu_bound, &b);
 }
 
 static long edu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -76,10 +85,12 @@ static long edu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return edu_bind(edu, file, (void __user *)arg);
 	case IOASID_EDU_UNBIND:
 		mutex_lock(&edu->lock);
-		if (edu->idev)
-			edu_unbind_locked(edu);
-		else
+		if (!edu->idev)
 			ret = -ENOENT;
+		else if (edu->owner != file)
+			ret = -EPERM;
+		else
+			edu_unbind_locked(edu);
 		mutex_unlock(&edu->lock);
 		return ret;
 	default:

@@ -88,7 +88,7 @@ static long swdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case IOASID_SWDEV_BIND:
 		return sample_bind((void __user *)arg, &inst->lock, &inst->idev,
-				   swdev_misc.this_device, IOASID_INTENT_SW_TABLE);
+				   swdev_misc.this_device, IOASID_INTENT_SW_TABLE, NULL, NULL);
 	case IOASID_SWDEV_UNBIND:
 		mutex_lock(&inst->lock);
 		if (inst->idev) {

@@ -16,10 +16,13 @@
 
 /*
  * Binds @dev with @intent to the context of the ioasid fd in @uarg and stores the
- * binding in *@idev, which @lock protects. -EBUSY if *@idev is already set.
+ * binding in *@idev, which @lock protects. -EBUSY if *@idev is already set. @bound_cb,
+ * if set, runs with @cb_arg under @lock once the binding is stored, so that what the
+ * driver enables for it (bus mastering) can never outlive it.
  */
 static inline long sample_bind(void __user *uarg, struct mutex *lock, struct ioasid_device **idev,
-			       struct device *dev, u32 intent)
+			       struct device *dev, u32 intent,
+			       void (*bound_cb)(void *cb_arg), void *cb_arg)
 {
 	struct ioasid_edu_bind arg;
 	struct ioasid_device *bound;
@@ -49,6 +52,8 @@ static inline long sample_bind(void __user *uarg, struct mutex *lock, struct ioa
 		goto out;
 	}
 	*idev = bound;
+	if (bound_cb)
+		bound_cb(cb_arg);
 out:
 	mutex_unlock(lock);
 	fput(file);
