@@ -13,8 +13,12 @@
 
 use core::sync::atomic::Ordering;
 use kernel::{
+    bindings,
     current,
-    fs::File,
+    fs::{
+        file::FileDescriptorReservation,
+        File, //
+    },
     miscdevice::{
         MiscDevice,
         MiscDeviceRegistration, //
@@ -42,7 +46,8 @@ use crate::{
             Child,
             Filter, //
         },
-        Ioas, //
+        Ioas,
+        MapToken, //
     },
     object::{
         Object,
@@ -52,7 +57,8 @@ use crate::{
     pasid::PasidNs,
     pin::{
         PinAccount,
-        PinnedPages, //
+        PinnedPages,
+        UserCharge, //
     },
     uapi::{
         self,
@@ -80,7 +86,7 @@ impl MiscDevice for Context {
         IOASID_FOPS.store(fops.cast_mut(), Ordering::Release);
         // Memory is pinned from, and accounted to, the process that opens the context.
         let mm = ARef::from(&**current!().mm().ok_or(EINVAL)?);
-        let account = Arc::pin_init(new_mutex!(PinAccount::new(mm)), GFP_KERNEL)?;
+        let account = Arc::pin_init(new_mutex!(PinAccount::new(mm, UserCharge::current())), GFP_KERNEL)?;
         KBox::try_pin_init(
             try_pin_init!(Context {
                 objects <- new_mutex!(ObjectTable::new()),
@@ -132,11 +138,11 @@ impl Context {
                 }
             }
             Request::IoasMap(mut arg, request) => {
-                let (ioas, iova) = self.map(request)?;
-                arg.iova = iova;
+                let (ioas, made) = self.map(request)?;
+                arg.iova = made.iova;
                 if let Err(e) = arg.write_back() {
                     // The user never learnt the IOVA: undo the mapping.
-                    let _ = ioas.unmap(iova, iova + (arg.length - 1));
+                    ioas.unmap_made(made);
                     return Err(e);
                 }
             }
@@ -262,13 +268,14 @@ impl Context {
             }
             Request::FaultQueueAlloc(mut arg, eventfd) => {
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-                let (queue, fd) = FaultQueue::new(eventfd)?;
-                // The fd is installed: from here on it belongs to the user, who may
-                // close it; failing now would leave it open, so the ID must succeed.
+                let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+                let (queue, file) = FaultQueue::new(eventfd)?;
                 let id = self.objects.lock().insert(node, Object::FaultQueue(queue))?;
                 arg.out_queue_id = id;
-                arg.out_fd = fd;
-                arg.write_back()?;
+                arg.out_fd = fd.reserved_fd() as i32;
+                self.publish(id, arg.write_back())?;
+                // Last: once installed, the fd is the user's, who may close it at once.
+                fd.fd_install(file);
             }
             Request::FaultQueueStatus(mut arg) => {
                 let queue = self.objects.lock().fault_queue(arg.queue_id)?;
@@ -315,17 +322,17 @@ impl Context {
         written
     }
 
-    /// Pins and maps the memory of `request`; returns the address space and the IOVA.
-    fn map(&self, request: MapRequest) -> Result<(Arc<Ioas>, u64)> {
+    /// Pins and maps the memory of `request`; returns the address space and the mapping.
+    fn map(&self, request: MapRequest) -> Result<(Arc<Ioas>, MapToken)> {
         let ioas = self.objects.lock().ioas(request.ioas_id)?;
         let opener = self.account.lock().mm().as_raw();
         if current!().mm().map(|mm| mm.as_raw()) != Some(opener) {
             return Err(EPERM);
         }
-        let pages = PinnedPages::pin(request.user_va, request.npages, request.writable)?;
+        let (pages, pre) = PinnedPages::pin(request.user_va, request.npages, request.writable, &self.account)?;
         let prot = Prot::new(request.readable, request.writable);
-        let iova = ioas.map(pages, prot, request.placement)?;
-        Ok((ioas, iova))
+        let made = ioas.map(pages, pre, prot, request.placement)?;
+        Ok((ioas, made))
     }
 
     /// The context of a /dev/ioasid file.

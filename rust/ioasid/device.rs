@@ -133,7 +133,8 @@ impl TableBinding {
         drop(handle);
         // The nested domain is freed before its parent is given back.
         drop(domain);
-        child.parent().put_nest_parent(&parent);
+        let key = pasid.as_ref().map_or(0, |(_, _, p)| *p);
+        child.parent().put_nest_parent(owner, key, &parent);
         if let Some((ns, v, _)) = pasid {
             ns.put(v);
         }
@@ -154,12 +155,19 @@ struct State {
 }
 
 impl State {
-    /// The DMA ownership of a device that can do PASID-tagged DMA.
+    /// The DMA ownership of a device that can do PASID-tagged DMA and whose driver
+    /// declared `intent`.
     ///
-    /// Errors: `ENOENT` unbound, `EOPNOTSUPP` no IOMMU of its own or no PASID capability.
-    fn pasid_owner(&self) -> Result<&DmaOwner> {
+    /// Errors: `ENOENT` unbound, `EOPNOTSUPP` no IOMMU of its own or no PASID capability,
+    /// `EPERM` its driver did not declare the PASID intent.
+    fn pasid_owner(&self, intent: u32) -> Result<&DmaOwner> {
         match self.access.as_ref().ok_or(ENOENT)? {
-            DeviceAccess::Iommu(owner) if owner.max_pasids() > 0 => Ok(owner),
+            DeviceAccess::Iommu(owner) if owner.max_pasids() > 0 => {
+                if intent != IOASID_DEVICE_INTENT_PASID {
+                    return Err(EPERM);
+                }
+                Ok(owner)
+            }
             _ => Err(EOPNOTSUPP),
         }
     }
@@ -219,9 +227,11 @@ impl BoundDevice {
 
     /// Detaches the device from its address space.
     ///
-    /// Errors: `EINVAL` not attached.
+    /// Errors: `ENOENT` unbound meanwhile, `EINVAL` not attached.
     pub(crate) fn detach(&self) -> Result {
-        Self::detach_locked(&mut self.state.lock())
+        let mut state = self.state.lock();
+        state.access.as_ref().ok_or(ENOENT)?;
+        Self::detach_locked(&mut state)
     }
 
     fn detach_locked(state: &mut State) -> Result {
@@ -241,7 +251,7 @@ impl BoundDevice {
     /// device's width, and those of [`Ioas::attach_pasid`].
     pub(crate) fn attach_pasid(&self, ns: Arc<PasidNs>, vpasid: u32, ioas: Arc<Ioas>, replace: bool) -> Result {
         let mut state = self.state.lock();
-        state.pasid_owner()?;
+        state.pasid_owner(self.intent)?;
         if state.tables.iter().any(|t| t.is(Some((&ns, vpasid)))) {
             return Err(EBUSY);
         }
@@ -255,9 +265,9 @@ impl BoundDevice {
             }
         }
         state.pasids.reserve(1, GFP_KERNEL)?;
-        let owner = state.pasid_owner()?;
+        let owner = state.pasid_owner(self.intent)?;
         let max = owner.max_pasids();
-        let handle = AttachHandle::new(ioas.fault_route(self.id))?;
+        let handle = AttachHandle::new(ioas.fault_route(self.id), owner)?;
         let ppasid = ns.get(vpasid)?;
         let attached = if ppasid >= max {
             Err(EINVAL)
@@ -316,16 +326,14 @@ impl BoundDevice {
         let busy = match &pasid {
             None => state.attached.is_some(),
             Some((ns, v)) => {
-                if owner.max_pasids() == 0 {
-                    return Err(EOPNOTSUPP);
-                }
+                state.pasid_owner(self.intent)?;
                 state.pasids.iter().any(|a| Arc::ptr_eq(&a.ns, ns) && a.vpasid == *v)
             }
         };
         if busy || state.tables.iter().any(|t| t.is(pasid.as_ref().map(|(ns, v)| (ns, *v)))) {
             return Err(EBUSY);
         }
-        let handle = AttachHandle::new(child.fault_route(self.id))?;
+        let handle = AttachHandle::new(child.fault_route(self.id), owner)?;
         let ppasid = match &pasid {
             None => None,
             Some((ns, v)) => {
@@ -342,7 +350,7 @@ impl BoundDevice {
                 ns.put(*v);
             }
         };
-        let parent = match child.parent().nest_parent(owner) {
+        let parent = match child.parent().nest_parent(owner, ppasid.unwrap_or(0)) {
             Ok(parent) => parent,
             Err(e) => {
                 put_pasid();
@@ -366,7 +374,7 @@ impl BoundDevice {
         let domain = match bound {
             Ok(domain) => domain,
             Err(e) => {
-                child.parent().put_nest_parent(&parent);
+                child.parent().put_nest_parent(owner, ppasid.unwrap_or(0), &parent);
                 put_pasid();
                 return Err(e);
             }
@@ -393,6 +401,7 @@ impl BoundDevice {
     /// Errors: `EINVAL` none is bound, `ENOENT` unbound device.
     pub(crate) fn unbind_table(&self, child: &Arc<Child>, pasid: Option<(&Arc<PasidNs>, u32)>) -> Result {
         let mut state = self.state.lock();
+        state.access.as_ref().ok_or(ENOENT)?;
         let i = state
             .tables
             .iter()
@@ -412,7 +421,7 @@ impl BoundDevice {
     /// and those of [`PasidNs::alloc`].
     pub(crate) fn alloc_pasid(&self, ns: &PasidNs, vpasid: Option<u32>, quota: u32) -> Result<u32> {
         let state = self.state.lock();
-        ns.alloc(state.pasid_owner()?, vpasid, quota)
+        ns.alloc(state.pasid_owner(self.intent)?, vpasid, quota)
     }
 
     /// Detaches (device, the PASID named `vpasid` in `ns`).
@@ -420,6 +429,7 @@ impl BoundDevice {
     /// Errors: `EINVAL` not attached, `ENOENT` unbound.
     pub(crate) fn detach_pasid(&self, ns: &Arc<PasidNs>, vpasid: u32) -> Result {
         let mut state = self.state.lock();
+        state.access.as_ref().ok_or(ENOENT)?;
         let i = state
             .pasids
             .iter()

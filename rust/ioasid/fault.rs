@@ -22,6 +22,7 @@ use kernel::{
             PollCondVar,
             PollTable, //
         },
+        aref::ARef,
         Arc,
         Mutex, //
     },
@@ -57,30 +58,44 @@ const _: () = {
 const RECORD: usize = size_of::<ioasid_fault>();
 const RESPONSE: usize = size_of::<ioasid_fault_response>();
 
-// Exported by fs/anon_inodes.c and eventfd; not in the generated bindings.
+// Exported by fs/anon_inodes.c; not in the generated bindings.
 #[allow(improper_ctypes)]
 unsafe extern "C" {
-    fn anon_inode_getfd(
+    fn anon_inode_getfile(
         name: *const c_char,
         fops: *const bindings::file_operations,
         private: *mut c_void,
         flags: c_int,
-    ) -> c_int;
+    ) -> *mut bindings::file;
 }
 
 /// Where the faults of one attachment go, and what their records say.
 pub(crate) struct Route {
     pub(crate) queue: Arc<FaultQueue>,
     pub(crate) ioas_id: u32,
+    /// The ID of the device that made the attachment (its first member).
     pub(crate) dev_id: u32,
+}
+
+/// A device whose page requests an attachment takes: the attachment of an IOMMU group
+/// serves every device of the group attached through it, and each record names the
+/// device that faulted. A device that left (detached or unbound while the group stays
+/// attached through another) is no member: its page requests are refused, so that no
+/// group of a device the IOMMU core may release waits here.
+struct Member {
+    /// The attach handle (a key) and the device (a key, [`crate::iommu::DmaOwner::key`]).
+    handle: usize,
+    dev: usize,
+    dev_id: u32,
 }
 
 /// A delivered group awaiting its response.
 struct Pending {
     cookie: u32,
     group: NonNull<bindings::iopf_group>,
-    /// The attach handle it came through (a key).
+    /// The attach handle it came through and the device that faulted (keys).
     handle: usize,
+    dev: usize,
 }
 
 // SAFETY: the group is owned by us until answered, and the core's functions that take it
@@ -90,6 +105,7 @@ unsafe impl Send for Pending {}
 struct Inner {
     records: KVec<ioasid_fault>,
     pending: KVec<Pending>,
+    members: KVec<Member>,
     next_cookie: u32,
     overflows: u64,
     /// The file was released: nothing more is taken.
@@ -123,11 +139,11 @@ pub(crate) struct FaultQueue {
 }
 
 impl FaultQueue {
-    /// A new queue, signalling `eventfd` (an fd of the caller) if given, and its file
-    /// descriptor.
+    /// A new queue, signalling `eventfd` (an fd of the caller) if given, and its file,
+    /// which no fd names yet: the caller installs it once nothing else can fail.
     ///
-    /// Errors: `EBADF` not an eventfd, `EMFILE`, `ENOMEM`.
-    pub(crate) fn new(eventfd: Option<i32>) -> Result<(Arc<Self>, i32)> {
+    /// Errors: `EBADF` not an eventfd, `EINVAL` an fd of another kind, `ENOMEM`.
+    pub(crate) fn new(eventfd: Option<i32>) -> Result<(Arc<Self>, ARef<File>)> {
         let eventfd = match eventfd {
             None => None,
             Some(fd) => {
@@ -142,6 +158,7 @@ impl FaultQueue {
                 inner <- new_mutex!(Inner {
                     records: KVec::new(),
                     pending: KVec::new(),
+                    members: KVec::new(),
                     next_cookie: 1,
                     overflows: 0,
                     closed: false,
@@ -152,16 +169,21 @@ impl FaultQueue {
             GFP_KERNEL,
         )?;
         let private = Arc::into_raw(queue.clone()).cast_mut();
-        let flags = (bindings::O_RDWR | bindings::O_CLOEXEC) as c_int;
+        let flags = bindings::O_RDWR as c_int;
         // SAFETY: the fops are a static; `private` is ours to give to the file, whose
         // `release` takes it back.
-        let fd = unsafe { anon_inode_getfd(c"[ioasid-fault]".as_ptr().cast(), FOPS.get(), private.cast(), flags) };
-        if fd < 0 {
-            // SAFETY: not given to any file: we take it back.
-            drop(unsafe { Arc::from_raw(private) });
-            return Err(Error::from_errno(fd));
-        }
-        Ok((queue, fd))
+        let file = unsafe { anon_inode_getfile(c"[ioasid-fault]".as_ptr().cast(), FOPS.get(), private.cast(), flags) };
+        let file = match kernel::error::from_err_ptr(file) {
+            Ok(file) => file,
+            Err(e) => {
+                // SAFETY: not given to any file: we take it back.
+                drop(unsafe { Arc::from_raw(private) });
+                return Err(e);
+            }
+        };
+        // SAFETY: a new file, whose one reference `anon_inode_getfile` gave us.
+        let file = unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast::<File>())) };
+        Ok((queue, file))
     }
 
     /// `(unread records, pending groups, overflows)`.
@@ -180,10 +202,18 @@ impl FaultQueue {
     /// `group` is a live group the core hands over; on success it is ours until
     /// answered with `iopf_group_response` and freed with `iopf_free_group`.
     unsafe fn deliver(&self, group: *mut bindings::iopf_group, route: &Route, handle: usize) -> Result {
+        // SAFETY: a live group (caller) has the live fault parameter of its device.
+        let dev = unsafe { (*(*group).fault_param).dev } as usize;
         let mut inner = self.inner.lock();
         if inner.closed {
             return Err(EPIPE);
         }
+        let dev_id = inner
+            .members
+            .iter()
+            .find(|m| m.handle == handle && m.dev == dev)
+            .map(|m| m.dev_id)
+            .ok_or(ENODEV)?;
         if inner.pending.len() >= IOASID_FAULT_QUEUE_DEPTH as usize {
             inner.overflows += 1;
             return Err(ENOSPC);
@@ -218,7 +248,7 @@ impl FaultQueue {
             let _ = inner.records.push_within_capacity(ioasid_fault {
                 flags,
                 ioas_id: route.ioas_id,
-                dev_id: route.dev_id,
+                dev_id,
                 pasid: prm.pasid,
                 grpid: prm.grpid,
                 perm: prm.perm,
@@ -233,6 +263,7 @@ impl FaultQueue {
             // SAFETY: not null (a live group).
             group: unsafe { NonNull::new_unchecked(group) },
             handle,
+            dev,
         });
         inner.next_cookie = cookie.wrapping_add(1).max(1);
         drop(inner);
@@ -254,13 +285,26 @@ impl FaultQueue {
         }
     }
 
-    /// Answers INVALID every group that came through attach handle `handle`, and drops
-    /// their unread records: the attachment is ending.
-    pub(crate) fn abort_handle(&self, handle: usize) {
+    /// Makes the device `dev` (a key) with ID `dev_id` a member of the attachment of
+    /// `handle`: its page requests through the handle are taken from now on.
+    ///
+    /// Errors: `ENOMEM`.
+    pub(crate) fn join(&self, handle: usize, dev: usize, dev_id: u32) -> Result {
         let mut inner = self.inner.lock();
+        inner.members.push(Member { handle, dev, dev_id }, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// The device `dev` leaves the attachment of `handle` (`None`: every device leaves,
+    /// the attachment has ended): the groups it delivered are answered INVALID, their
+    /// unread records dropped, and its page requests through the handle are refused.
+    pub(crate) fn leave(&self, handle: usize, dev: Option<usize>) {
+        let gone = |h: usize, d: usize| h == handle && dev.is_none_or(|dev| dev == d);
+        let mut inner = self.inner.lock();
+        inner.members.retain(|m| !gone(m.handle, m.dev));
         let mut i = 0;
         while i < inner.pending.len() {
-            if inner.pending[i].handle == handle {
+            if gone(inner.pending[i].handle, inner.pending[i].dev) {
                 if let Ok(p) = inner.pending.remove(i) {
                     let cookie = p.cookie;
                     inner.records.retain(|r| r.cookie != cookie);
@@ -297,33 +341,59 @@ impl FaultQueue {
         }
     }
 
-    fn read(&self, file: *mut bindings::file, buf: usize, count: usize) -> Result<usize> {
+    /// Reads whole records. They are taken out under the lock and copied to the user
+    /// without it: a reader blocked on its buffer (a userfaultfd or FUSE page) must not
+    /// stall the page requests of every device behind the IOMMU, nor detach and unbind,
+    /// which all take the lock.
+    fn read(&self, file: &File, buf: usize, count: usize) -> Result<usize> {
         if count % RECORD != 0 {
             return Err(EINVAL);
         }
         if count == 0 {
             return Ok(0);
         }
+        let mut taken = KVec::new();
+        {
+            let mut inner = self.inner.lock();
+            while inner.records.is_empty() {
+                if file.flags() & bindings::O_NONBLOCK != 0 {
+                    return Err(EAGAIN);
+                }
+                if self.readable.wait_interruptible(&mut inner) {
+                    return Err(ERESTARTSYS);
+                }
+            }
+            let n = inner.records.len().min(count / RECORD);
+            taken.extend_from_slice(&inner.records[..n], GFP_KERNEL)?;
+            let left = inner.records.len() - n;
+            inner.records.copy_within(n.., 0);
+            inner.records.truncate(left);
+        }
+        let mut w = UserSlice::new(UserPtr::from_addr(buf), taken.len() * RECORD).writer();
+        let copied = taken.iter().try_for_each(|r| w.write(r));
+        if let Err(e) = copied {
+            // A fault never gets lost in a failed read: what is still pending goes back
+            // to the front, in order.
+            self.put_back(taken);
+            return Err(e);
+        }
+        Ok(taken.len() * RECORD)
+    }
+
+    /// Returns records a failed read took to the front of the queue, but for those whose
+    /// group was answered or aborted meanwhile.
+    fn put_back(&self, mut taken: KVec<ioasid_fault>) {
         let mut inner = self.inner.lock();
-        while inner.records.is_empty() {
-            // SAFETY: `file` is the live file being read.
-            if unsafe { (*file).f_flags } & bindings::O_NONBLOCK != 0 {
-                return Err(EAGAIN);
-            }
-            if self.readable.wait_interruptible(&mut inner) {
-                return Err(ERESTARTSYS);
-            }
+        let Inner { records, pending, .. } = &mut *inner;
+        taken.retain(|r| pending.iter().any(|p| p.cookie == r.cookie));
+        if taken.extend_from_slice(records, GFP_KERNEL).is_err() {
+            // Without memory for both, the records already queued stay; the groups of
+            // those lost are still answered on detach or close.
+            return;
         }
-        let n = inner.records.len().min(count / RECORD);
-        let mut w = UserSlice::new(UserPtr::from_addr(buf), n * RECORD).writer();
-        for r in &inner.records[..n] {
-            w.write(r)?;
-        }
-        // Taken only once copied: a fault never gets lost in a failed read.
-        for _ in 0..n {
-            let _ = inner.records.remove(0);
-        }
-        Ok(n * RECORD)
+        *records = taken;
+        drop(inner);
+        self.readable.notify_all();
     }
 
     fn write(&self, buf: usize, count: usize) -> Result<usize> {
@@ -394,7 +464,9 @@ unsafe fn queue_of<'a>(file: *mut bindings::file) -> &'a FaultQueue {
 
 unsafe extern "C" fn fq_read(file: *mut bindings::file, buf: *mut c_char, count: usize, _pos: *mut bindings::loff_t) -> isize {
     // SAFETY: the VFS calls with a live file of ours.
-    match unsafe { queue_of(file) }.read(file, buf as usize, count) {
+    // SAFETY: the VFS passes a live file for the duration of the call.
+    let f = unsafe { File::from_raw_file(file) };
+    match unsafe { queue_of(file) }.read(f, buf as usize, count) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }

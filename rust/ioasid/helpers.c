@@ -173,3 +173,71 @@ bool ioasid_vmemmap(void)
 {
 	return IS_ENABLED(CONFIG_SPARSEMEM_VMEMMAP);
 }
+
+/*
+ * Locked-memory accounting by user, as io_uring and iommufd do it: pinned pages count in
+ * user_struct.locked_vm against RLIMIT_MEMLOCK, so that pins which outlive the process
+ * that made them (an fd kept across exec, or passed on) still count for that user.
+ */
+#include <linux/capability.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
+
+struct user_struct *ioasid_current_user(void);
+void ioasid_put_user(struct user_struct *user);
+int ioasid_user_charge(struct user_struct *user, unsigned long npages);
+void ioasid_user_uncharge(struct user_struct *user, unsigned long npages);
+
+/* A reference to the calling task's user. */
+struct user_struct *ioasid_current_user(void)
+{
+	return get_uid(current_user());
+}
+
+void ioasid_put_user(struct user_struct *user)
+{
+	free_uid(user);
+}
+
+/* Charges @npages to @user, within the caller's RLIMIT_MEMLOCK unless CAP_IPC_LOCK. */
+int ioasid_user_charge(struct user_struct *user, unsigned long npages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	bool unlimited = capable(CAP_IPC_LOCK);
+	long cur = atomic_long_read(&user->locked_vm);
+
+	do {
+		if (!unlimited && (cur + npages > limit || cur + npages < cur))
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, cur + npages));
+	return 0;
+}
+
+void ioasid_user_uncharge(struct user_struct *user, unsigned long npages)
+{
+	WARN_ON_ONCE(atomic_long_sub_return(npages, &user->locked_vm) < 0);
+}
+
+/* The invalidation data type ioas/nested.rs passes for VT-d first-stage tables. */
+static_assert(IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 == 0);
+
+#include <linux/pci.h>
+#include <linux/pci-ats.h>
+
+bool ioasid_dev_reports_faults(struct device *dev);
+
+/*
+ * Whether @dev's page requests can reach the IOMMU core's fault path: its IOMMU driver
+ * answers page requests, and the device can issue them (a PCI function with the PRI
+ * capability; another device once its IOMMU driver put it in an I/O page fault queue).
+ */
+bool ioasid_dev_reports_faults(struct device *dev)
+{
+	const struct iommu_ops *ops = ioasid_dev_ops(dev);
+
+	if (!ops || !ops->page_response)
+		return false;
+	if (dev_is_pci(dev))
+		return pci_pri_supported(to_pci_dev(dev));
+	return rcu_access_pointer(dev->iommu->fault_param);
+}

@@ -12,7 +12,10 @@ use kernel::{
     bindings,
     device::Device,
     prelude::*,
-    sync::aref::ARef,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
 };
 
 /// What a device's IOMMU offers (`struct ioasid_iommu_info` of `helpers.c`).
@@ -51,6 +54,7 @@ unsafe extern "C" {
     ) -> c_int;
     fn ioasid_domain_fits(domain: *mut bindings::iommu_domain, dev: *mut bindings::device) -> bool;
     fn ioasid_nesting_hw(dev: *mut bindings::device, ecap: *mut u64) -> u32;
+    fn ioasid_dev_reports_faults(dev: *mut bindings::device) -> bool;
     // Attach a group with a handle, and undo it (drivers/iommu/iommu-priv.h).
     fn iommu_attach_group_handle(
         domain: *mut bindings::iommu_domain,
@@ -111,6 +115,8 @@ impl Prot {
 /// `ptr` was returned by `iommu_paging_domain_alloc_flags` and is freed only by `Drop`.
 pub(crate) struct Domain {
     ptr: NonNull<bindings::iommu_domain>,
+    /// A nested domain's parent, freed after it (fields drop after `Drop::drop`).
+    _parent: Option<Arc<Domain>>,
 }
 
 // SAFETY: the IOMMU core serialises what needs it inside the domain; its operations may be
@@ -137,6 +143,7 @@ impl Domain {
         let ptr = kernel::error::from_err_ptr(ptr)?;
         Ok(Self {
             ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+            _parent: None,
         })
     }
 
@@ -145,7 +152,8 @@ impl Domain {
     /// IOMMU driver reads and checks itself.
     ///
     /// Errors: `EOPNOTSUPP` the IOMMU has no nesting or not this format, and the driver's.
-    pub(crate) fn new_nested(owner: &DmaOwner, parent: &Domain, format: u32, uptr: usize, len: usize) -> Result<Self> {
+    /// The nested domain keeps `parent` alive.
+    pub(crate) fn new_nested(owner: &DmaOwner, parent: &Arc<Domain>, format: u32, uptr: usize, len: usize) -> Result<Self> {
         // SAFETY: `owner.raw` is a valid, probed device; `parent` is a live domain;
         // `uptr` is a user address the driver only copies from.
         let ptr = unsafe {
@@ -154,6 +162,7 @@ impl Domain {
         let ptr = kernel::error::from_err_ptr(ptr)?;
         Ok(Self {
             ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+            _parent: Some(parent.clone()),
         })
     }
 
@@ -433,6 +442,12 @@ impl DmaOwner {
         (hw, ecap)
     }
 
+    /// Whether the device's page requests can reach the IOMMU core's fault path.
+    pub(crate) fn reports_faults(&self) -> bool {
+        // SAFETY: `self.raw` is a valid, probed device (we own its DMA).
+        unsafe { ioasid_dev_reports_faults(self.raw) }
+    }
+
     /// How many PASIDs the device and its IOMMU support; 0: no PASID capability.
     pub(crate) fn max_pasids(&self) -> u32 {
         // SAFETY: `self.raw` is a valid, probed device (we own its DMA).
@@ -515,15 +530,52 @@ unsafe impl Send for AttachHandle {}
 unsafe impl Sync for AttachHandle {}
 
 impl AttachHandle {
-    /// A new, unused handle, whose faults (if its domain reports any) go by `route`.
-    pub(crate) fn new(route: Option<Route>) -> Result<Self> {
-        Ok(Self(KBox::new(
+    /// A new, unused handle, whose faults (if its domain reports any) go by `route`; the
+    /// device `owner` holds is its first member (see [`AttachHandle::join`]).
+    ///
+    /// Errors: `EOPNOTSUPP` routed, for a device that cannot report page requests;
+    /// `ENOMEM`.
+    pub(crate) fn new(route: Option<Route>, owner: &DmaOwner) -> Result<Self> {
+        if route.is_some() && !owner.reports_faults() {
+            return Err(EOPNOTSUPP);
+        }
+        let dev_id = route.as_ref().map(|r| r.dev_id);
+        let this = Self(KBox::new(
             HandleInner {
                 raw: kernel::types::Opaque::zeroed(),
                 route,
             },
             GFP_KERNEL,
-        )?))
+        )?);
+        if let Some(dev_id) = dev_id {
+            this.join(owner, dev_id)?;
+        }
+        Ok(this)
+    }
+
+    /// The device `owner` holds, with ID `dev_id`, is attached through this handle too
+    /// (another device of an attached group): its page requests are taken.
+    ///
+    /// Errors: `EOPNOTSUPP` routed, for a device that cannot report page requests;
+    /// `ENOMEM`.
+    pub(crate) fn join(&self, owner: &DmaOwner, dev_id: u32) -> Result {
+        let Some(route) = self.route() else {
+            return Ok(());
+        };
+        if !owner.reports_faults() {
+            return Err(EOPNOTSUPP);
+        }
+        route.queue.join(self.key(), owner.key(), dev_id)
+    }
+
+    /// The device `owner` holds is no longer attached through this handle, which stays
+    /// (its group is attached through another device): its waiting page requests are
+    /// answered INVALID and new ones refused, before the IOMMU core can release them
+    /// with the device.
+    pub(crate) fn leave(&self, owner: &DmaOwner) {
+        if let Some(route) = self.route() {
+            route.queue.leave(self.key(), Some(owner.key()));
+        }
     }
 
     fn raw(&self) -> *mut bindings::iommu_attach_handle {
@@ -539,7 +591,7 @@ impl AttachHandle {
     /// whose attachment has ended.
     pub(crate) fn abort_faults(&self) {
         if let Some(route) = self.route() {
-            route.queue.abort_handle(self.key());
+            route.queue.leave(self.key(), None);
         }
     }
 
@@ -556,5 +608,13 @@ impl AttachHandle {
     pub(crate) unsafe fn route_of<'a>(raw: *mut bindings::iommu_attach_handle) -> Option<&'a Route> {
         // SAFETY: `raw` is the first field of a live `HandleInner` (caller).
         unsafe { (*raw.cast::<HandleInner>()).route.as_ref() }
+    }
+}
+
+impl Drop for AttachHandle {
+    fn drop(&mut self) {
+        // The attachment has ended (the owner keeps the handle until then): nothing of it
+        // may wait in a queue, even on paths that failed before attaching.
+        self.abort_faults();
     }
 }

@@ -6,6 +6,7 @@
 //! driver. [`PinnedPages`] owns pins and drops them; [`PinAccount`] makes a page that is
 //! pinned by several mappings of one context count once against the locked-memory limit.
 
+use core::ptr::NonNull;
 use kernel::{
     alloc::flags::{
         GFP_KERNEL_ACCOUNT,
@@ -19,7 +20,11 @@ use kernel::{
         RBTree,
         RBTreeNodeReservation, //
     },
-    sync::aref::ARef,
+    sync::{
+        aref::ARef,
+        Arc,
+        Mutex, //
+    },
 };
 
 /// Pages of the calling process's memory, pinned long-term (`FOLL_LONGTERM`), kept as
@@ -47,6 +52,9 @@ pub(crate) struct PinnedPages {
 /// `(page offset in the range, first page, pages)`.
 type Run = (usize, *mut bindings::page, usize);
 
+/// A run being built while pinning: `(first page, its physical address, pages)`.
+type PendingRun = (*mut bindings::page, u64, usize);
+
 // SAFETY: the pins are plain references to `struct page`s; they may be released from any
 // thread.
 unsafe impl Send for PinnedPages {}
@@ -58,12 +66,24 @@ const BATCH: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
 
 impl PinnedPages {
     /// Pins `npages` pages of the current process's memory starting at `user_va`, for
-    /// device writes too when `writable`.
+    /// device writes too when `writable`, charging them to `account` batch by batch as
+    /// they are pinned: a range beyond the locked-memory limit fails once the limit is
+    /// reached, not after the whole range is pinned. The charge is returned with the
+    /// pins, to be settled by [`PinAccount::charge`].
     ///
     /// Errors: `EFAULT` if part of the range is not mapped (or not writable when asked
-    /// to be), `ENOMEM`, and any error of `pin_user_pages_fast`. Nothing stays pinned on
-    /// failure.
-    pub(crate) fn pin(user_va: usize, npages: usize, writable: bool) -> Result<Self> {
+    /// to be), `ENOMEM` (including `RLIMIT_MEMLOCK`), and any error of
+    /// `pin_user_pages_fast`. Nothing stays pinned or charged on failure.
+    pub(crate) fn pin(
+        user_va: usize,
+        npages: usize,
+        writable: bool,
+        account: &Arc<Mutex<PinAccount>>,
+    ) -> Result<(Self, Precharge)> {
+        let mut pre = Precharge {
+            account: account.clone(),
+            pages: 0,
+        };
         // Room for the runs of a small map at once (grown as needed for larger ones).
         let mut this = Self {
             runs: KVVec::with_capacity(npages.min(BATCH), GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
@@ -79,10 +99,13 @@ impl PinnedPages {
         batch.resize(npages.min(BATCH), core::ptr::null_mut(), GFP_KERNEL)?;
         // SAFETY: reads a compile-time constant.
         let vmemmap = unsafe { ioasid_vmemmap() };
-        // The run being built: its first page, its physical address and its length.
-        let mut run: Option<(*mut bindings::page, u64, usize)> = None;
+        // The run being built: its first page, its physical address and its length. Its
+        // pages are pinned but not in `this`, so every path below releases or records it.
+        let mut run: Option<PendingRun> = None;
+        // Pages `0..charged` of the range are charged in `pre`.
+        let mut charged = 0;
         let mut result = Ok(());
-        while this.npages + run.map_or(0, |r| r.2) < npages {
+        while result.is_ok() && this.npages + run.map_or(0, |r| r.2) < npages {
             let done = this.npages + run.map_or(0, |r| r.2);
             let want = (npages - done).min(batch.len());
             let start = user_va + done * PAGE_SIZE;
@@ -122,32 +145,50 @@ impl PinnedPages {
                     break;
                 }
             }
-            if result.is_err() {
-                break;
+            if result.is_ok() {
+                result = this.precharge(&mut pre, charged, run);
+                charged = this.npages + run.map_or(0, |r| r.2);
             }
         }
         if let Some(r) = run {
-            if let Err(e) = this.push_run(r) {
-                // Not recorded, so released here.
-                // SAFETY: the run's pages hold one pin each, not owned by `this`.
-                unsafe { bindings::unpin_user_page_range_dirty_lock(r.0, r.2 as _, false) };
-                result = result.and(Err(e));
-            }
+            result = result.and(this.push_run(r));
         }
+        // On error, dropping `this` releases every recorded pin and `pre` the charge.
         result?;
         this.frames = this.frame_runs()?;
-        Ok(this)
+        Ok((this, pre))
     }
 
-    /// Records a completed run: its pins are `self`'s from now on.
-    fn push_run(&mut self, (first, _, n): (*mut bindings::page, u64, usize)) -> Result {
+    /// Records a completed run: its pins are `self`'s from now on. If that fails, the
+    /// run is released here (and only here).
+    fn push_run(&mut self, (first, _, n): PendingRun) -> Result {
         if let Err(e) = self.runs.push((self.npages, first, n), GFP_KERNEL_ACCOUNT | __GFP_NOWARN) {
-            // SAFETY: the run's pages hold one pin each that nobody else releases.
+            // SAFETY: the run's pages hold one pin each, recorded nowhere else, so that
+            // nobody else releases them.
             unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, false) };
             return Err(e.into());
         }
         self.npages += n;
         Ok(())
+    }
+
+    /// Charges in `pre` the pages from page offset `from` on: those of the recorded runs
+    /// and of `run`, the one being built after them. Pages another mapping of the
+    /// context already pins are not charged again.
+    fn precharge(&self, pre: &mut Precharge, from: usize, run: Option<PendingRun>) -> Result {
+        let shift = PAGE_SIZE.trailing_zeros();
+        let first = self.runs.partition_point(|&(offset, _, n)| offset + n <= from);
+        let recorded = self.runs[first..].iter().map(|&(offset, page, n)| {
+            // SAFETY: `page` is pinned (invariant).
+            (offset, unsafe { crate::iommu::page_to_phys(page) }, n)
+        });
+        let building = run.map(|(_, phys, n)| (self.npages, phys, n));
+        let pfns = Iterator::chain(recorded, building).filter_map(|(offset, phys, n)| {
+            let lo = from.max(offset);
+            let pfn = phys >> shift;
+            (lo < offset + n).then(|| (pfn + (lo - offset) as u64, pfn + n as u64))
+        });
+        pre.add(pfns)
     }
 
     /// The sorted, disjoint runs of page frames of the pinned pages.
@@ -247,6 +288,98 @@ unsafe extern "C" {
     /// Whether `struct page`s are one virtually contiguous array indexed by page frame
     /// (`CONFIG_SPARSEMEM_VMEMMAP`), from `helpers.c`.
     fn ioasid_vmemmap() -> bool;
+    // The locked-memory count of a user (`user_struct.locked_vm`), from `helpers.c`.
+    fn ioasid_current_user() -> *mut bindings::user_struct;
+    fn ioasid_put_user(user: *mut bindings::user_struct);
+    fn ioasid_user_charge(user: *mut bindings::user_struct, npages: usize) -> c_int;
+    fn ioasid_user_uncharge(user: *mut bindings::user_struct, npages: usize);
+}
+
+/// The user (`struct user_struct`) locked memory is charged to, on which we hold a
+/// reference. Its count (`locked_vm`, against `RLIMIT_MEMLOCK`, as io_uring and iommufd
+/// use it) belongs to the user, not to a process: pins that outlive the process that
+/// made them (an fd inherited across `exec`, or passed to another process) still count
+/// against the limit of every process of that user.
+///
+/// # Invariants
+///
+/// `0` came from `ioasid_current_user` (a reference of its own), put only by `Drop`.
+pub(crate) struct UserCharge(NonNull<bindings::user_struct>);
+
+// SAFETY: a reference-counted `user_struct`, whose count is atomic.
+unsafe impl Send for UserCharge {}
+// SAFETY: as above.
+unsafe impl Sync for UserCharge {}
+
+impl UserCharge {
+    /// The user of the calling task.
+    pub(crate) fn current() -> Self {
+        // SAFETY: no precondition; the result is a new reference, never null.
+        let user = unsafe { ioasid_current_user() };
+        // INVARIANT: a reference of our own, from `ioasid_current_user`.
+        // SAFETY: `get_uid()` returns its argument, a live user, never null.
+        Self(unsafe { NonNull::new_unchecked(user) })
+    }
+
+    /// Charges `npages` against the calling task's `RLIMIT_MEMLOCK`, which applies
+    /// unless it has `CAP_IPC_LOCK`.
+    ///
+    /// Errors: `ENOMEM` over the limit.
+    fn charge(&self, npages: usize) -> Result {
+        // SAFETY: a live user (invariant).
+        let ret = unsafe { ioasid_user_charge(self.0.as_ptr(), npages) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Gives back `npages` charged before.
+    fn uncharge(&self, npages: usize) {
+        // SAFETY: a live user (invariant).
+        unsafe { ioasid_user_uncharge(self.0.as_ptr(), npages) };
+    }
+}
+
+impl Drop for UserCharge {
+    fn drop(&mut self) {
+        // SAFETY: our reference (invariant), put once.
+        unsafe { ioasid_put_user(self.0.as_ptr()) };
+    }
+}
+
+/// Pages charged while they were being pinned, before their mapping is recorded:
+/// settled by [`PinAccount::charge`], given back if dropped before that.
+pub(crate) struct Precharge {
+    account: Arc<Mutex<PinAccount>>,
+    pages: usize,
+}
+
+impl Precharge {
+    /// Charges the pages of the pfn runs `pfns` that no mapping of the context pins yet.
+    ///
+    /// Errors: `ENOMEM` over the locked-memory limit (nothing more is charged).
+    fn add(&mut self, pfns: impl Iterator<Item = (u64, u64)>) -> Result {
+        let account = self.account.lock();
+        let fresh = account.fresh(pfns);
+        account.account(fresh, true)?;
+        self.pages += fresh;
+        Ok(())
+    }
+
+    /// Takes the charge out, so that dropping `self` gives nothing back.
+    fn take(&mut self) -> usize {
+        core::mem::replace(&mut self.pages, 0)
+    }
+}
+
+impl Drop for Precharge {
+    fn drop(&mut self) {
+        let pages = self.take();
+        if pages > 0 {
+            let _ = self.account.lock().account(pages, false);
+        }
+    }
 }
 
 /// Locked-memory accounting of one context: each distinct page pinned by any of its
@@ -258,6 +391,8 @@ unsafe extern "C" {
 /// transparent huge pages, large folios) costs a few tree nodes, not one per 4 KiB page.
 pub(crate) struct PinAccount {
     mm: ARef<Mm>,
+    /// The user charged for every page (see [`UserCharge`]).
+    user: UserCharge,
     /// `start pfn -> (end pfn, exclusive; users)`, disjoint.
     users: RBTree<u64, Interval>,
     /// Nodes of removed intervals, kept for the next charges (at most [`SPARE_NODES`]):
@@ -282,10 +417,11 @@ struct Interval {
 type Node = RBTreeNodeReservation<u64, Interval>;
 
 impl PinAccount {
-    /// Accounting against `mm`.
-    pub(crate) fn new(mm: ARef<Mm>) -> Self {
+    /// Accounting against `mm` and `user`.
+    pub(crate) fn new(mm: ARef<Mm>, user: UserCharge) -> Self {
         Self {
             mm,
+            user,
             users: RBTree::new(),
             spare: KVVec::new(),
         }
@@ -320,6 +456,22 @@ impl PinAccount {
         }
     }
 
+    /// How many pages of the pfn runs `pfns` no mapping pins.
+    fn fresh(&self, pfns: impl Iterator<Item = (u64, u64)>) -> usize {
+        let mut fresh = 0;
+        for (s, e) in pfns {
+            let mut at = s;
+            while at < e {
+                let (to, held) = self.piece(at, e);
+                if held.is_none() {
+                    fresh += (to - at) as usize;
+                }
+                at = to;
+            }
+        }
+        fresh
+    }
+
     /// Splits the interval holding pfn `at` so that one begins at `at`.
     fn split_at(&mut self, at: u64, node: &mut impl FnMut() -> Option<Node>) {
         if let Some((start, end, users)) = self.containing(at) {
@@ -334,11 +486,15 @@ impl PinAccount {
         }
     }
 
-    /// Records one more mapping of `pages` and charges the pages new to this context.
+    /// Records one more mapping of `pages` and charges the pages new to this context,
+    /// settling `pre`, what was charged while they were pinned (the same memory twice in
+    /// one range, or another mapping's pages unpinned meanwhile, make the two differ).
     ///
     /// Errors: `ENOMEM` if the new pages would exceed `RLIMIT_MEMLOCK` (and the caller
-    /// lacks `CAP_IPC_LOCK`) or memory runs out; nothing is recorded on failure.
-    pub(crate) fn charge(&mut self, pages: &PinnedPages) -> Result {
+    /// lacks `CAP_IPC_LOCK`) or memory runs out; nothing is recorded or charged on
+    /// failure.
+    pub(crate) fn charge(&mut self, pages: &PinnedPages, mut pre: Precharge) -> Result {
+        let pre = pre.take();
         // A dry walk: how many pages are new, and how many nodes the change needs at most
         // (the runs are disjoint, so splitting for one never adds work for another).
         let (mut fresh, mut want) = (0u64, 0usize);
@@ -369,7 +525,13 @@ impl PinAccount {
         // are freed instead).
         let keep = (self.spare.len() + want).min(SPARE_NODES);
         let _ = self.spare.reserve(keep.saturating_sub(self.spare.len()), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-        if let Err(e) = self.account(fresh as usize, true) {
+        let settled = match (fresh as usize).checked_sub(pre) {
+            Some(more) => self.account(more, true).inspect_err(|_| {
+                let _ = self.account(pre, false);
+            }),
+            None => self.account(pre - fresh as usize, false),
+        };
+        if let Err(e) = settled {
             // Back to the pool what fits; the rest is freed.
             while let Some(node) = nodes.pop() {
                 let _ = self.spare.push_within_capacity(node);
@@ -441,18 +603,33 @@ impl PinAccount {
         let _ = self.account(gone as usize, false);
     }
 
+    /// Charges (`inc`) or uncharges `npages` to the user and, while it lives, to the
+    /// opener's mm (`VmLck`).
+    ///
+    /// Errors (charging only): `ENOMEM` over either's `RLIMIT_MEMLOCK`, `ESRCH` the
+    /// process has exited.
     fn account(&self, npages: usize, inc: bool) -> Result {
         if npages == 0 {
             return Ok(());
         }
-        // The limit belongs to a live process; once it has exited its mm keeps no count.
-        let Some(mm) = self.mm.mmget_not_zero() else {
-            return if inc { Err(ESRCH) } else { Ok(()) };
+        if !inc {
+            self.user.uncharge(npages);
+            // An exited process's mm keeps no count.
+            if let Some(mm) = self.mm.mmget_not_zero() {
+                // SAFETY: as below.
+                unsafe { bindings::account_locked_vm(mm.as_raw(), npages as _, false) };
+            }
+            return Ok(());
+        }
+        self.user.charge(npages)?;
+        let ret = match self.mm.mmget_not_zero() {
+            // SAFETY: `mm` holds an `mmget` reference, so the mm_struct and its users are
+            // alive for the duration of the call, which takes the mmap lock itself.
+            Some(mm) => unsafe { bindings::account_locked_vm(mm.as_raw(), npages as _, true) },
+            None => ESRCH.to_errno(),
         };
-        // SAFETY: `mm` holds an `mmget` reference, so the mm_struct and its users are alive
-        // for the duration of the call, which takes the mmap lock itself.
-        let ret = unsafe { bindings::account_locked_vm(mm.as_raw(), npages as _, inc) };
         if ret < 0 {
+            self.user.uncharge(npages);
             return Err(Error::from_errno(ret));
         }
         Ok(())

@@ -64,7 +64,7 @@ enum ioasid_cmd {
 enum ioasid_extension {
 	/* This header's argsz rules for extensible structs (always supported). */
 	IOASID_EXT_ARGSZ = 1,
-	/* Kernel-managed address spaces with MAP_DMA/UNMAP_DMA. */
+	/* Kernel-managed address spaces with IOASID_IOAS_MAP/IOASID_IOAS_UNMAP. */
 	IOASID_EXT_MAP_DMA = 2,
 	/* PASID namespaces and (device, PASID) attach. */
 	IOASID_EXT_PASID = 3,

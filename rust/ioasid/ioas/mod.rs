@@ -35,7 +35,8 @@ use crate::{
     },
     pin::{
         PinAccount,
-        PinnedPages, //
+        PinnedPages,
+        Precharge, //
     },
 };
 
@@ -58,8 +59,17 @@ pub(crate) enum Placement {
     Any,
 }
 
+/// What [`Ioas::map`] made: its IOVA, and a name for [`Ioas::unmap_made`].
+#[derive(Clone, Copy)]
+pub(crate) struct MapToken {
+    pub(crate) iova: u64,
+    serial: u64,
+}
+
 /// One mapping: pinned pages at `iova..=last`.
 struct Mapping {
+    /// Names this mapping among all the address space ever had at its IOVA.
+    serial: u64,
     last: u64,
     prot: Prot,
     pages: PinnedPages,
@@ -84,7 +94,8 @@ struct GroupAttach {
     /// Its devices attached to the address space.
     devices: usize,
     /// The core's handle of the attachment, when the address space routes page requests
-    /// to a fault queue (their records name the device that attached the group).
+    /// to a fault queue (each attached device of the group is a member of it, and their
+    /// records name the device that faulted).
     handle: Option<AttachHandle>,
 }
 
@@ -93,7 +104,7 @@ impl GroupAttach {
     fn attach(domain: &Domain, owner: &DmaOwner, route: Option<Route>) -> Result<Self> {
         let handle = match route {
             Some(route) => {
-                let handle = AttachHandle::new(Some(route))?;
+                let handle = AttachHandle::new(Some(route), owner)?;
                 domain.attach_with_handle(owner, &handle)?;
                 Some(handle)
             }
@@ -147,6 +158,8 @@ struct Inner {
     children: usize,
     /// Destroyed: no longer in the object table, so nothing may be added to it.
     dead: bool,
+    /// The serial of the next mapping.
+    next_serial: u64,
 }
 
 impl Inner {
@@ -216,6 +229,7 @@ impl Ioas {
                     cpu_devices: 0,
                     children: 0,
                     dead: false,
+                    next_serial: 0,
                 }),
                 account,
                 faults,
@@ -224,12 +238,13 @@ impl Ioas {
         )
     }
 
-    /// Maps `pages` (already pinned, covering `length` bytes) and returns the IOVA.
+    /// Maps `pages` (already pinned, covering `length` bytes, and charged in `pre` while
+    /// they were pinned) and returns the IOVA.
     ///
     /// Errors: `EEXIST` a fixed IOVA overlaps a mapping, `EADDRINUSE` it overlaps a range
     /// an attached device reserves, `ENOSPC` no free IOVA range is large enough, `ENOMEM`
     /// (including `RLIMIT_MEMLOCK`).
-    pub(crate) fn map(&self, pages: PinnedPages, prot: Prot, placement: Placement) -> Result<u64> {
+    pub(crate) fn map(&self, pages: PinnedPages, pre: Precharge, prot: Prot, placement: Placement) -> Result<MapToken> {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut inner = self.inner.lock();
@@ -257,8 +272,8 @@ impl Ioas {
             )
             .ok_or(ENOSPC)?,
         };
-        self.account.lock().charge(&pages)?;
-        let Inner { maps, domains, .. } = &mut *inner;
+        self.account.lock().charge(&pages, pre)?;
+        let domains = &inner.domains;
         for (i, d) in domains.iter().enumerate() {
             if let Err(e) = map_into(&d.domain, iova, &pages, prot) {
                 for done in &domains[..i] {
@@ -268,15 +283,45 @@ impl Ioas {
                 return Err(e);
             }
         }
-        maps.insert(node.into_node(
+        let serial = inner.next_serial;
+        inner.next_serial += 1;
+        inner.maps.insert(node.into_node(
             iova,
             Mapping {
+                serial,
                 last: iova + (length - 1),
                 prot,
                 pages,
             },
         ));
-        Ok(iova)
+        Ok(MapToken { iova, serial })
+    }
+
+    /// Undoes the mapping `token` names, if it is still there: a mapping a racing thread
+    /// made at the same IOVA (after unmapping this one) stays.
+    pub(crate) fn unmap_made(&self, token: MapToken) {
+        let mut inner = self.inner.lock();
+        if inner.maps.get(&token.iova).is_none_or(|m| m.serial != token.serial) {
+            return;
+        }
+        let Inner { maps, domains, .. } = &mut *inner;
+        if let Some(m) = maps.remove(&token.iova) {
+            Self::release(domains, &mut self.account.lock(), token.iova, m);
+        }
+    }
+
+    /// Takes a mapping removed from the tree out of every domain, then unpins and
+    /// uncharges its pages; returns its length.
+    fn release(domains: &[AttachedDomain], account: &mut PinAccount, iova: u64, m: Mapping) -> u64 {
+        let len = m.last - iova + 1;
+        // Devices lose access (IOTLB flushed) before the pages are unpinned. The domain
+        // holds exactly what was mapped, so all of it must go.
+        for d in domains.iter() {
+            let unmapped = d.domain.unmap(iova, len as usize);
+            kernel::warn_on!(unmapped != len as usize);
+        }
+        account.uncharge(&m.pages);
+        len
     }
 
     /// Unmaps every mapping inside `start..=last` and returns how many bytes that was.
@@ -308,15 +353,7 @@ impl Ioas {
         let mut account = self.account.lock();
         for s in victims {
             if let Some(m) = maps.remove(&s) {
-                let len = m.last - s + 1;
-                // Devices lose access (IOTLB flushed) before the pages are unpinned. The
-                // domain holds exactly what was mapped, so all of it must go.
-                for d in domains.iter() {
-                    let unmapped = d.domain.unmap(s, len as usize);
-                    kernel::warn_on!(unmapped != len as usize);
-                }
-                bytes += len;
-                account.uncharge(&m.pages);
+                bytes += Self::release(domains, &mut account, s, m);
             }
         }
         Ok(bytes)
@@ -441,31 +478,35 @@ impl Ioas {
     /// be the parent (stage 2) of nested domains: an existing one, or a new one filled
     /// with every mapping. [`Ioas::put_nest_parent`] gives it back.
     ///
-    /// Errors: `ENOENT` destroyed, `ENOMEM`, errors of the IOMMU driver.
-    pub(crate) fn nest_parent(&self, owner: &DmaOwner) -> Result<Arc<Domain>> {
-        let mut inner = self.inner.lock();
-        if inner.dead {
-            return Err(ENOENT);
-        }
-        if let Some(d) = inner.domains.iter_mut().find(|d| d.nest_parent && d.domain.fits(owner)) {
-            d.nest_users += 1;
-            return Ok(d.domain.clone());
-        }
-        inner.domains.reserve(1, GFP_KERNEL)?;
-        let domain = Self::fill(&inner, Domain::new_nest_parent(owner)?)?;
-        let _ = inner.domains.push_within_capacity(AttachedDomain {
-            domain: domain.clone(),
-            groups: KVec::new(),
-            pasids: 0,
-            nest_parent: true,
-            nest_users: 1,
-        });
-        Ok(domain)
+    /// The device reaches this space through the nested domain, for its requester ID
+    /// (`pasid` 0) or for `pasid`, so its reserved ranges apply exactly as for an attach.
+    ///
+    /// Errors: `ENOENT` destroyed, `EADDRINUSE` a reserved range is mapped, `ENOMEM`,
+    /// errors of the IOMMU driver.
+    pub(crate) fn nest_parent(&self, owner: &DmaOwner, pasid: u32) -> Result<Arc<Domain>> {
+        self.attach_with(owner, pasid, |inner| {
+            if let Some(d) = inner.domains.iter_mut().find(|d| d.nest_parent && d.domain.fits(owner)) {
+                d.nest_users += 1;
+                return Ok(d.domain.clone());
+            }
+            // Room in `inner.domains` was reserved by `attach_with`.
+            let domain = Self::fill(inner, Domain::new_nest_parent(owner)?)?;
+            let _ = inner.domains.push_within_capacity(AttachedDomain {
+                domain: domain.clone(),
+                groups: KVec::new(),
+                pasids: 0,
+                nest_parent: true,
+                nest_users: 1,
+            });
+            Ok(domain)
+        })
     }
 
-    /// Gives back a domain [`Ioas::nest_parent`] returned, once its nested domain is gone.
-    pub(crate) fn put_nest_parent(&self, domain: &Arc<Domain>) {
+    /// Gives back a domain [`Ioas::nest_parent`] returned for (`owner`, `pasid`), once
+    /// its nested domain is gone, with the device's reservations.
+    pub(crate) fn put_nest_parent(&self, owner: &DmaOwner, pasid: u32, domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
+        inner.reserved.retain(|r| r.owner != (owner.key(), pasid));
         let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
             return;
         };
@@ -513,6 +554,9 @@ impl Ioas {
         let group = owner.group_key();
         for d in inner.domains.iter_mut() {
             if let Some(g) = d.groups.iter_mut().find(|g| g.key == group) {
+                if let Some(handle) = &g.handle {
+                    handle.join(owner, dev_id)?;
+                }
                 g.devices += 1;
                 return Ok(d.domain.clone());
             }
@@ -554,6 +598,11 @@ impl Ioas {
         };
         d.groups[g].devices -= 1;
         if d.groups[g].devices > 0 {
+            // The group stays attached through its other devices; this one's page
+            // requests must not outlive it.
+            if let Some(handle) = &d.groups[g].handle {
+                handle.leave(owner);
+            }
             return;
         }
         // `g` and `i` are in bounds: they were just found.

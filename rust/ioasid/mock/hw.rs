@@ -334,6 +334,17 @@ impl MockDev {
         }
         // SAFETY: `dev` is initialised, named and on the mock bus; `IOMMU` is registered.
         to_result(unsafe { iommu_mock_device_add(dev, IOMMU.get()) })?;
+        // Adding the device probes it with the IOMMU core, whose failure (out of memory)
+        // leaves a device without an IOMMU: not a mock device.
+        // SAFETY: `dev` is added; a group reference is taken if it has one.
+        let group = unsafe { bindings::iommu_group_get(dev) };
+        if group.is_null() {
+            // SAFETY: added above, deleted once; `this` drops the last reference.
+            unsafe { bindings::device_del(dev) };
+            return Err(ENODEV);
+        }
+        // SAFETY: the reference just taken.
+        unsafe { bindings::iommu_group_put(group) };
         if props.pri {
             // SAFETY: the queue lives as long as the registration, which outlives every
             // device; `dev` is probed. `unregister` takes it out again.

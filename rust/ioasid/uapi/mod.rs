@@ -372,7 +372,7 @@ impl Request {
             DEVICE_DETACH => Ok(Request::DeviceDetach(UserArg::<ioasid_device_detach>::read(arg)?.dev_id)),
             DEVICE_GET_INFO => {
                 let arg = UserArg::<ioasid_device_info>::read(arg)?;
-                check_flags(arg.flags, 0, arg.__reserved)?;
+                check_flags(arg.flags, 0, arg.__reserved | arg.__reserved2)?;
                 Ok(Request::DeviceGetInfo(arg))
             }
             PASID_NS_ALLOC => {

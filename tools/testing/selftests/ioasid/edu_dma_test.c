@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -401,6 +402,99 @@ TEST_F(edu, device_info_bad_input)
 	info.argsz = 48;
 	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
 	EXPECT_EQ(EINVAL, errno);
+}
+
+/* The PCI command register's bus-master bit of the edu device. */
+static int bus_master(void)
+{
+	char dev[512], cfg[600];
+	uint16_t cmd = 0;
+	int fd, ok;
+
+	if (find_edu(dev, sizeof(dev)))
+		return -1;
+	snprintf(cfg, sizeof(cfg), "/sys/bus/pci/devices/%s/config", dev + strlen("/dev/ioasid-edu-"));
+	fd = open(cfg, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ok = pread(fd, &cmd, sizeof(cmd), 4) == sizeof(cmd);
+	close(fd);
+	return ok ? !!(cmd & 4) : -1;
+}
+
+struct binder {
+	int edu, ioasid;
+};
+
+/* Binds and unbinds through its own file of the device, racing the other binder. */
+static void *bind_loop(void *arg)
+{
+	struct binder *b = arg;
+	__u32 id;
+
+	for (int i = 0; i < 300; i++)
+		if (!bind(b->edu, b->ioasid, &id))
+			ioctl(b->edu, IOASID_EDU_UNBIND);
+	return NULL;
+}
+
+/*
+ * Only the file that bound the device unbinds it; and however binds and unbinds of two
+ * files race, the device masters the bus exactly while it is bound.
+ */
+TEST_F(edu, unbind_by_the_binder_only_and_no_master_unbound)
+{
+	char path[512];
+	struct binder a, b;
+	pthread_t ta, tb;
+	__u32 id;
+	int edu2;
+
+	ASSERT_EQ(0, find_edu(path, sizeof(path)));
+	edu2 = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, edu2);
+	EXPECT_EQ(1, bus_master());
+	EXPECT_EQ(-1, ioctl(edu2, IOASID_EDU_UNBIND));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, bind(edu2, self->fd, &id));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->edu, IOASID_EDU_UNBIND));
+	EXPECT_EQ(0, bus_master());
+	a = (struct binder){ self->edu, self->fd };
+	b = (struct binder){ edu2, self->fd };
+	ASSERT_EQ(0, pthread_create(&ta, NULL, bind_loop, &a));
+	ASSERT_EQ(0, pthread_create(&tb, NULL, bind_loop, &b));
+	ASSERT_EQ(0, pthread_join(ta, NULL));
+	ASSERT_EQ(0, pthread_join(tb, NULL));
+	EXPECT_EQ(-1, ioctl(self->edu, IOASID_EDU_UNBIND));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(0, bus_master());
+	/* Bound by the second file, and released with it. */
+	ASSERT_EQ(0, bind(edu2, self->fd, &id));
+	EXPECT_EQ(1, bus_master());
+	close(edu2);
+	EXPECT_EQ(0, bus_master());
+}
+
+/*
+ * edu issues no page requests: an address space routed to a fault queue refuses it with
+ * EOPNOTSUPP, the same under intel-iommu (which could report them) and virtio-iommu
+ * (which cannot).
+ */
+TEST_F(edu, a_routed_address_space_refuses_a_device_without_pri)
+{
+	struct ioasid_fault_queue_alloc qa = { .argsz = sizeof(qa) };
+	struct ioasid_ioas_alloc ia = {
+		.argsz = sizeof(ia), .flags = IOASID_IOAS_ALLOC_FAULT_QUEUE,
+	};
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_FAULT_QUEUE_ALLOC, &qa));
+	ia.fault_queue_id = qa.out_queue_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_ALLOC, &ia));
+	EXPECT_EQ(-1, attach(self->fd, self->dev, ia.out_ioas_id));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	close(qa.out_fd);
 }
 
 TEST_HARNESS_MAIN

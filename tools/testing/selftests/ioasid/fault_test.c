@@ -123,6 +123,16 @@ FIXTURE_SETUP(fault)
 	ASSERT_EQ(0, ioctl(self->fd, IOASID_BIND_TABLE, &b));
 }
 
+/* Unbinds the fixture's table, so that its device can be attached instead. */
+static int unbind_fixture_table(FIXTURE_DATA(fault) *self)
+{
+	struct ioasid_unbind_table u = {
+		.argsz = sizeof(u), .child_id = self->child, .dev_id = self->dev,
+	};
+
+	return ioctl(self->fd, IOASID_UNBIND_TABLE, &u);
+}
+
 FIXTURE_TEARDOWN(fault)
 {
 	close(self->qfd);
@@ -478,6 +488,235 @@ TEST_F(fault, bad_input)
 	ASSERT_EQ(0, page_request(self->mock, self->mock_id, LAST, 0, 1, 0, NULL));
 	struct ioasid_fault f;
 	EXPECT_EQ(sizeof(f), read(self->qfd, &f, sizeof(f)));
+}
+
+/*
+ * Two devices of one IOMMU group attached through one routed attachment: each record
+ * names the device that faulted, and a device that leaves (detach, hot-unplug) while the
+ * group stays attached takes its waiting faults along, answered before the IOMMU core
+ * releases them; its cookies are then unknown (a response to one once freed the group).
+ */
+TEST_F(fault, a_group_member_that_leaves_takes_its_faults_along)
+{
+	struct ioasid_mock_device_add a = {
+		.argsz = sizeof(a), .flags = IOASID_MOCK_DEVICE_PRI, .ioasid_fd = self->fd,
+	};
+	struct ioasid_mock_device_add b = a;
+	struct ioasid_mock_device_del del = { .argsz = sizeof(del) };
+	struct ioasid_ioas_alloc ia = {
+		.argsz = sizeof(ia), .flags = IOASID_IOAS_ALLOC_FAULT_QUEUE,
+		.fault_queue_id = self->queue,
+	};
+	struct ioasid_fault_queue_status s;
+	struct ioasid_fault f;
+	__u32 delivered = 0;
+
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &a));
+	b.group_with = a.out_mock_id;
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &b));
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_ALLOC, &ia));
+	ASSERT_EQ(0, attach(self->fd, a.out_dev_id, ia.out_ioas_id));
+	ASSERT_EQ(0, attach(self->fd, b.out_dev_id, ia.out_ioas_id));
+
+	/* B's fault is B's. */
+	ASSERT_EQ(0, page_request(self->mock, b.out_mock_id, LAST, 0, 1, 0x1000, &delivered));
+	ASSERT_EQ(1, delivered);
+	ASSERT_EQ(sizeof(f), read(self->qfd, &f, sizeof(f)));
+	EXPECT_EQ(b.out_dev_id, f.dev_id);
+	ASSERT_EQ(0, respond(self->qfd, f.cookie, IOASID_FAULT_RESPONSE_SUCCESS));
+	EXPECT_EQ(IOASID_MOCK_RESP_SUCCESS, mock_response(self->mock, b.out_mock_id, NULL));
+
+	/* Detached while A keeps the group attached: B's waiting fault is answered. */
+	ASSERT_EQ(0, page_request(self->mock, a.out_mock_id, LAST, 0, 2, 0x2000, NULL));
+	ASSERT_EQ(0, page_request(self->mock, b.out_mock_id, LAST, 0, 3, 0x3000, NULL));
+	ASSERT_EQ(0, detach(self->fd, b.out_dev_id));
+	EXPECT_EQ(IOASID_MOCK_RESP_INVALID, mock_response(self->mock, b.out_mock_id, NULL));
+	ASSERT_EQ(0, queue_status(self->fd, self->queue, &s));
+	EXPECT_EQ(1, s.out_pending);
+	ASSERT_EQ(sizeof(f), read(self->qfd, &f, sizeof(f)));
+	EXPECT_EQ(a.out_dev_id, f.dev_id);
+	ASSERT_EQ(0, respond(self->qfd, f.cookie, IOASID_FAULT_RESPONSE_SUCCESS));
+	EXPECT_EQ(IOASID_MOCK_RESP_SUCCESS, mock_response(self->mock, a.out_mock_id, NULL));
+	/*
+	 * Not attached any more: the group's attachment (still there for A) refuses B's
+	 * faults, which the core answers FAILURE; nothing reaches the queue.
+	 */
+	ASSERT_EQ(0, page_request(self->mock, b.out_mock_id, LAST, 0, 4, 0x4000, NULL));
+	EXPECT_EQ(IOASID_MOCK_RESP_FAILURE, mock_response(self->mock, b.out_mock_id, NULL));
+	ASSERT_EQ(0, queue_status(self->fd, self->queue, &s));
+	EXPECT_EQ(0, s.out_pending);
+	EXPECT_EQ(0, s.out_unread);
+
+	/* Attached again, a fault read but not answered, then B is hot-unplugged. */
+	ASSERT_EQ(0, attach(self->fd, b.out_dev_id, ia.out_ioas_id));
+	ASSERT_EQ(0, page_request(self->mock, b.out_mock_id, LAST, 0, 5, 0x5000, &delivered));
+	ASSERT_EQ(1, delivered);
+	ASSERT_EQ(sizeof(f), read(self->qfd, &f, sizeof(f)));
+	EXPECT_EQ(b.out_dev_id, f.dev_id);
+	del.mock_id = b.out_mock_id;
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_DEL, &del));
+	ASSERT_EQ(0, queue_status(self->fd, self->queue, &s));
+	EXPECT_EQ(0, s.out_pending);
+	EXPECT_EQ(0, s.out_unread);
+	EXPECT_EQ(-1, respond(self->qfd, f.cookie, IOASID_FAULT_RESPONSE_SUCCESS));
+	EXPECT_EQ(ENOENT, errno);
+	/* A is unaffected. */
+	ASSERT_EQ(0, page_request(self->mock, a.out_mock_id, LAST, 0, 6, 0x6000, &delivered));
+	ASSERT_EQ(1, delivered);
+	ASSERT_EQ(sizeof(f), read(self->qfd, &f, sizeof(f)));
+	EXPECT_EQ(a.out_dev_id, f.dev_id);
+	ASSERT_EQ(0, respond(self->qfd, f.cookie, IOASID_FAULT_RESPONSE_SUCCESS));
+	EXPECT_EQ(IOASID_MOCK_RESP_SUCCESS, mock_response(self->mock, a.out_mock_id, NULL));
+}
+
+/* The lowest free file descriptor. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+/*
+ * A queue whose ID and fd cannot be written back: the ioctl fails with EFAULT and leaves
+ * no fd open and no object behind (the fd is installed only once nothing can fail).
+ */
+TEST_F(fault, a_failed_alloc_leaves_no_fd)
+{
+	struct ioasid_fault_queue_alloc *qa;
+	struct ioasid_fault_queue_alloc good = { .argsz = sizeof(good) };
+	int before = lowest_free_fd();
+
+	qa = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, qa);
+	qa->argsz = sizeof(*qa);
+	ASSERT_EQ(0, mprotect(qa, SZ_4K, PROT_READ));
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_FAULT_QUEUE_ALLOC, qa));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(before, lowest_free_fd());
+	/* The next queue gets that fd; the failed one's ID (just before) is gone. */
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_FAULT_QUEUE_ALLOC, &good));
+	EXPECT_EQ(before, good.out_fd);
+	EXPECT_EQ(-1, destroy(self->fd, good.out_queue_id - 1));
+	EXPECT_EQ(ENOENT, errno);
+	close(good.out_fd);
+	munmap(qa, SZ_4K);
+}
+
+struct blocked_read {
+	int qfd;
+	void *buf;
+	ssize_t ret;
+	int err;
+};
+
+static void *read_into(void *arg)
+{
+	struct blocked_read *r = arg;
+
+	r->ret = read(r->qfd, r->buf, sizeof(struct ioasid_fault));
+	r->err = errno;
+	return NULL;
+}
+
+/*
+ * A reader whose buffer blocks (a userfaultfd page nobody serves yet) holds nothing the
+ * fault path needs: page requests keep being delivered and the queue's status answers.
+ * Once the page is served the read completes, and nothing is lost or reordered.
+ */
+TEST_F(fault, a_reader_blocked_on_its_buffer_stalls_nothing)
+{
+	struct blocked_read r = { .qfd = self->qfd };
+	struct ioasid_fault_queue_status s;
+	struct ioasid_fault f[2];
+	pthread_t reader;
+	__u32 delivered = 0;
+	int uffd;
+
+	r.buf = blocking_memory(SZ_4K, &uffd);
+	ASSERT_NE(NULL, r.buf);
+	ASSERT_EQ(0, page_request(self->mock, self->mock_id, LAST, 0, 1, 0, NULL));
+	ASSERT_EQ(0, page_request(self->mock, self->mock_id, LAST, 0, 2, 0, NULL));
+	ASSERT_EQ(0, pthread_create(&reader, NULL, read_into, &r));
+	/* The reader has taken its record and is blocked copying it. */
+	ASSERT_EQ(0, wait_blocked(uffd));
+	ASSERT_EQ(0, page_request(self->mock, self->mock_id, LAST, 0, 3, 0, &delivered));
+	EXPECT_EQ(1, delivered);
+	ASSERT_EQ(0, queue_status(self->fd, self->queue, &s));
+	EXPECT_EQ(2, s.out_unread);
+	EXPECT_EQ(3, s.out_pending);
+	ASSERT_EQ(0, unblock(uffd, r.buf));
+	ASSERT_EQ(0, pthread_join(reader, NULL));
+	ASSERT_EQ(sizeof(struct ioasid_fault), r.ret);
+	EXPECT_EQ(1, ((struct ioasid_fault *)r.buf)->grpid);
+	ASSERT_EQ(0, respond(self->qfd, ((struct ioasid_fault *)r.buf)->cookie,
+			     IOASID_FAULT_RESPONSE_SUCCESS));
+	ASSERT_EQ(sizeof(f), read(self->qfd, f, sizeof(f)));
+	for (int i = 0; i < 2; i++) {
+		EXPECT_EQ(i + 2, f[i].grpid);
+		ASSERT_EQ(0, respond(self->qfd, f[i].cookie, IOASID_FAULT_RESPONSE_SUCCESS));
+	}
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(IOASID_MOCK_RESP_SUCCESS, mock_response(self->mock, self->mock_id, NULL));
+	close(uffd);
+}
+
+/* A read whose buffer cannot be written fails with EFAULT and loses no record. */
+TEST_F(fault, a_failed_read_puts_the_records_back_in_order)
+{
+	struct ioasid_fault f[3];
+	void *ro = mmap(NULL, SZ_4K, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, ro);
+	for (int i = 1; i <= 3; i++)
+		ASSERT_EQ(0, page_request(self->mock, self->mock_id, LAST, 0, i, 0, NULL));
+	EXPECT_EQ(-1, read(self->qfd, ro, 2 * sizeof(f[0])));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(sizeof(f), read(self->qfd, f, sizeof(f)));
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(i + 1, f[i].grpid);
+	munmap(ro, SZ_4K);
+}
+
+/*
+ * Only a device that can report page requests goes to a routed address space or child:
+ * one without PRI is refused alike on every IOMMU, attached or by a table.
+ */
+TEST_F(fault, a_device_without_page_requests_is_refused_where_faults_are_routed)
+{
+	struct ioasid_mock_device_add a = {
+		.argsz = sizeof(a), .ioasid_fd = self->fd,
+	};
+	struct ioasid_ioas_alloc ia = {
+		.argsz = sizeof(ia), .flags = IOASID_IOAS_ALLOC_FAULT_QUEUE,
+		.fault_queue_id = self->queue,
+	};
+	struct ioasid_bind_table b = {
+		.argsz = sizeof(b), .version = IOASID_BIND_VERSION_1, .format = IOASID_FORMAT_MOCK,
+		.child_id = self->child, .table.mock.table = G,
+	};
+	__u32 plain;
+
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &a));
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_ALLOC, &ia));
+	EXPECT_EQ(-1, attach(self->fd, a.out_dev_id, ia.out_ioas_id));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	b.dev_id = a.out_dev_id;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_BIND_TABLE, &b));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* A group mate without PRI does not join its PRI mate's routed attachment. */
+	a.group_with = self->mock_id;
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &a));
+	ASSERT_EQ(0, unbind_fixture_table(self));
+	ASSERT_EQ(0, attach(self->fd, self->dev, ia.out_ioas_id));
+	EXPECT_EQ(-1, attach(self->fd, a.out_dev_id, ia.out_ioas_id));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* Where nothing is routed it is attached as usual. */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &plain));
+	ASSERT_EQ(0, detach(self->fd, self->dev));
+	EXPECT_EQ(0, attach(self->fd, a.out_dev_id, plain));
 }
 
 TEST_HARNESS_MAIN

@@ -9,9 +9,11 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -487,29 +489,46 @@ TEST_F(ioas, map_from_another_process)
 	EXPECT_EQ(0, in_child(map_from_other_process, self->fd, self->ioas, self->buf));
 }
 
-static void map_past_memlock(int fd, __u32 ioas, void *buf)
+/*
+ * Makes the calling process user @uid, with no other process of that user holding
+ * locked memory (so that the user's count starts at 0), without CAP_IPC_LOCK (the limit
+ * applies, as for an unprivileged VMM) but with CAP_DAC_OVERRIDE, to open /dev/ioasid.
+ */
+static int become_user(uid_t uid)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-	struct rlimit lim;
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	if (prctl(PR_SET_KEEPCAPS, 1) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+		return -1;
+	data[0].effective = data[0].permitted = data[0].inheritable = 1u << CAP_DAC_OVERRIDE;
+	if (syscall(SYS_capset, &hdr, data))
+		return -1;
+	/* Kept across exec too. */
+	return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_OVERRIDE, 0, 0);
+}
+
+static int set_memlock(long bytes)
+{
+	struct rlimit lim = { .rlim_cur = bytes, .rlim_max = bytes };
+
+	return setrlimit(RLIMIT_MEMLOCK, &lim);
+}
+
+static void map_past_memlock(int fd, __u32 ioas, void *buf)
+{
 	int own;
 	char *mem;
 	__u64 iova = 0;
 	long base;
 
-	/* Without CAP_IPC_LOCK the limit applies (as for an unprivileged VMM). */
-	if (syscall(SYS_capget, &hdr, data))
-		_exit(2);
-	data[0].effective &= ~(1u << CAP_IPC_LOCK);
-	data[0].permitted &= ~(1u << CAP_IPC_LOCK);
-	if (syscall(SYS_capset, &hdr, data))
+	if (become_user(4001))
 		_exit(3);
 	own = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
 	if (own < 0 || ioas_alloc(own, &ioas))
 		_exit(4);
 	base = locked_bytes();
-	lim.rlim_cur = lim.rlim_max = base + 8 * page_size;
-	if (setrlimit(RLIMIT_MEMLOCK, &lim))
+	if (set_memlock(base + 8 * page_size))
 		_exit(5);
 	mem = buffer(16 * page_size);
 	if (!mem)
@@ -533,6 +552,122 @@ static void map_past_memlock(int fd, __u32 ioas, void *buf)
 TEST_F(ioas, map_past_rlimit_memlock)
 {
 	EXPECT_EQ(0, in_child(map_past_memlock, self->fd, self->ioas, self->buf));
+}
+
+/* Pages of [mem, mem + len) that are resident. */
+static long resident(void *mem, size_t len)
+{
+	static unsigned char vec[(256ul << 20) / 4096];
+	long n = 0;
+
+	if (len / page_size > sizeof(vec) || mincore(mem, len, vec))
+		return -1;
+	for (size_t i = 0; i < len / page_size; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/*
+ * A map far beyond RLIMIT_MEMLOCK fails once the limit is reached: the pages are charged
+ * batch by batch as they are pinned, so at most a batch beyond the limit is ever faulted
+ * in and pinned (not the whole range), and nothing stays pinned or charged afterwards.
+ */
+static void map_far_past_memlock(int fd, __u32 ioas, void *buf)
+{
+	const size_t huge = 256ul << 20, limit = 8ul << 20;
+	long pinned = pinned_pages(), touched, base = locked_bytes();
+	__u64 iova = 0;
+	char *mem;
+	int own;
+
+	if (become_user(4002))
+		_exit(3);
+	own = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	if (own < 0 || ioas_alloc(own, &ioas) || set_memlock(limit))
+		_exit(4);
+	mem = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED || madvise(mem, huge, MADV_NOHUGEPAGE))
+		_exit(5);
+	if (map(own, ioas, RW, mem, huge, &iova) != -1 || errno != ENOMEM)
+		_exit(7);
+	/* Pinning faults the pages in: the limit, plus the batch of 512 that crossed it. */
+	touched = resident(mem, huge);
+	if (touched < 0 || touched > (long)(limit / page_size) + 512) {
+		fprintf(stderr, "pinned %ld pages for a limit of %ld\n", touched,
+			(long)(limit / page_size));
+		_exit(8);
+	}
+	close(own);
+	/* Every pin taken was released, and nothing stays charged. */
+	if (pinned_pages() != pinned || locked_bytes() != base)
+		_exit(9);
+}
+
+TEST_F(ioas, map_far_past_rlimit_memlock_stops_at_the_limit)
+{
+	EXPECT_EQ(0, in_child(map_far_past_memlock, self->fd, self->ioas, self->buf));
+}
+
+/*
+ * Pins outlive the process that made them when its context's fd survives an exec: they
+ * stay charged to the user, so the program exec'd cannot pin a second limit's worth in
+ * a new context, nor pin through the old one (EPERM); closing the old one frees its
+ * charge. Stage two runs in the exec'd program (exec_stage, below).
+ */
+static void map_across_exec(int fd, __u32 ioas, void *buf)
+{
+	char env[64];
+	__u64 iova = 0;
+	char *mem;
+	int old;
+
+	if (become_user(4003) || set_memlock(16 * page_size))
+		_exit(3);
+	old = open("/dev/ioasid", O_RDWR);
+	mem = buffer(16 * page_size);
+	if (old < 0 || !mem || ioas_alloc(old, &ioas))
+		_exit(4);
+	if (map(old, ioas, RW, mem, 16 * page_size, &iova))
+		_exit(5);
+	snprintf(env, sizeof(env), "%d:%u", old, ioas);
+	setenv("IOASID_EXEC_STAGE", env, 1);
+	execl("/proc/self/exe", "ioas_test", (char *)NULL);
+	_exit(6);
+}
+
+__attribute__((constructor)) static void exec_stage(void)
+{
+	const char *env = getenv("IOASID_EXEC_STAGE");
+	long page = sysconf(_SC_PAGESIZE);
+	__u32 ioas, old_ioas;
+	__u64 iova = 0;
+	int old, fd;
+	char *mem;
+
+	if (!env)
+		return;
+	if (sscanf(env, "%d:%u", &old, &old_ioas) != 2)
+		_exit(10);
+	fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	mem = mmap(NULL, 16 * page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (fd < 0 || mem == MAP_FAILED || ioas_alloc(fd, &ioas))
+		_exit(11);
+	/* The old context's 16 pages still count for this user. */
+	if (map(fd, ioas, RW, mem, page, &iova) != -1 || errno != ENOMEM)
+		_exit(12);
+	if (map(old, old_ioas, RW, mem, page, &iova) != -1 || errno != EPERM)
+		_exit(13);
+	close(old);
+	if (map(fd, ioas, RW, mem, 16 * page, &iova))
+		_exit(14);
+	_exit(0);
+}
+
+TEST_F(ioas, pins_kept_across_exec_stay_charged)
+{
+	EXPECT_EQ(0, in_child(map_across_exec, self->fd, self->ioas, self->buf));
 }
 
 struct racer {

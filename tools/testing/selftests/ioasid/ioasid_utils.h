@@ -3,11 +3,17 @@
 #ifndef IOASID_UTILS_H
 #define IOASID_UTILS_H
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <linux/ioasid.h>
+#include <linux/userfaultfd.h>
 
 #define RW (IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE)
 #define FIXED (RW | IOASID_MAP_FIXED_IOVA)
@@ -109,6 +115,86 @@ static inline long locked_bytes(void)
 			break;
 	fclose(f);
 	return kb * 1024;
+}
+
+/* A counter of /proc/vmstat, with every CPU's pending deltas folded in first. */
+static inline long vmstat(const char *name)
+{
+	char key[64];
+	long v, found = -1;
+	int refresh = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	FILE *f;
+
+	if (refresh >= 0) {
+		if (write(refresh, "1", 1) != 1)
+			found = -1;
+		close(refresh);
+	}
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+/* Page pins held in the whole system (FOLL_PIN taken and not yet released). */
+static inline long pinned_pages(void)
+{
+	return vmstat("nr_foll_pin_acquired") - vmstat("nr_foll_pin_released");
+}
+
+/*
+ * @len bytes of memory whose pages are missing and handled by a userfaultfd that nobody
+ * serves: whatever touches them, user or kernel (copy_to_user, copy_from_user), blocks
+ * until unblock() serves the page (or *@uffd is closed). NULL on error.
+ */
+static inline void *blocking_memory(size_t len, int *uffd)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	void *mem;
+
+	*uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (*uffd < 0)
+		return NULL;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (uintptr_t)mem;
+	reg.range.len = len;
+	if (mem == MAP_FAILED || ioctl(*uffd, UFFDIO_API, &api) ||
+	    ioctl(*uffd, UFFDIO_REGISTER, &reg)) {
+		close(*uffd);
+		return NULL;
+	}
+	return mem;
+}
+
+/* Serves the page at @page of @uffd with a copy of @content (NULL: zeroes); 0 or -1. */
+static inline int unblock_with(int uffd, void *page, const void *content)
+{
+	static char zero[4096];
+	struct uffdio_copy c = {
+		.dst = (uintptr_t)page, .src = (uintptr_t)(content ? content : zero),
+		.len = sizeof(zero),
+	};
+
+	return ioctl(uffd, UFFDIO_COPY, &c);
+}
+
+static inline int unblock(int uffd, void *page)
+{
+	return unblock_with(uffd, page, NULL);
+}
+
+/* Waits until something blocks on the memory of @uffd; 0 or -1. */
+static inline int wait_blocked(int uffd)
+{
+	struct uffd_msg msg;
+
+	return read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	       msg.event == UFFD_EVENT_PAGEFAULT ? 0 : -1;
 }
 
 #endif

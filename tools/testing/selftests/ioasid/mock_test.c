@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -642,6 +643,52 @@ TEST_F(mock, page_requests_without_a_fault_handler_are_answered_invalid)
 	EXPECT_EQ(EAGAIN, errno);
 	/* Unplugged with its fault queue membership. */
 	EXPECT_EQ(0, mock_del(self->mock, dev.mock_id));
+}
+
+struct unplug_racer {
+	int fd;
+	__u32 dev, ioas;
+	int bad;
+};
+
+/* Attaches and detaches until the device is gone; counts errnos that break the rules. */
+static void *attach_detach_until_gone(void *arg)
+{
+	struct unplug_racer *r = arg;
+
+	for (;;) {
+		if (attach(r->fd, r->dev, r->ioas)) {
+			if (errno != ENOENT)
+				r->bad++;
+			return NULL;
+		}
+		/* Attached: only an unplug in between may fail the detach, with ENOENT. */
+		if (detach(r->fd, r->dev) && errno != ENOENT)
+			r->bad++;
+	}
+}
+
+/*
+ * Hot-unplug races attach and detach: a detach of a device unbound meanwhile fails with
+ * ENOENT as documented, never with EINVAL, and nothing is left attached.
+ */
+TEST_F(mock, unplug_races_attach_and_detach)
+{
+	for (int round = 0; round < 50; round++) {
+		struct unplug_racer r = { .fd = self->fd, .ioas = self->ioas };
+		struct mock_dev dev;
+		pthread_t t;
+
+		ASSERT_EQ(0, mock_add(self->mock, self->fd, NULL, &dev));
+		r.dev = dev.dev_id;
+		ASSERT_EQ(0, pthread_create(&t, NULL, attach_detach_until_gone, &r));
+		usleep(round * 200);
+		ASSERT_EQ(0, mock_del(self->mock, dev.mock_id));
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		EXPECT_EQ(0, r.bad);
+	}
+	/* Nothing attached: the address space can go. */
+	EXPECT_EQ(0, destroy(self->fd, self->ioas));
 }
 
 TEST_HARNESS_MAIN

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -469,6 +470,83 @@ TEST_F(nested, bad_input)
 	na.format = 77;
 	EXPECT_EQ(-1, ioctl(self->fd, IOASID_NESTED_ALLOC, &na));
 	EXPECT_EQ(EOPNOTSUPP, errno);
+}
+
+struct blocked_invalidate {
+	int fd;
+	__u32 child;
+	struct ioasid_inval_mock *reqs;
+	int ret, err;
+};
+
+static void *invalidate_from(void *arg)
+{
+	struct blocked_invalidate *b = arg;
+
+	b->ret = invalidate(b->fd, b->child, 0, 0, 0, 0, b->reqs, 1, NULL);
+	b->err = errno;
+	return NULL;
+}
+
+/*
+ * An invalidation whose requests block (a userfaultfd page nobody serves yet) while the
+ * IOMMU driver copies them holds no lock that unbind needs: the table is unbound and
+ * the device unplugged meanwhile; served, the invalidation completes harmlessly.
+ */
+TEST_F(nested, a_blocked_invalidation_stalls_no_unbind)
+{
+	struct blocked_invalidate b = { .fd = self->fd, .child = self->child };
+	struct ioasid_mock_device_del del = { .argsz = sizeof(del), .mock_id = self->mock_id };
+	struct ioasid_inval_mock all = { .flags = IOASID_INVAL_MOCK_ALL };
+	static char page[SZ_4K];
+	pthread_t thread;
+	int uffd;
+
+	b.reqs = blocking_memory(SZ_4K, &uffd);
+	ASSERT_NE(NULL, b.reqs);
+	ASSERT_EQ(0, bind(self->fd, self->child, self->dev, 0, 0, G));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, invalidate_from, &b));
+	ASSERT_EQ(0, wait_blocked(uffd));
+	EXPECT_EQ(0, unbind(self->fd, self->child, self->dev, 0, 0));
+	EXPECT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_DEL, &del));
+	memcpy(page, &all, sizeof(all));
+	ASSERT_EQ(0, unblock_with(uffd, b.reqs, page));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(0, b.ret);
+	close(uffd);
+}
+
+/*
+ * A device reaches the parent through its bound table, so its reserved ranges leave the
+ * parent's IOVA ranges while the table is bound, exactly as for an attach: no fixed map
+ * over them, no bind over a mapping of them.
+ */
+TEST_F(nested, a_bound_table_applies_the_reserved_ranges)
+{
+	struct ioasid_mock_range resv = { .start = 0x800000, .last = 0x8fffff };
+	struct ioasid_mock_device_add a = {
+		.argsz = sizeof(a), .num_reserved = 1, .reserved = (uintptr_t)&resv,
+		.ioasid_fd = self->fd,
+	};
+	struct ioasid_iova_range allowed[8];
+	int n;
+
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &a));
+	ASSERT_EQ(0, bind(self->fd, self->child, a.out_dev_id, 0, 0, G));
+	n = iova_ranges(self->fd, self->parent, allowed, 8);
+	ASSERT_LE(2, n);
+	for (int i = 0; i < n; i++)
+		EXPECT_TRUE(allowed[i].last < resv.start || allowed[i].start > resv.last);
+	EXPECT_EQ(-1, map_at(self->fd, self->parent, gpage(self, 20), SZ_4K, resv.start));
+	EXPECT_EQ(EADDRINUSE, errno);
+	ASSERT_EQ(0, unbind(self->fd, self->child, a.out_dev_id, 0, 0));
+	/* Unbound, the range is usable again; mapped, it keeps the table out. */
+	EXPECT_EQ(1, iova_ranges(self->fd, self->parent, allowed, 8));
+	ASSERT_EQ(0, map_at(self->fd, self->parent, gpage(self, 20), SZ_4K, resv.start));
+	EXPECT_EQ(-1, bind(self->fd, self->child, a.out_dev_id, 0, 0, G));
+	EXPECT_EQ(EADDRINUSE, errno);
+	EXPECT_EQ(-1, attach(self->fd, a.out_dev_id, self->parent));
+	EXPECT_EQ(EADDRINUSE, errno);
 }
 
 TEST_HARNESS_MAIN

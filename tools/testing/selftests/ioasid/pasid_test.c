@@ -500,4 +500,69 @@ TEST_F(pasid, threads_allocate_attach_and_free_at_once)
 	EXPECT_EQ(0, destroy(self->fd, self->ns));
 }
 
+/*
+ * The declared intent is enforced: a PASID-capable device whose driver declared only
+ * requester-ID DMA gets no PASID, no (device, PASID) attachment and no per-PASID table,
+ * so none of its PASID-tagged DMA is ever translated.
+ */
+TEST_F(pasid, a_rid_intent_device_gets_no_pasid)
+{
+	struct ioasid_mock_device_add a = {
+		.argsz = sizeof(a), .ioasid_fd = self->fd, .pasid_width = 20,
+	};
+	struct ioasid_iova_range resv[8];
+	struct ioasid_device_info info = {
+		.argsz = sizeof(info), .num_reserved = 8, .reserved_iovas = (uintptr_t)resv,
+	};
+	struct ioasid_nested_alloc na = {
+		.argsz = sizeof(na), .parent_id = self->ioas, .format = IOASID_FORMAT_MOCK,
+	};
+	struct ioasid_bind_table b = {
+		.argsz = sizeof(b), .version = IOASID_BIND_VERSION_1, .format = IOASID_FORMAT_MOCK,
+		.flags = IOASID_BIND_PASID, .ns_id = self->ns, .table.mock.table = A,
+	};
+	__u32 pasid;
+
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &a));
+	info.dev_id = a.out_dev_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(IOASID_DEVICE_INTENT_RID, info.out_intent);
+	EXPECT_EQ(20, info.out_pasid_width);
+	EXPECT_EQ(-1, pasid_alloc(self->fd, self->ns, a.out_dev_id, 0, &pasid));
+	EXPECT_EQ(EPERM, errno);
+	/* A PASID of the namespace, allocated for a PASID-intent device. */
+	ASSERT_EQ(0, pasid_alloc(self->fd, self->ns, self->dev, 0, &pasid));
+	EXPECT_EQ(-1, pasid_attach(self->fd, a.out_dev_id, self->ns, pasid, self->ioas, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, check_pasid_map(self->mock, a.out_mock_id, pasid, A, LEN, NULL));
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_NESTED_ALLOC, &na));
+	b.child_id = na.out_child_id;
+	b.dev_id = a.out_dev_id;
+	b.pasid = pasid;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_BIND_TABLE, &b));
+	EXPECT_EQ(EPERM, errno);
+	/* Its requester-ID DMA is what it declared: that still works. */
+	EXPECT_EQ(0, attach(self->fd, a.out_dev_id, self->ioas));
+}
+
+/* Every reserved field of DEVICE_GET_INFO must be 0. */
+TEST_F(pasid, device_info_reserved_fields)
+{
+	struct ioasid_iova_range resv[8];
+	struct ioasid_device_info info = {
+		.argsz = sizeof(info), .dev_id = self->dev, .num_reserved = 8,
+		.reserved_iovas = (uintptr_t)resv,
+	};
+
+	info.__reserved2 = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+	info.__reserved2 = 0;
+	info.__reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+	info.__reserved = 0;
+	EXPECT_EQ(0, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+}
+
 TEST_HARNESS_MAIN
