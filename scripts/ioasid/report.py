@@ -2,14 +2,18 @@
 """Turn the logs of one test run into per-suite results and the closing summary line.
 
     report.py --host CARGO_LOG CARGO_STATUS [--tap LABEL LOG ...] --vm LABEL DIR [...]
+              [--kselftests NAME,...] [--kunit SUITE,...] [--allowed-skips FILE]
 
 Counts every host test (cargo), every case of host-side TAP logs (the build checks of
 notest.sh), every KUnit case (from the kernel console) and every kselftest case (TAP on
 the VM's second serial port). A TAP log whose plan is missing or not met fails too. Besides failed cases, each of these
 counts as one failure of its VM: the VM did not reach the end of its job (timeout, panic),
 a kselftest's TAP plan not matched by its results or a non-zero exit without a failed
-case, no KUnit results at all, and any kernel report in the console: WARN, BUG, Oops,
-KASAN, lockdep, UBSAN, hung task, panic, or a kmemleak leak report.
+case, an expected kselftest binary or KUnit suite that did not run, no kmemleak scan, and
+any kernel report anywhere in the console: WARN, BUG, Oops, KASAN, lockdep, UBSAN, soft
+lockup, RCU stall, hung task, panic, or a kmemleak leak report. A skipped case fails the
+run unless the allow-list names it (`<label>: <case>  # reason` per line); allowed skips
+are listed by name.
 
 Prints `N passed, N failed, N skipped` last; exits 1 if anything failed.
 """
@@ -23,25 +27,34 @@ KUNIT_CASE = re.compile(r"^ {4}(not ok|ok) (\d+) (\S+)(.*)$")
 KUNIT_PLAN = re.compile(r"^ {4}1\.\.(\d+)$")
 KUNIT_SUITE = re.compile(r"^ {4}# Subtest: (\S+)")
 CARGO_RESULT = re.compile(r"test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored")
-# Kernel reports that fail a run wherever they appear in the console.
+# Kernel reports that fail a run wherever they appear on a console line (after a prefix
+# such as "watchdog: " or "rcu: ").
 KERNEL_REPORTS = re.compile(
-    r"(^(WARNING|BUG|INFO): |Kernel panic|^Oops|general protection fault|"
-    r"kernel BUG at|^UBSAN:|BUG: KASAN|possible circular locking|"
-    r"inconsistent lock state|suspicious RCU usage|"
+    r"(\b(WARNING|BUG|INFO): |Kernel panic|\bOops\b|general protection fault|"
+    r"kernel BUG at|\bUBSAN: |BUG: KASAN|possible circular locking|"
+    r"inconsistent lock state|suspicious RCU usage|soft lockup|hard LOCKUP|"
+    r"rcu_\w+ (self-)?detected stalls?|blocked for more than \d+ seconds|"
     r"kmemleak: \d+ new suspected memory leaks|refcount_t: )"
 )
 
 
 class Tally:
-    def __init__(self):
+    def __init__(self, allowed_skips=None):
         self.passed = self.failed = self.skipped = 0
         self.failures = []
+        self.skips = []
+        # Case name -> why it may be skipped.
+        self.allowed_skips = allowed_skips or {}
 
     def add(self, status, name):
         if status == "pass":
             self.passed += 1
-        elif status == "skip":
+        elif status == "skip" and name in self.allowed_skips:
             self.skipped += 1
+            self.skips.append(f"{name} ({self.allowed_skips[name]})")
+        elif status == "skip":
+            self.failed += 1
+            self.failures.append(f"{name}: skipped, and not on the allow-list")
         else:
             self.failed += 1
             self.failures.append(name)
@@ -57,7 +70,8 @@ def host_tests(tally, log_path, status):
         seen += 1
         passed, failed_here, ignored = map(int, m.groups())
         tally.passed += passed
-        tally.skipped += ignored
+        for _ in range(ignored):
+            tally.add("skip", "host: an ignored cargo test")
         tally.failed += failed_here
         failed += failed_here
     for m in re.finditer(r"^test (\S+) \.\.\. FAILED", text, re.M):
@@ -92,7 +106,8 @@ def lines_of(path):
         return []
 
 
-def kunit(tally, label, console):
+def kunit(tally, label, console, expected=()):
+    seen = set()
     suites = 0
     plan = None
     count = 0
@@ -108,6 +123,7 @@ def kunit(tally, label, console):
             close_suite()
             suite, plan, count = m.group(1), None, 0
             suites += 1
+            seen.add(suite)
             continue
         m = KUNIT_PLAN.match(line)
         if m and suite is not None:
@@ -123,9 +139,13 @@ def kunit(tally, label, console):
     close_suite()
     if suites == 0:
         tally.add("fail", f"{label}: no KUnit results in the kernel log")
+    for name in expected:
+        if name not in seen:
+            tally.add("fail", f"{label}: KUnit suite {name} did not run")
 
 
-def kselftests(tally, label, tests):
+def kselftests(tally, label, tests, expected=()):
+    finished = set()
     current = None
     plan = None
     results = 0
@@ -142,6 +162,7 @@ def kselftests(tally, label, tests):
                 tally.add("fail", f"{label}: {current} planned {plan} tests, reported {results}")
             elif code != 0 and failed_here == 0:
                 tally.add("fail", f"{label}: {current} exited {code} without a failed case")
+            finished.add(current)
             current = None
             continue
         if current is None:
@@ -160,14 +181,19 @@ def kselftests(tally, label, tests):
             tally.add(status, f"{label}: {current}: {m.group(3)}")
     if current is not None:
         tally.add("fail", f"{label}: {current} never finished")
+    for name in expected:
+        if name not in finished:
+            tally.add("fail", f"{label}: kselftest {name} did not run")
 
 
-def vm(tally, label, directory, job):
+def vm(tally, label, directory, job, kselftest_names=(), kunit_suites=()):
     console = lines_of(f"{directory}/console.log")
     tests = lines_of(f"{directory}/tests.log")
     if job == "check":
-        kunit(tally, label, console)
-        kselftests(tally, label, tests)
+        kunit(tally, label, console, kunit_suites)
+        kselftests(tally, label, tests, kselftest_names)
+        if not any(l.startswith("IOASID-KMEMLEAK-END") for l in tests):
+            tally.add("fail", f"{label}: no kmemleak scan (kmemleak missing or the VM stopped)")
     for line in console:
         if KERNEL_REPORTS.search(line):
             tally.add("fail", f"{label}: kernel report: {line.strip()}")
@@ -200,16 +226,30 @@ def main():
     p.add_argument("--host", nargs=2, metavar=("LOG", "STATUS"))
     p.add_argument("--tap", nargs=2, action="append", default=[], metavar=("LABEL", "LOG"))
     p.add_argument("--vm", nargs=2, action="append", default=[], metavar=("LABEL", "DIR"))
+    p.add_argument("--kselftests", default="", help="comma-separated binaries every VM runs")
+    p.add_argument("--kunit", default="", help="comma-separated KUnit suites every VM runs")
+    p.add_argument("--allowed-skips", help="file of `<label>: <case>  # reason` lines")
     args = p.parse_args()
 
-    tally = Tally()
+    allowed = {}
+    if args.allowed_skips:
+        for line in open(args.allowed_skips):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, _, reason = line.partition("#")
+                allowed[name.strip()] = reason.strip() or "no reason given"
+    tally = Tally(allowed)
+    names = [n for n in args.kselftests.split(",") if n]
+    suites = [n for n in args.kunit.split(",") if n]
     if args.host:
         host_tests(tally, args.host[0], int(args.host[1]))
     for label, path in args.tap:
         tap_log(tally, label, path)
     for label, directory in args.vm:
-        vm(tally, label, directory, args.job)
+        vm(tally, label, directory, args.job, names, suites)
 
+    for name in tally.skips:
+        print(f"SKIPPED: {name}")
     for name in tally.failures:
         print(f"FAILED: {name}")
     summary = f"{tally.passed} passed, {tally.failed} failed"

@@ -7,6 +7,8 @@ set -euo pipefail
 kbuild=$1
 ksrc=${KDIR:-$KSRC_PRISTINE}
 out=$IOASID_CACHE/build/user
+# Fresh every time: a test removed from the tree must not linger in the VM.
+rm -rf "$out/selftests"
 mkdir -p "$out/selftests"
 # Always rebuilt (a few seconds): mtimes cannot tell one checkout from another.
 make -s -B -C "$REPO/samples/ioasid" KHDR="$kbuild/usr/include" OUT="$out"

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Allocation failure at every step, in the spirit of iommufd_fail_nth: each scenario (an
+ * ioctl sequence over one kind of object, on the mock IOMMU) runs again and again with
+ * the 1st, 2nd, 3rd ... fault-injection point of its task failing (/proc/thread-self/
+ * fail-nth with failslab and fail_page_alloc), until it runs through without reaching
+ * the injected failure. Each run is a child process, closed down with injection off:
+ * a failed step must fail with ENOMEM (a mock device whose IOMMU probe failed: ENODEV),
+ * every later step is skipped, and once everything
+ * is closed every page pin taken has been released. Kmemleak (the run's final scan) and
+ * the kernel log (KASAN, lockdep, WARN) catch the rest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/ioasid.h>
+
+#include "../../../../rust/ioasid/mock/ioasid_mock.h"
+#include "ioasid_utils.h"
+#include "kselftest_harness.h"
+
+#define SZ_4K 0x1000ull
+#define G 0x100000ull
+#define LEN (32 * SZ_4K)
+/* More injection points than any scenario has: reaching it is a failure. */
+#define MAX_NTH 4000
+
+/* What a scenario works with; set up before injection starts. */
+struct env {
+	int fd, mock;
+	uint8_t *buf;		/* LEN bytes, populated */
+	const char *step;	/* the step that failed */
+};
+
+#define STEP(expr)                                                                  \
+	do {                                                                        \
+		e->step = #expr;                                                    \
+		if ((expr) < 0)                                                     \
+			return -1;                                                  \
+	} while (0)
+
+static int mock_add(struct env *e, __u32 flags, __u32 width, __u32 instance, __u32 group_with,
+		    __u32 *mock_id, __u32 *dev_id)
+{
+	struct ioasid_mock_device_add a = {
+		.argsz = sizeof(a), .flags = flags, .ioasid_fd = e->fd, .pasid_width = width,
+		.instance = instance, .group_with = group_with,
+	};
+	int ret = ioctl(e->mock, IOASID_MOCK_DEVICE_ADD, &a);
+
+	if (!ret) {
+		*mock_id = a.out_mock_id;
+		*dev_id = a.out_dev_id;
+	}
+	return ret;
+}
+
+static int mock_del(struct env *e, __u32 mock_id)
+{
+	struct ioasid_mock_device_del a = { .argsz = sizeof(a), .mock_id = mock_id };
+
+	return ioctl(e->mock, IOASID_MOCK_DEVICE_DEL, &a);
+}
+
+/* Address spaces: alloc, fixed and kernel-chosen maps, ranges, unmap, destroy. */
+static int scenario_ioas(struct env *e)
+{
+	struct ioasid_iova_range r[4];
+	__u64 iova = 0, unmapped;
+	__u32 ioas = 0, ioas2 = 0;
+
+	STEP(ioas_alloc(e->fd, &ioas));
+	STEP(ioas_alloc(e->fd, &ioas2));
+	STEP(map_at(e->fd, ioas, e->buf, LEN, G));
+	STEP(map(e->fd, ioas, RW, e->buf, LEN / 2, &iova));
+	STEP(map_at(e->fd, ioas2, e->buf, LEN, G));
+	STEP(iova_ranges(e->fd, ioas, r, 4));
+	STEP(unmap(e->fd, ioas, iova, LEN / 2, &unmapped));
+	STEP(destroy(e->fd, ioas));
+	return 0;
+}
+
+/* Attach with replay into a first and a second (incompatible IOMMU) domain, group mate. */
+static int scenario_attach(struct env *e)
+{
+	__u32 m1 = 0, d1 = 0, m2 = 0, d2 = 0, m3 = 0, d3 = 0, ioas = 0;
+	__u64 unmapped;
+
+	STEP(ioas_alloc(e->fd, &ioas));
+	STEP(map_at(e->fd, ioas, e->buf, LEN, G));
+	STEP(mock_add(e, 0, 0, 0, 0, &m1, &d1));
+	STEP(attach(e->fd, d1, ioas));
+	STEP(mock_add(e, 0, 0, 1, 0, &m2, &d2));
+	STEP(attach(e->fd, d2, ioas));
+	STEP(mock_add(e, 0, 0, 0, m1, &m3, &d3));
+	STEP(attach(e->fd, d3, ioas));
+	STEP(map_at(e->fd, ioas, e->buf, SZ_4K, G + LEN));
+	STEP(unmap(e->fd, ioas, G, LEN, &unmapped));
+	STEP(detach(e->fd, d2));
+	STEP(mock_del(e, m3));
+	return 0;
+}
+
+/* PASIDs: namespace, alloc, attach, replace, detach, free, unplug with one attached. */
+static int scenario_pasid(struct env *e)
+{
+	struct ioasid_pasid_ns_alloc na = { .argsz = sizeof(na) };
+	struct ioasid_pasid_alloc pa = { .argsz = sizeof(pa) };
+	struct ioasid_device_pasid_attach at = { .argsz = sizeof(at) };
+	struct ioasid_device_pasid_detach dt = { .argsz = sizeof(dt) };
+	struct ioasid_pasid_free pf = { .argsz = sizeof(pf) };
+	__u32 m = 0, d = 0, ioas = 0, ioas2 = 0, p1, p2;
+
+	STEP(ioas_alloc(e->fd, &ioas));
+	STEP(ioas_alloc(e->fd, &ioas2));
+	STEP(map_at(e->fd, ioas, e->buf, LEN, G));
+	STEP(mock_add(e, IOASID_MOCK_DEVICE_INTENT_PASID, 20, 0, 0, &m, &d));
+	STEP(ioctl(e->fd, IOASID_PASID_NS_ALLOC, &na));
+	pa.ns_id = na.out_ns_id;
+	pa.dev_id = d;
+	STEP(ioctl(e->fd, IOASID_PASID_ALLOC, &pa));
+	p1 = pa.out_pasid;
+	STEP(ioctl(e->fd, IOASID_PASID_ALLOC, &pa));
+	p2 = pa.out_pasid;
+	at.dev_id = d;
+	at.ns_id = na.out_ns_id;
+	at.pasid = p1;
+	at.ioas_id = ioas;
+	STEP(ioctl(e->fd, IOASID_DEVICE_PASID_ATTACH, &at));
+	at.flags = IOASID_PASID_ATTACH_REPLACE;
+	at.ioas_id = ioas2;
+	STEP(ioctl(e->fd, IOASID_DEVICE_PASID_ATTACH, &at));
+	dt.dev_id = d;
+	dt.ns_id = na.out_ns_id;
+	dt.pasid = p1;
+	STEP(ioctl(e->fd, IOASID_DEVICE_PASID_DETACH, &dt));
+	pf.ns_id = na.out_ns_id;
+	pf.pasid = p1;
+	STEP(ioctl(e->fd, IOASID_PASID_FREE, &pf));
+	at.flags = 0;
+	at.pasid = p2;
+	STEP(ioctl(e->fd, IOASID_DEVICE_PASID_ATTACH, &at));
+	STEP(mock_del(e, m));
+	return 0;
+}
+
+/* Nesting: child, table bound per RID and per PASID, invalidations, unbind. */
+static int scenario_nested(struct env *e)
+{
+	struct ioasid_nested_alloc na = { .argsz = sizeof(na), .format = IOASID_FORMAT_MOCK };
+	struct ioasid_pasid_ns_alloc ns = { .argsz = sizeof(ns) };
+	struct ioasid_pasid_alloc pa = { .argsz = sizeof(pa) };
+	struct ioasid_bind_table b = {
+		.argsz = sizeof(b), .version = IOASID_BIND_VERSION_1, .format = IOASID_FORMAT_MOCK,
+		.table.mock.table = G,
+	};
+	struct ioasid_unbind_table u = { .argsz = sizeof(u) };
+	struct ioasid_inval_mock all = { .flags = IOASID_INVAL_MOCK_ALL };
+	struct ioasid_cache_invalidate inv = {
+		.argsz = sizeof(inv), .entry_len = sizeof(all), .entry_num = 1,
+		.entries = (uintptr_t)&all,
+	};
+	__u32 m = 0, d = 0, parent = 0;
+
+	STEP(ioas_alloc(e->fd, &parent));
+	STEP(map_at(e->fd, parent, e->buf, LEN, G));
+	STEP(mock_add(e, IOASID_MOCK_DEVICE_INTENT_PASID, 20, 0, 0, &m, &d));
+	na.parent_id = parent;
+	STEP(ioctl(e->fd, IOASID_NESTED_ALLOC, &na));
+	b.child_id = na.out_child_id;
+	b.dev_id = d;
+	STEP(ioctl(e->fd, IOASID_BIND_TABLE, &b));
+	STEP(ioctl(e->fd, IOASID_PASID_NS_ALLOC, &ns));
+	pa.ns_id = ns.out_ns_id;
+	pa.dev_id = d;
+	STEP(ioctl(e->fd, IOASID_PASID_ALLOC, &pa));
+	b.flags = IOASID_BIND_PASID;
+	b.ns_id = ns.out_ns_id;
+	b.pasid = pa.out_pasid;
+	STEP(ioctl(e->fd, IOASID_BIND_TABLE, &b));
+	inv.child_id = na.out_child_id;
+	STEP(ioctl(e->fd, IOASID_CACHE_INVALIDATE, &inv));
+	u.child_id = na.out_child_id;
+	u.dev_id = d;
+	STEP(ioctl(e->fd, IOASID_UNBIND_TABLE, &u));
+	STEP(map_at(e->fd, parent, e->buf, SZ_4K, G + LEN));
+	STEP(mock_del(e, m));
+	return 0;
+}
+
+/* Fault queue: routed address space, delivered, read and answered faults, one pending. */
+static int scenario_fault(struct env *e)
+{
+	struct ioasid_fault_queue_alloc qa = { .argsz = sizeof(qa) };
+	struct ioasid_ioas_alloc ia = { .argsz = sizeof(ia), .flags = IOASID_IOAS_ALLOC_FAULT_QUEUE };
+	struct ioasid_mock_page_request pr = {
+		.argsz = sizeof(pr), .flags = IOASID_MOCK_PAGE_REQUEST_LAST_PAGE,
+		.perm = IOASID_MOCK_PERM_READ, .addr = 0x5000,
+	};
+	struct ioasid_fault_response resp = { .code = IOASID_FAULT_RESPONSE_SUCCESS };
+	struct ioasid_fault f;
+	__u32 m = 0, d = 0, m2 = 0, d2 = 0;
+
+	STEP(ioctl(e->fd, IOASID_FAULT_QUEUE_ALLOC, &qa));
+	ia.fault_queue_id = qa.out_queue_id;
+	STEP(ioctl(e->fd, IOASID_IOAS_ALLOC, &ia));
+	STEP(map_at(e->fd, ia.out_ioas_id, e->buf, LEN, G));
+	STEP(mock_add(e, IOASID_MOCK_DEVICE_PRI, 0, 0, 0, &m, &d));
+	STEP(mock_add(e, IOASID_MOCK_DEVICE_PRI, 0, 0, m, &m2, &d2));
+	STEP(attach(e->fd, d, ia.out_ioas_id));
+	STEP(attach(e->fd, d2, ia.out_ioas_id));
+	pr.mock_id = m2;
+	pr.grpid = 1;
+	STEP(ioctl(e->mock, IOASID_MOCK_PAGE_REQUEST, &pr));
+	STEP(read(qa.out_fd, &f, sizeof(f)));
+	resp.cookie = f.cookie;
+	STEP(write(qa.out_fd, &resp, sizeof(resp)));
+	pr.grpid = 2;
+	STEP(ioctl(e->mock, IOASID_MOCK_PAGE_REQUEST, &pr));
+	pr.mock_id = m;
+	STEP(ioctl(e->mock, IOASID_MOCK_PAGE_REQUEST, &pr));
+	STEP(mock_del(e, m2));
+	/* One fault left pending: answered when everything is closed. */
+	return 0;
+}
+
+static int set_fail_nth(int procfd, unsigned int nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", nth);
+
+	return pwrite(procfd, buf, len, 0) == len ? 0 : -1;
+}
+
+/* How a child run ended (its exit status). */
+enum outcome {
+	INJECTED = 0,		/* the injected failure was reached and handled */
+	RAN_THROUGH = 1,	/* nothing failed: the injection point was never reached */
+	SETUP_FAILED = 2,
+	WRONG_ERRNO = 3,	/* a step failed with something other than ENOMEM */
+	FAILED_UNINJECTED = 4,	/* a step failed although nothing was injected */
+};
+
+/* One run with the @nth injection point failing (0: none), in a child process. */
+static enum outcome run_once(int (*scenario)(struct env *), unsigned int nth)
+{
+	struct env e = { 0 };
+	char remaining[16] = "";
+	int procfd, ret, err, status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return SETUP_FAILED;
+	if (pid > 0) {
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+			return SETUP_FAILED;
+		return WEXITSTATUS(status);
+	}
+	e.fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	e.mock = open("/dev/ioasid-mock", O_RDWR | O_CLOEXEC);
+	e.buf = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		     -1, 0);
+	procfd = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (e.fd < 0 || e.mock < 0 || e.buf == MAP_FAILED || procfd < 0)
+		_exit(SETUP_FAILED);
+	if (nth && set_fail_nth(procfd, nth))
+		_exit(SETUP_FAILED);
+	ret = scenario(&e);
+	err = errno;
+	/* Reading it back gives what was left: "0" once the failure was injected. */
+	if (nth && pread(procfd, remaining, sizeof(remaining) - 1, 0) <= 0)
+		strcpy(remaining, "1");
+	set_fail_nth(procfd, 0);
+	close(e.mock);
+	close(e.fd);
+	/*
+	 * ENOMEM, but for a mock device whose IOMMU probe failed: the IOMMU core leaves it
+	 * without an IOMMU, which the mock reports as ENODEV.
+	 */
+	if (ret && err != ENOMEM && !(err == ENODEV && !strncmp(e.step, "mock_add", 8))) {
+		fprintf(stderr, "# nth %u: %s failed with %s\n", nth, e.step, strerror(err));
+		_exit(!nth || atoi(remaining) ? FAILED_UNINJECTED : WRONG_ERRNO);
+	}
+	if (ret && (!nth || atoi(remaining))) {
+		fprintf(stderr, "# nth %u: %s failed, nothing injected\n", nth, e.step);
+		_exit(FAILED_UNINJECTED);
+	}
+	_exit(nth && !atoi(remaining) ? INJECTED : RAN_THROUGH);
+}
+
+/* Sweeps every injection point of @scenario; the number reached, or -1 on a failure. */
+static int sweep(struct __test_metadata *_metadata, int (*scenario)(struct env *))
+{
+	unsigned int nth;
+
+	if (access("/proc/thread-self/fail-nth", W_OK) ||
+	    access("/sys/kernel/debug/failslab/ignore-gfp-wait", W_OK))
+		return -1;
+	EXPECT_EQ(RAN_THROUGH, run_once(scenario, 0));
+	for (nth = 1; nth < MAX_NTH; nth++) {
+		long pinned = pinned_pages();
+		enum outcome o = run_once(scenario, nth);
+
+		/* Whatever failed, once all is closed no page stays pinned. */
+		EXPECT_EQ(pinned, pinned_pages());
+		if (o == RAN_THROUGH)
+			break;
+		if (o != INJECTED) {
+			fprintf(stderr, "# nth %u ended with outcome %d\n", nth, o);
+			return -1;
+		}
+	}
+	EXPECT_GT(MAX_NTH, nth);
+	printf("# %u injection points reached\n", nth - 1);
+	return nth - 1;
+}
+
+static void writefile(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, val, strlen(val)) < 0)
+			perror(path);
+		close(fd);
+	}
+}
+
+FIXTURE(fail_nth) {
+	int unused;
+};
+
+FIXTURE_SETUP(fail_nth)
+{
+	/* Every allocation may be failed, sleeping or not, and quietly. */
+	writefile("/sys/kernel/debug/failslab/ignore-gfp-wait", "N");
+	writefile("/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N");
+	writefile("/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem", "N");
+	writefile("/sys/kernel/debug/failslab/verbose", "0");
+	writefile("/sys/kernel/debug/fail_page_alloc/verbose", "0");
+}
+
+FIXTURE_TEARDOWN(fail_nth)
+{
+}
+
+TEST_F(fail_nth, ioas)
+{
+	EXPECT_LT(0, sweep(_metadata, scenario_ioas));
+}
+
+TEST_F(fail_nth, attach_with_replay)
+{
+	EXPECT_LT(0, sweep(_metadata, scenario_attach));
+}
+
+TEST_F(fail_nth, pasid)
+{
+	EXPECT_LT(0, sweep(_metadata, scenario_pasid));
+}
+
+TEST_F(fail_nth, nested)
+{
+	EXPECT_LT(0, sweep(_metadata, scenario_nested));
+}
+
+TEST_F(fail_nth, fault_queue)
+{
+	EXPECT_LT(0, sweep(_metadata, scenario_fault));
+}
+
+TEST_HARNESS_MAIN
