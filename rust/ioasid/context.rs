@@ -13,8 +13,7 @@
 
 use core::sync::atomic::Ordering;
 use kernel::{
-    bindings,
-    current,
+    bindings, current,
     fs::{
         file::FileDescriptorReservation,
         File, //
@@ -39,7 +38,7 @@ use crate::{
         DeviceAccess,
         IOASID_FOPS, //
     },
-    iommu::Prot,
+    fault::FaultQueue,
     ioas::{
         self,
         nested::{
@@ -49,11 +48,11 @@ use crate::{
         Ioas,
         MapToken, //
     },
+    iommu::Prot,
     object::{
         Object,
         ObjectTable, //
     },
-    fault::FaultQueue,
     pasid::PasidNs,
     pin::{
         PinAccount,
@@ -86,7 +85,10 @@ impl MiscDevice for Context {
         IOASID_FOPS.store(fops.cast_mut(), Ordering::Release);
         // Memory is pinned from, and accounted to, the process that opens the context.
         let mm = ARef::from(&**current!().mm().ok_or(EINVAL)?);
-        let account = Arc::pin_init(new_mutex!(PinAccount::new(mm, UserCharge::current())), GFP_KERNEL)?;
+        let account = Arc::pin_init(
+            new_mutex!(PinAccount::new(mm, UserCharge::current())),
+            GFP_KERNEL,
+        )?;
         KBox::try_pin_init(
             try_pin_init!(Context {
                 objects <- new_mutex!(ObjectTable::new()),
@@ -120,7 +122,10 @@ impl Context {
                     let mut objects = self.objects.lock();
                     let queue = queue.map(|q| objects.fault_queue(q)).transpose()?;
                     objects.insert_with(node, |id| {
-                        Ok(Object::Ioas(Ioas::new(self.account.clone(), queue.map(|q| (q, id)))?))
+                        Ok(Object::Ioas(Ioas::new(
+                            self.account.clone(),
+                            queue.map(|q| (q, id)),
+                        )?))
                     })?
                 };
                 arg.out_ioas_id = id;
@@ -201,11 +206,19 @@ impl Context {
             } => {
                 let (dev, ns, ioas) = {
                     let objects = self.objects.lock();
-                    (objects.device(dev_id)?, objects.pasid_ns(ns_id)?, objects.ioas(ioas_id)?)
+                    (
+                        objects.device(dev_id)?,
+                        objects.pasid_ns(ns_id)?,
+                        objects.ioas(ioas_id)?,
+                    )
                 };
                 dev.attach_pasid(ns, pasid, ioas, replace)?;
             }
-            Request::DevicePasidDetach { dev_id, ns_id, pasid } => {
+            Request::DevicePasidDetach {
+                dev_id,
+                ns_id,
+                pasid,
+            } => {
                 let (dev, ns) = {
                     let objects = self.objects.lock();
                     (objects.device(dev_id)?, objects.pasid_ns(ns_id)?)
@@ -219,7 +232,11 @@ impl Context {
                     let parent = objects.ioas(arg.parent_id)?;
                     let queue = queue.map(|q| objects.fault_queue(q)).transpose()?;
                     objects.insert_with(node, |id| {
-                        Ok(Object::Child(Child::new(parent, arg.format, queue.map(|q| (q, id)))?))
+                        Ok(Object::Child(Child::new(
+                            parent,
+                            arg.format,
+                            queue.map(|q| (q, id)),
+                        )?))
                     })?
                 };
                 arg.out_child_id = id;
@@ -254,7 +271,9 @@ impl Context {
                         objects.device(d)?;
                     }
                     let pasid = match pasid {
-                        Some((ns_id, v)) => Some((Arc::as_ptr(&objects.pasid_ns(ns_id)?) as usize, v)),
+                        Some((ns_id, v)) => {
+                            Some((Arc::as_ptr(&objects.pasid_ns(ns_id)?) as usize, v))
+                        }
                         None => None,
                     };
                     (objects.child(arg.child_id)?, pasid)
@@ -270,7 +289,10 @@ impl Context {
                 let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
                 let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
                 let (queue, file) = FaultQueue::new(eventfd)?;
-                let id = self.objects.lock().insert(node, Object::FaultQueue(queue))?;
+                let id = self
+                    .objects
+                    .lock()
+                    .insert(node, Object::FaultQueue(queue))?;
                 arg.out_queue_id = id;
                 arg.out_fd = fd.reserved_fd() as i32;
                 self.publish(id, arg.write_back())?;
@@ -329,7 +351,12 @@ impl Context {
         if current!().mm().map(|mm| mm.as_raw()) != Some(opener) {
             return Err(EPERM);
         }
-        let (pages, pre) = PinnedPages::pin(request.user_va, request.npages, request.writable, &self.account)?;
+        let (pages, pre) = PinnedPages::pin(
+            request.user_va,
+            request.npages,
+            request.writable,
+            &self.account,
+        )?;
         let prot = Prot::new(request.readable, request.writable);
         let made = ioas.map(pages, pre, prot, request.placement)?;
         Ok((ioas, made))
@@ -348,7 +375,12 @@ impl Context {
     }
 
     /// Gives the device `owner` holds an ID in this context (for `ioasid_bind_device`).
-    pub(crate) fn add_device(&self, access: DeviceAccess, file: ARef<File>, intent: u32) -> Result<Arc<BoundDevice>> {
+    pub(crate) fn add_device(
+        &self,
+        access: DeviceAccess,
+        file: ARef<File>,
+        intent: u32,
+    ) -> Result<Arc<BoundDevice>> {
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut bound = None;
         self.objects.lock().insert_with(node, |id| {

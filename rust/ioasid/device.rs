@@ -28,14 +28,7 @@ use kernel::{
 
 use crate::{
     context::Context,
-    uapi::raw::{
-        ioasid_device_info,
-        IOASID_DEVICE_INTENT_PASID,
-        IOASID_DEVICE_INTENT_RID,
-        IOASID_DEVICE_INTENT_SW_TABLE,
-        IOASID_DEVICE_INFO_GROUP_SHARED,
-        IOASID_DEVICE_INFO_NESTING, //
-    },
+    ioas::nested::Child,
     ioas::Ioas,
     iommu::{
         AttachHandle,
@@ -43,8 +36,15 @@ use crate::{
         Domain,
         MOCK_HW_INFO_TYPE, //
     },
-    ioas::nested::Child,
     pasid::PasidNs,
+    uapi::raw::{
+        ioasid_device_info,
+        IOASID_DEVICE_INFO_GROUP_SHARED,
+        IOASID_DEVICE_INFO_NESTING, //
+        IOASID_DEVICE_INTENT_PASID,
+        IOASID_DEVICE_INTENT_RID,
+        IOASID_DEVICE_INTENT_SW_TABLE,
+    },
     uapi::raw::{
         IOASID_FORMAT_AMD_V2,
         IOASID_FORMAT_ARM_SMMUV3,
@@ -54,11 +54,11 @@ use crate::{
     },
 };
 
-
 /// The `file_operations` of /dev/ioasid files, recorded by every open, so that a file
 /// handed in by a driver can be recognised as ours. No ioasid file exists before the
 /// first open has stored it.
-pub(crate) static IOASID_FOPS: AtomicPtr<bindings::file_operations> = AtomicPtr::new(core::ptr::null_mut());
+pub(crate) static IOASID_FOPS: AtomicPtr<bindings::file_operations> =
+    AtomicPtr::new(core::ptr::null_mut());
 
 /// How a bound device reaches its address space.
 pub(crate) enum DeviceAccess {
@@ -188,7 +188,12 @@ pub(crate) struct BoundDevice {
 
 impl BoundDevice {
     /// A binding of a device that reaches memory through `access`, under `id`.
-    pub(crate) fn new(access: DeviceAccess, file: ARef<File>, id: u32, intent: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        access: DeviceAccess,
+        file: ARef<File>,
+        id: u32,
+        intent: u32,
+    ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 file,
@@ -249,13 +254,22 @@ impl BoundDevice {
     /// Errors: `EOPNOTSUPP` no PASID capability, `ENOENT` unbound or no such PASID,
     /// `EBUSY` attached and not `replace`, `EINVAL` the physical PASID is beyond the
     /// device's width, and those of [`Ioas::attach_pasid`].
-    pub(crate) fn attach_pasid(&self, ns: Arc<PasidNs>, vpasid: u32, ioas: Arc<Ioas>, replace: bool) -> Result {
+    pub(crate) fn attach_pasid(
+        &self,
+        ns: Arc<PasidNs>,
+        vpasid: u32,
+        ioas: Arc<Ioas>,
+        replace: bool,
+    ) -> Result {
         let mut state = self.state.lock();
         state.pasid_owner(self.intent)?;
         if state.tables.iter().any(|t| t.is(Some((&ns, vpasid)))) {
             return Err(EBUSY);
         }
-        let old = state.pasids.iter().position(|a| Arc::ptr_eq(&a.ns, &ns) && a.vpasid == vpasid);
+        let old = state
+            .pasids
+            .iter()
+            .position(|a| Arc::ptr_eq(&a.ns, &ns) && a.vpasid == vpasid);
         if let Some(i) = old {
             if !replace {
                 return Err(EBUSY);
@@ -327,10 +341,18 @@ impl BoundDevice {
             None => state.attached.is_some(),
             Some((ns, v)) => {
                 state.pasid_owner(self.intent)?;
-                state.pasids.iter().any(|a| Arc::ptr_eq(&a.ns, ns) && a.vpasid == *v)
+                state
+                    .pasids
+                    .iter()
+                    .any(|a| Arc::ptr_eq(&a.ns, ns) && a.vpasid == *v)
             }
         };
-        if busy || state.tables.iter().any(|t| t.is(pasid.as_ref().map(|(ns, v)| (ns, *v)))) {
+        if busy
+            || state
+                .tables
+                .iter()
+                .any(|t| t.is(pasid.as_ref().map(|(ns, v)| (ns, *v))))
+        {
             return Err(EBUSY);
         }
         let handle = AttachHandle::new(child.fault_route(self.id), owner)?;
@@ -374,7 +396,9 @@ impl BoundDevice {
         let domain = match bound {
             Ok(domain) => domain,
             Err(e) => {
-                child.parent().put_nest_parent(owner, ppasid.unwrap_or(0), &parent);
+                child
+                    .parent()
+                    .put_nest_parent(owner, ppasid.unwrap_or(0), &parent);
                 put_pasid();
                 return Err(e);
             }
@@ -399,7 +423,11 @@ impl BoundDevice {
     /// Unbinds the table bound for the device (`pasid`: for that PASID) in `child`.
     ///
     /// Errors: `EINVAL` none is bound, `ENOENT` unbound device.
-    pub(crate) fn unbind_table(&self, child: &Arc<Child>, pasid: Option<(&Arc<PasidNs>, u32)>) -> Result {
+    pub(crate) fn unbind_table(
+        &self,
+        child: &Arc<Child>,
+        pasid: Option<(&Arc<PasidNs>, u32)>,
+    ) -> Result {
         let mut state = self.state.lock();
         state.access.as_ref().ok_or(ENOENT)?;
         let i = state
@@ -482,7 +510,10 @@ impl BoundDevice {
 
     /// Fills the `out_` fields of `IOASID_DEVICE_GET_INFO` and returns the device's
     /// reserved IOVA ranges and the nesting formats its IOMMU takes.
-    pub(crate) fn info(&self, info: &mut ioasid_device_info) -> Result<(KVec<(u64, u64)>, KVec<u32>)> {
+    pub(crate) fn info(
+        &self,
+        info: &mut ioasid_device_info,
+    ) -> Result<(KVec<(u64, u64)>, KVec<u32>)> {
         info.out_intent = self.intent;
         let state = self.state.lock();
         let DeviceAccess::Iommu(owner) = state.access.as_ref().ok_or(ENOENT)? else {
@@ -586,7 +617,11 @@ pub unsafe extern "C" fn ioasid_bind_device(
 /// # Safety
 ///
 /// As for [`ioasid_bind_device`].
-pub(crate) unsafe fn bind(file: *mut bindings::file, dev: *mut bindings::device, intent: u32) -> Result<Arc<BoundDevice>> {
+pub(crate) unsafe fn bind(
+    file: *mut bindings::file,
+    dev: *mut bindings::device,
+    intent: u32,
+) -> Result<Arc<BoundDevice>> {
     // SAFETY: `file` is valid by the caller's guarantee.
     let file = unsafe { ioasid_file(file)? };
     // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
@@ -634,7 +669,13 @@ pub(crate) fn unbind(bound: Arc<BoundDevice>) {
 /// writes of `len` bytes for the duration of the call.
 #[no_mangle]
 #[allow(unreachable_pub)] // Called from C drivers.
-pub unsafe extern "C" fn ioasid_access_rw(idev: *mut c_void, iova: u64, buf: *mut c_void, len: usize, write: bool) -> c_int {
+pub unsafe extern "C" fn ioasid_access_rw(
+    idev: *mut c_void,
+    iova: u64,
+    buf: *mut c_void,
+    len: usize,
+    write: bool,
+) -> c_int {
     // SAFETY: `idev` is a live `Arc<BoundDevice>` pointer the caller keeps for the call.
     let bound = unsafe { &*idev.cast_const().cast::<BoundDevice>() };
     if len == 0 {

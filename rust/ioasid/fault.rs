@@ -14,15 +14,14 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     fs::File,
-    new_mutex,
-    new_poll_condvar,
+    new_mutex, new_poll_condvar,
     prelude::*,
     sync::{
+        aref::ARef,
         poll::{
             PollCondVar,
             PollTable, //
         },
-        aref::ARef,
         Arc,
         Mutex, //
     },
@@ -33,13 +32,8 @@ use kernel::{
 };
 
 use crate::uapi::raw::{
-    ioasid_fault,
-    ioasid_fault_response,
-    IOASID_FAULT_LAST_PAGE,
-    IOASID_FAULT_PASID_VALID,
-    IOASID_FAULT_QUEUE_DEPTH,
-    IOASID_FAULT_RESPONSE_FAILURE,
-    IOASID_FAULT_RESPONSE_INVALID,
+    ioasid_fault, ioasid_fault_response, IOASID_FAULT_LAST_PAGE, IOASID_FAULT_PASID_VALID,
+    IOASID_FAULT_QUEUE_DEPTH, IOASID_FAULT_RESPONSE_FAILURE, IOASID_FAULT_RESPONSE_INVALID,
     IOASID_FAULT_RESPONSE_SUCCESS,
 };
 
@@ -50,9 +44,15 @@ unsafe impl kernel::transmute::FromBytes for ioasid_fault_response {}
 
 const _: () = {
     assert!(IOASID_FAULT_PASID_VALID == bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID);
-    assert!(IOASID_FAULT_RESPONSE_SUCCESS == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_SUCCESS);
-    assert!(IOASID_FAULT_RESPONSE_INVALID == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_INVALID);
-    assert!(IOASID_FAULT_RESPONSE_FAILURE == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_FAILURE);
+    assert!(
+        IOASID_FAULT_RESPONSE_SUCCESS == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_SUCCESS
+    );
+    assert!(
+        IOASID_FAULT_RESPONSE_INVALID == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_INVALID
+    );
+    assert!(
+        IOASID_FAULT_RESPONSE_FAILURE == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_FAILURE
+    );
 };
 
 const RECORD: usize = size_of::<ioasid_fault>();
@@ -172,7 +172,14 @@ impl FaultQueue {
         let flags = bindings::O_RDWR as c_int;
         // SAFETY: the fops are a static; `private` is ours to give to the file, whose
         // `release` takes it back.
-        let file = unsafe { anon_inode_getfile(c"[ioasid-fault]".as_ptr().cast(), FOPS.get(), private.cast(), flags) };
+        let file = unsafe {
+            anon_inode_getfile(
+                c"[ioasid-fault]".as_ptr().cast(),
+                FOPS.get(),
+                private.cast(),
+                flags,
+            )
+        };
         let file = match kernel::error::from_err_ptr(file) {
             Ok(file) => file,
             Err(e) => {
@@ -189,7 +196,11 @@ impl FaultQueue {
     /// `(unread records, pending groups, overflows)`.
     pub(crate) fn status(&self) -> (u32, u32, u64) {
         let inner = self.inner.lock();
-        (inner.records.len() as u32, inner.pending.len() as u32, inner.overflows)
+        (
+            inner.records.len() as u32,
+            inner.pending.len() as u32,
+            inner.overflows,
+        )
     }
 
     /// Takes a complete page request group for `route` (through attach `handle`).
@@ -201,7 +212,12 @@ impl FaultQueue {
     ///
     /// `group` is a live group the core hands over; on success it is ours until
     /// answered with `iopf_group_response` and freed with `iopf_free_group`.
-    unsafe fn deliver(&self, group: *mut bindings::iopf_group, route: &Route, handle: usize) -> Result {
+    unsafe fn deliver(
+        &self,
+        group: *mut bindings::iopf_group,
+        route: &Route,
+        handle: usize,
+    ) -> Result {
         // SAFETY: a live group (caller) has the live fault parameter of its device.
         let dev = unsafe { (*(*group).fault_param).dev } as usize;
         let mut inner = self.inner.lock();
@@ -291,7 +307,14 @@ impl FaultQueue {
     /// Errors: `ENOMEM`.
     pub(crate) fn join(&self, handle: usize, dev: usize, dev_id: u32) -> Result {
         let mut inner = self.inner.lock();
-        inner.members.push(Member { handle, dev, dev_id }, GFP_KERNEL)?;
+        inner.members.push(
+            Member {
+                handle,
+                dev,
+                dev_id,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(())
     }
 
@@ -324,7 +347,11 @@ impl FaultQueue {
             return Err(EINVAL);
         }
         let mut inner = self.inner.lock();
-        let i = inner.pending.iter().position(|p| p.cookie == r.cookie).ok_or(ENOENT)?;
+        let i = inner
+            .pending
+            .iter()
+            .position(|p| p.cookie == r.cookie)
+            .ok_or(ENOENT)?;
         let p = inner.pending.remove(i).map_err(|_| ENOENT)?;
         inner.records.retain(|rec| rec.cookie != r.cookie);
         Self::answer(p, r.code);
@@ -384,7 +411,9 @@ impl FaultQueue {
     /// group was answered or aborted meanwhile.
     fn put_back(&self, mut taken: KVec<ioasid_fault>) {
         let mut inner = self.inner.lock();
-        let Inner { records, pending, .. } = &mut *inner;
+        let Inner {
+            records, pending, ..
+        } = &mut *inner;
         taken.retain(|r| pending.iter().any(|p| p.cookie == r.cookie));
         if taken.extend_from_slice(records, GFP_KERNEL).is_err() {
             // Without memory for both, the records already queued stay; the groups of
@@ -462,7 +491,12 @@ unsafe fn queue_of<'a>(file: *mut bindings::file) -> &'a FaultQueue {
     unsafe { &*(*file).private_data.cast::<FaultQueue>() }
 }
 
-unsafe extern "C" fn fq_read(file: *mut bindings::file, buf: *mut c_char, count: usize, _pos: *mut bindings::loff_t) -> isize {
+unsafe extern "C" fn fq_read(
+    file: *mut bindings::file,
+    buf: *mut c_char,
+    count: usize,
+    _pos: *mut bindings::loff_t,
+) -> isize {
     // SAFETY: the VFS calls with a live file of ours.
     // SAFETY: the VFS passes a live file for the duration of the call.
     let f = unsafe { File::from_raw_file(file) };
@@ -472,7 +506,12 @@ unsafe extern "C" fn fq_read(file: *mut bindings::file, buf: *mut c_char, count:
     }
 }
 
-unsafe extern "C" fn fq_write(file: *mut bindings::file, buf: *const c_char, count: usize, _pos: *mut bindings::loff_t) -> isize {
+unsafe extern "C" fn fq_write(
+    file: *mut bindings::file,
+    buf: *const c_char,
+    count: usize,
+    _pos: *mut bindings::loff_t,
+) -> isize {
     // SAFETY: as for `fq_read`.
     match unsafe { queue_of(file) }.write(buf as usize, count) {
         Ok(n) => n as isize,
@@ -480,11 +519,15 @@ unsafe extern "C" fn fq_write(file: *mut bindings::file, buf: *const c_char, cou
     }
 }
 
-unsafe extern "C" fn fq_poll(file: *mut bindings::file, table: *mut bindings::poll_table_struct) -> bindings::__poll_t {
+unsafe extern "C" fn fq_poll(
+    file: *mut bindings::file,
+    table: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
     // SAFETY: as for `fq_read`.
     let queue = unsafe { queue_of(file) };
     // SAFETY: the VFS passes a valid (or null) table for this call; `file` is live.
-    unsafe { PollTable::from_raw(table) }.register_wait(unsafe { File::from_raw_file(file) }, &queue.readable);
+    unsafe { PollTable::from_raw(table) }
+        .register_wait(unsafe { File::from_raw_file(file) }, &queue.readable);
     queue.poll_mask()
 }
 

@@ -61,7 +61,10 @@ unsafe extern "C" {
         group: *mut bindings::iommu_group,
         handle: *mut bindings::iommu_attach_handle,
     ) -> c_int;
-    fn iommu_detach_group_handle(domain: *mut bindings::iommu_domain, group: *mut bindings::iommu_group);
+    fn iommu_detach_group_handle(
+        domain: *mut bindings::iommu_domain,
+        group: *mut bindings::iommu_group,
+    );
     /// Moves (device, PASID) to another domain in one step (drivers/iommu/iommu-priv.h).
     fn iommu_replace_device_pasid(
         domain: *mut bindings::iommu_domain,
@@ -92,7 +95,13 @@ pub(crate) struct Prot(u32);
 impl Prot {
     /// Whether it allows writes (`write`) or reads.
     pub(crate) fn allows(self, write: bool) -> bool {
-        self.0 & if write { bindings::IOMMU_WRITE } else { bindings::IOMMU_READ } != 0
+        self.0
+            & if write {
+                bindings::IOMMU_WRITE
+            } else {
+                bindings::IOMMU_READ
+            }
+            != 0
     }
 
     /// Devices may read and/or write.
@@ -134,7 +143,10 @@ impl Domain {
 
     /// A new paging domain that can be the parent (stage 2) of nested domains.
     pub(crate) fn new_nest_parent(owner: &DmaOwner) -> Result<Self> {
-        Self::new_paging_flags(owner, bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT)
+        Self::new_paging_flags(
+            owner,
+            bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT,
+        )
     }
 
     fn new_paging_flags(owner: &DmaOwner, flags: u32) -> Result<Self> {
@@ -153,11 +165,23 @@ impl Domain {
     ///
     /// Errors: `EOPNOTSUPP` the IOMMU has no nesting or not this format, and the driver's.
     /// The nested domain keeps `parent` alive.
-    pub(crate) fn new_nested(owner: &DmaOwner, parent: &Arc<Domain>, format: u32, uptr: usize, len: usize) -> Result<Self> {
+    pub(crate) fn new_nested(
+        owner: &DmaOwner,
+        parent: &Arc<Domain>,
+        format: u32,
+        uptr: usize,
+        len: usize,
+    ) -> Result<Self> {
         // SAFETY: `owner.raw` is a valid, probed device; `parent` is a live domain;
         // `uptr` is a user address the driver only copies from.
         let ptr = unsafe {
-            ioasid_domain_alloc_nested(owner.raw, parent.ptr.as_ptr(), format, uptr as *mut c_void, len)
+            ioasid_domain_alloc_nested(
+                owner.raw,
+                parent.ptr.as_ptr(),
+                format,
+                uptr as *mut c_void,
+                len,
+            )
         };
         let ptr = kernel::error::from_err_ptr(ptr)?;
         Ok(Self {
@@ -168,10 +192,22 @@ impl Domain {
 
     /// Passes `*entry_num` invalidation requests of `format` (each `entry_len` bytes at
     /// user address `uptr`) to the driver; `*entry_num` becomes how many it carried out.
-    pub(crate) fn invalidate_user(&self, format: u32, uptr: usize, entry_len: u32, entry_num: &mut u32) -> Result {
+    pub(crate) fn invalidate_user(
+        &self,
+        format: u32,
+        uptr: usize,
+        entry_len: u32,
+        entry_num: &mut u32,
+    ) -> Result {
         // SAFETY: live domain by the invariant; the driver only copies from `uptr`.
         let ret = unsafe {
-            ioasid_domain_invalidate_user(self.ptr.as_ptr(), format, uptr as *mut c_void, entry_len, entry_num)
+            ioasid_domain_invalidate_user(
+                self.ptr.as_ptr(),
+                format,
+                uptr as *mut c_void,
+                entry_len,
+                entry_num,
+            )
         };
         if ret < 0 {
             return Err(Error::from_errno(ret));
@@ -247,7 +283,13 @@ impl Domain {
     ///
     /// `handle` names the attachment in the IOMMU core; it must be new (never used for
     /// another attachment) and outlive the attachment.
-    pub(crate) fn attach_pasid(&self, owner: &DmaOwner, pasid: u32, handle: &AttachHandle, replace: bool) -> Result {
+    pub(crate) fn attach_pasid(
+        &self,
+        owner: &DmaOwner,
+        pasid: u32,
+        handle: &AttachHandle,
+        replace: bool,
+    ) -> Result {
         let handle = handle.raw();
         // SAFETY: live domain by the invariant; we own the device's DMA, and (device,
         // `pasid`) is attached by us only, as the caller says with `replace`; `handle`
@@ -277,7 +319,9 @@ impl Domain {
     /// Errors: as for [`Domain::attach`].
     pub(crate) fn attach_with_handle(&self, owner: &DmaOwner, handle: &AttachHandle) -> Result {
         // SAFETY: as for `attach`; `handle` is fresh and kept until the detach.
-        let ret = unsafe { iommu_attach_group_handle(self.ptr.as_ptr(), owner.group.as_ptr(), handle.raw()) };
+        let ret = unsafe {
+            iommu_attach_group_handle(self.ptr.as_ptr(), owner.group.as_ptr(), handle.raw())
+        };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
@@ -365,7 +409,6 @@ impl DmaOwner {
             _dev: unsafe { Device::get_device(raw) },
         })
     }
-
 }
 
 impl DmaOwner {
@@ -393,7 +436,11 @@ impl DmaOwner {
         // free; the core allocated them with kmalloc.
         let ret = unsafe { bindings::iommu_get_group_resv_regions(self.group.as_ptr(), head_ptr) };
         let mut ranges = KVec::new();
-        let mut result = if ret < 0 { Err(Error::from_errno(ret)) } else { Ok(()) };
+        let mut result = if ret < 0 {
+            Err(Error::from_errno(ret))
+        } else {
+            Ok(())
+        };
         // SAFETY: as above.
         let mut node = unsafe { (*head_ptr).next };
         while node != head_ptr {
@@ -407,7 +454,9 @@ impl DmaOwner {
             let relaxable = region.type_ == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE;
             if !relaxable && region.length > 0 && result.is_ok() {
                 let last = region.start.saturating_add(region.length as u64 - 1);
-                result = ranges.push((region.start, last), GFP_KERNEL).map_err(Error::from);
+                result = ranges
+                    .push((region.start, last), GFP_KERNEL)
+                    .map_err(Error::from);
             }
             node = region.list.next;
         }
@@ -605,7 +654,9 @@ impl AttachHandle {
     /// # Safety
     ///
     /// `raw` is the core's pointer to the handle of a live [`AttachHandle`].
-    pub(crate) unsafe fn route_of<'a>(raw: *mut bindings::iommu_attach_handle) -> Option<&'a Route> {
+    pub(crate) unsafe fn route_of<'a>(
+        raw: *mut bindings::iommu_attach_handle,
+    ) -> Option<&'a Route> {
         // SAFETY: `raw` is the first field of a live `HandleInner` (caller).
         unsafe { (*raw.cast::<HandleInner>()).route.as_ref() }
     }

@@ -57,7 +57,11 @@ impl ObjectTable {
     /// Adds `object` under a new ID, using `node` for the table entry.
     ///
     /// Errors: `ENOSPC` when all 2^32 - 1 IDs are in use.
-    pub(crate) fn insert(&mut self, node: RBTreeNodeReservation<u32, Object>, object: Object) -> Result<u32> {
+    pub(crate) fn insert(
+        &mut self,
+        node: RBTreeNodeReservation<u32, Object>,
+        object: Object,
+    ) -> Result<u32> {
         self.insert_with(node, |_| Ok(object))
     }
 
@@ -95,27 +99,57 @@ impl ObjectTable {
 
     /// The address space with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn ioas(&self, id: u32) -> Result<Arc<Ioas>> {
-        self.get(id, |o| if let Object::Ioas(x) = o { Some(x) } else { None })
+        self.get(id, |o| {
+            if let Object::Ioas(x) = o {
+                Some(x)
+            } else {
+                None
+            }
+        })
     }
 
     /// The bound device with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn device(&self, id: u32) -> Result<Arc<BoundDevice>> {
-        self.get(id, |o| if let Object::Device(x) = o { Some(x) } else { None })
+        self.get(id, |o| {
+            if let Object::Device(x) = o {
+                Some(x)
+            } else {
+                None
+            }
+        })
     }
 
     /// The PASID namespace with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn pasid_ns(&self, id: u32) -> Result<Arc<PasidNs>> {
-        self.get(id, |o| if let Object::PasidNs(x) = o { Some(x) } else { None })
+        self.get(id, |o| {
+            if let Object::PasidNs(x) = o {
+                Some(x)
+            } else {
+                None
+            }
+        })
     }
 
     /// The child address space with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn child(&self, id: u32) -> Result<Arc<Child>> {
-        self.get(id, |o| if let Object::Child(x) = o { Some(x) } else { None })
+        self.get(id, |o| {
+            if let Object::Child(x) = o {
+                Some(x)
+            } else {
+                None
+            }
+        })
     }
 
     /// The fault queue with ID `id` (`ENOENT` unknown, `EINVAL` another type).
     pub(crate) fn fault_queue(&self, id: u32) -> Result<Arc<FaultQueue>> {
-        self.get(id, |o| if let Object::FaultQueue(x) = o { Some(x) } else { None })
+        self.get(id, |o| {
+            if let Object::FaultQueue(x) = o {
+                Some(x)
+            } else {
+                None
+            }
+        })
     }
 
     /// Removes the object with ID `id` for `IOASID_DESTROY` and returns it, to be dropped
@@ -161,7 +195,10 @@ mod tests {
     fn table_with(n: usize) -> Result<(ObjectTable, KVec<u32>)> {
         // SAFETY: `init_mm` is a static that lives for the whole kernel lifetime.
         let mm = unsafe { kernel::mm::Mm::from_raw(&raw mut kernel::bindings::init_mm) };
-        let account = Arc::pin_init(new_mutex!(PinAccount::new(ARef::from(mm), UserCharge::current())), GFP_KERNEL)?;
+        let account = Arc::pin_init(
+            new_mutex!(PinAccount::new(ARef::from(mm), UserCharge::current())),
+            GFP_KERNEL,
+        )?;
         let mut table = ObjectTable::new();
         let mut ids = KVec::new();
         for _ in 0..n {
@@ -200,7 +237,10 @@ mod tests {
         let (mut table, _) = table_with(1)?;
         table.next_id = u32::MAX;
         let ioas = table.ioas(1)?;
-        let a = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas.clone()))?;
+        let a = table.insert(
+            RBTreeNodeReservation::new(GFP_KERNEL)?,
+            Object::Ioas(ioas.clone()),
+        )?;
         let b = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas))?;
         // u32::MAX, then 0 is skipped and so is 1, which is still in use.
         assert_eq!((a, b), (u32::MAX, 2));

@@ -9,8 +9,8 @@
 use core::ptr::NonNull;
 use kernel::{
     alloc::flags::{
-        GFP_KERNEL_ACCOUNT,
         __GFP_NOWARN, //
+        GFP_KERNEL_ACCOUNT,
     },
     bindings,
     mm::Mm,
@@ -111,9 +111,15 @@ impl PinnedPages {
             let start = user_va + done * PAGE_SIZE;
             // SAFETY: `batch` holds `batch.len() >= want` pointers; `pin_user_pages_fast`
             // writes at most `want` there and returns how many.
-            let ret = unsafe { bindings::pin_user_pages_fast(start as _, want as _, flags as _, batch.as_mut_ptr()) };
+            let ret = unsafe {
+                bindings::pin_user_pages_fast(start as _, want as _, flags as _, batch.as_mut_ptr())
+            };
             if ret <= 0 {
-                result = Err(if ret < 0 { Error::from_errno(ret) } else { EFAULT });
+                result = Err(if ret < 0 {
+                    Error::from_errno(ret)
+                } else {
+                    EFAULT
+                });
                 break;
             }
             let got = ret as usize;
@@ -141,7 +147,12 @@ impl PinnedPages {
                 if result.is_err() {
                     // The rest of the batch is pinned but in no run: release it now.
                     // SAFETY: those pages were pinned by the call above, once each.
-                    unsafe { bindings::unpin_user_pages(batch.as_mut_ptr().add(i + 1), (got - i - 1) as _) };
+                    unsafe {
+                        bindings::unpin_user_pages(
+                            batch.as_mut_ptr().add(i + 1),
+                            (got - i - 1) as _,
+                        )
+                    };
                     break;
                 }
             }
@@ -162,7 +173,10 @@ impl PinnedPages {
     /// Records a completed run: its pins are `self`'s from now on. If that fails, the
     /// run is released here (and only here).
     fn push_run(&mut self, (first, _, n): PendingRun) -> Result {
-        if let Err(e) = self.runs.push((self.npages, first, n), GFP_KERNEL_ACCOUNT | __GFP_NOWARN) {
+        if let Err(e) = self
+            .runs
+            .push((self.npages, first, n), GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
+        {
             // SAFETY: the run's pages hold one pin each, recorded nowhere else, so that
             // nobody else releases them.
             unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, false) };
@@ -177,7 +191,9 @@ impl PinnedPages {
     /// context already pins are not charged again.
     fn precharge(&self, pre: &mut Precharge, from: usize, run: Option<PendingRun>) -> Result {
         let shift = PAGE_SIZE.trailing_zeros();
-        let first = self.runs.partition_point(|&(offset, _, n)| offset + n <= from);
+        let first = self
+            .runs
+            .partition_point(|&(offset, _, n)| offset + n <= from);
         let recorded = self.runs[first..].iter().map(|&(offset, page, n)| {
             // SAFETY: `page` is pinned (invariant).
             (offset, unsafe { crate::iommu::page_to_phys(page) }, n)
@@ -196,7 +212,10 @@ impl PinnedPages {
         let shift = PAGE_SIZE.trailing_zeros();
         let mut runs = KVVec::with_capacity(self.runs.len(), GFP_KERNEL_ACCOUNT)?;
         for (_, phys, len) in self.phys_runs() {
-            runs.push((phys >> shift, (phys >> shift) + (len >> shift) as u64), GFP_KERNEL_ACCOUNT)?;
+            runs.push(
+                (phys >> shift, (phys >> shift) + (len >> shift) as u64),
+                GFP_KERNEL_ACCOUNT,
+            )?;
         }
         runs.sort_unstable();
         // Merge overlapping and touching runs, in place.
@@ -229,20 +248,32 @@ impl PinnedPages {
     pub(crate) fn phys_runs(&self) -> impl Iterator<Item = (usize, u64, usize)> + '_ {
         self.runs.iter().map(|&(offset, first, n)| {
             // SAFETY: `first` is pinned (invariant).
-            (offset * PAGE_SIZE, unsafe { crate::iommu::page_to_phys(first) }, n * PAGE_SIZE)
+            (
+                offset * PAGE_SIZE,
+                unsafe { crate::iommu::page_to_phys(first) },
+                n * PAGE_SIZE,
+            )
         })
     }
 
     /// The page at page offset `index` of the range.
     fn page(&self, index: usize) -> Option<*mut bindings::page> {
-        let i = self.runs.partition_point(|&(offset, _, _)| offset <= index).checked_sub(1)?;
+        let i = self
+            .runs
+            .partition_point(|&(offset, _, _)| offset <= index)
+            .checked_sub(1)?;
         let (offset, first, n) = self.runs[i];
         if index >= offset + n {
             return None;
         }
         // SAFETY: `first` is pinned; its run is physically contiguous, so the page
         // `index - offset` frames on is the one pinned there.
-        Some(unsafe { ioasid_pfn_to_page((crate::iommu::page_to_phys(first) >> PAGE_SIZE.trailing_zeros()) + (index - offset) as u64) })
+        Some(unsafe {
+            ioasid_pfn_to_page(
+                (crate::iommu::page_to_phys(first) >> PAGE_SIZE.trailing_zeros())
+                    + (index - offset) as u64,
+            )
+        })
     }
 
     /// Copies between `buf` and the pinned memory at byte `offset`, through the CPU.
@@ -282,7 +313,13 @@ impl Drop for PinnedPages {
 #[allow(improper_ctypes)]
 unsafe extern "C" {
     /// `memcpy_to_page`/`memcpy_from_page`, from `helpers.c`.
-    fn ioasid_page_rw(page: *mut bindings::page, offset: usize, buf: *mut c_void, len: usize, write: bool);
+    fn ioasid_page_rw(
+        page: *mut bindings::page,
+        offset: usize,
+        buf: *mut c_void,
+        len: usize,
+        write: bool,
+    );
     /// `pfn_to_page`, from `helpers.c`.
     fn ioasid_pfn_to_page(pfn: u64) -> *mut bindings::page;
     /// Whether `struct page`s are one virtually contiguous array indexed by page frame
@@ -437,7 +474,10 @@ impl PinAccount {
         let (start, end, users) = match self.users.cursor_lower_bound(&at) {
             Some(c) if *c.current().0 == at => (at, c.current().1.end, c.current().1.users),
             Some(c) => c.peek_prev().map(|(&s, iv)| (s, iv.end, iv.users))?,
-            None => self.users.cursor_back().map(|c| (*c.current().0, c.current().1.end, c.current().1.users))?,
+            None => self
+                .users
+                .cursor_back()
+                .map(|c| (*c.current().0, c.current().1.end, c.current().1.users))?,
         };
         (at < end).then_some((start, end, users))
     }
@@ -507,7 +547,9 @@ impl PinAccount {
                         fresh += to - at;
                         want += 1;
                     }
-                    Some((start, end, _)) => want += usize::from(start < at) + usize::from(to < end),
+                    Some((start, end, _)) => {
+                        want += usize::from(start < at) + usize::from(to < end)
+                    }
                 }
                 at = to;
             }
@@ -524,7 +566,10 @@ impl PinAccount {
         // Room to keep these nodes when their intervals go (best effort: without it they
         // are freed instead).
         let keep = (self.spare.len() + want).min(SPARE_NODES);
-        let _ = self.spare.reserve(keep.saturating_sub(self.spare.len()), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+        let _ = self.spare.reserve(
+            keep.saturating_sub(self.spare.len()),
+            GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
+        );
         let settled = match (fresh as usize).checked_sub(pre) {
             Some(more) => self.account(more, true).inspect_err(|_| {
                 let _ = self.account(pre, false);
@@ -548,7 +593,8 @@ impl PinAccount {
                     None => {
                         // Reserved by the dry walk.
                         if let Some(n) = node() {
-                            self.users.insert(n.into_node(at, Interval { end: to, users: 1 }));
+                            self.users
+                                .insert(n.into_node(at, Interval { end: to, users: 1 }));
                             charged += to - at;
                         }
                     }

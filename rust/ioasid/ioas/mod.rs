@@ -23,15 +23,15 @@ use kernel::{
 };
 
 use crate::{
+    fault::{
+        FaultQueue,
+        Route, //
+    },
     iommu::{
         AttachHandle,
         DmaOwner,
         Domain,
         Prot, //
-    },
-    fault::{
-        FaultQueue,
-        Route, //
     },
     pin::{
         PinAccount,
@@ -46,7 +46,6 @@ pub(crate) mod nested;
 /// IOVAs the kernel picks start here: page 0 is never handed out, so that no kernel-chosen
 /// device address looks like a null pointer.
 const IOVA_FLOOR: u64 = PAGE_SIZE as u64;
-
 
 /// Alignment of every IOVA, length and user address in a mapping.
 pub(crate) const IOVA_ALIGNMENT: u64 = PAGE_SIZE as u64;
@@ -219,7 +218,10 @@ fn map_into(domain: &Domain, iova: u64, pages: &PinnedPages, prot: Prot) -> Resu
 
 impl Ioas {
     /// A new, empty address space whose pins are accounted in `account`.
-    pub(crate) fn new(account: Arc<Mutex<PinAccount>>, faults: Option<(Arc<FaultQueue>, u32)>) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        account: Arc<Mutex<PinAccount>>,
+        faults: Option<(Arc<FaultQueue>, u32)>,
+    ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 inner <- new_mutex!(Inner {
@@ -244,7 +246,13 @@ impl Ioas {
     /// Errors: `EEXIST` a fixed IOVA overlaps a mapping, `EADDRINUSE` it overlaps a range
     /// an attached device reserves, `ENOSPC` no free IOVA range is large enough, `ENOMEM`
     /// (including `RLIMIT_MEMLOCK`).
-    pub(crate) fn map(&self, pages: PinnedPages, pre: Precharge, prot: Prot, placement: Placement) -> Result<MapToken> {
+    pub(crate) fn map(
+        &self,
+        pages: PinnedPages,
+        pre: Precharge,
+        prot: Prot,
+        placement: Placement,
+    ) -> Result<MapToken> {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut inner = self.inner.lock();
@@ -258,7 +266,11 @@ impl Ioas {
                     return Err(EEXIST);
                 }
                 // Checked against the reservations themselves: no allocation on this path.
-                if inner.reserved.iter().any(|r| r.range.0 <= last && iova <= r.range.1) {
+                if inner
+                    .reserved
+                    .iter()
+                    .any(|r| r.range.0 <= last && iova <= r.range.1)
+                {
                     return Err(EADDRINUSE);
                 }
                 iova
@@ -301,7 +313,11 @@ impl Ioas {
     /// made at the same IOVA (after unmapping this one) stays.
     pub(crate) fn unmap_made(&self, token: MapToken) {
         let mut inner = self.inner.lock();
-        if inner.maps.get(&token.iova).is_none_or(|m| m.serial != token.serial) {
+        if inner
+            .maps
+            .get(&token.iova)
+            .is_none_or(|m| m.serial != token.serial)
+        {
             return;
         }
         let Inner { maps, domains, .. } = &mut *inner;
@@ -485,7 +501,11 @@ impl Ioas {
     /// errors of the IOMMU driver.
     pub(crate) fn nest_parent(&self, owner: &DmaOwner, pasid: u32) -> Result<Arc<Domain>> {
         self.attach_with(owner, pasid, |inner| {
-            if let Some(d) = inner.domains.iter_mut().find(|d| d.nest_parent && d.domain.fits(owner)) {
+            if let Some(d) = inner
+                .domains
+                .iter_mut()
+                .find(|d| d.nest_parent && d.domain.fits(owner))
+            {
                 d.nest_users += 1;
                 return Ok(d.domain.clone());
             }
@@ -507,7 +527,11 @@ impl Ioas {
     pub(crate) fn put_nest_parent(&self, owner: &DmaOwner, pasid: u32, domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
         inner.reserved.retain(|r| r.owner != (owner.key(), pasid));
-        let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
+        let Some(i) = inner
+            .domains
+            .iter()
+            .position(|d| Arc::ptr_eq(&d.domain, domain))
+        else {
             return;
         };
         inner.domains[i].nest_users -= 1;
@@ -537,7 +561,11 @@ impl Ioas {
     pub(crate) fn forget_pasid(&self, owner: &DmaOwner, pasid: u32, domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
         inner.reserved.retain(|r| r.owner != (owner.key(), pasid));
-        let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
+        let Some(i) = inner
+            .domains
+            .iter()
+            .position(|d| Arc::ptr_eq(&d.domain, domain))
+        else {
             return;
         };
         inner.domains[i].pasids -= 1;
@@ -550,7 +578,12 @@ impl Ioas {
     /// of its devices, or to a domain that fits, or to a new, filled one.
     ///
     /// Errors: `EBUSY` the group is attached to another address space.
-    fn attach_domain(&self, inner: &mut Inner, owner: &DmaOwner, dev_id: u32) -> Result<Arc<Domain>> {
+    fn attach_domain(
+        &self,
+        inner: &mut Inner,
+        owner: &DmaOwner,
+        dev_id: u32,
+    ) -> Result<Arc<Domain>> {
         let group = owner.group_key();
         for d in inner.domains.iter_mut() {
             if let Some(g) = d.groups.iter_mut().find(|g| g.key == group) {
@@ -589,7 +622,11 @@ impl Ioas {
     pub(crate) fn detach(&self, owner: &DmaOwner, domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
         inner.reserved.retain(|r| r.owner != (owner.key(), 0));
-        let Some(i) = inner.domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
+        let Some(i) = inner
+            .domains
+            .iter()
+            .position(|d| Arc::ptr_eq(&d.domain, domain))
+        else {
             return;
         };
         let d = &mut inner.domains[i];
@@ -663,7 +700,8 @@ impl Ioas {
                 return Err(EFAULT);
             }
             let n = ((last - at + 1) as usize).min(buf.len() - done);
-            m.pages.copy((at - start) as usize, &mut buf[done..done + n], write)?;
+            m.pages
+                .copy((at - start) as usize, &mut buf[done..done + n], write)?;
             done += n;
         }
         Ok(())
@@ -678,7 +716,9 @@ fn first_overlapping(maps: &RBTree<u64, Mapping>, start: u64, last: u64) -> Opti
     let before = match &at_or_after {
         Some(c) if *c.current().0 == start => None,
         Some(c) => c.peek_prev().map(|(&s, m)| (s, m.last)),
-        None => maps.cursor_back().map(|c| (*c.current().0, c.current().1.last)),
+        None => maps
+            .cursor_back()
+            .map(|c| (*c.current().0, c.current().1.last)),
     };
     if let Some((s, l)) = before {
         if l >= start {

@@ -10,8 +10,7 @@
 //! invalidations.
 
 use kernel::{
-    bindings,
-    new_mutex,
+    bindings, new_mutex,
     prelude::*,
     sync::{
         Arc,
@@ -94,7 +93,11 @@ impl Child {
     /// A child of `parent` for tables of `format`.
     ///
     /// Errors: `ENOENT` the parent was destroyed meanwhile, `ENOMEM`.
-    pub(crate) fn new(parent: Arc<Ioas>, format: u32, faults: Option<(Arc<FaultQueue>, u32)>) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        parent: Arc<Ioas>,
+        format: u32,
+        faults: Option<(Arc<FaultQueue>, u32)>,
+    ) -> Result<Arc<Self>> {
         parent.child(true)?;
         let theirs = parent.clone();
         let child = Arc::pin_init(
@@ -137,7 +140,12 @@ impl Child {
     /// Records a bound table.
     ///
     /// Errors: `ENOENT` destroyed meanwhile, `ENOMEM`.
-    pub(crate) fn add(&self, dev_id: u32, pasid: Option<(usize, u32)>, domain: Arc<Domain>) -> Result {
+    pub(crate) fn add(
+        &self,
+        dev_id: u32,
+        pasid: Option<(usize, u32)>,
+        domain: Arc<Domain>,
+    ) -> Result {
         let mut inner = self.inner.lock();
         if inner.dead {
             return Err(ENOENT);
@@ -155,7 +163,10 @@ impl Child {
 
     /// Forgets the table bound as `domain`.
     pub(crate) fn remove(&self, domain: &Arc<Domain>) {
-        self.inner.lock().bound.retain(|b| !Arc::ptr_eq(&b.domain, domain));
+        self.inner
+            .lock()
+            .bound
+            .retain(|b| !Arc::ptr_eq(&b.domain, domain));
     }
 
     /// Passes `*entry_num` invalidation requests to every bound table `filter` selects;
@@ -168,13 +179,21 @@ impl Child {
     ///
     /// Errors: `EOPNOTSUPP` the format takes no invalidation through its domains, and
     /// those of the IOMMU driver (`EINVAL` a bad request).
-    pub(crate) fn invalidate(&self, filter: &Filter, uptr: usize, entry_len: u32, entry_num: &mut u32) -> Result {
+    pub(crate) fn invalidate(
+        &self,
+        filter: &Filter,
+        uptr: usize,
+        entry_len: u32,
+        entry_num: &mut u32,
+    ) -> Result {
         let data_type = invalidation_type(self.format).ok_or(EOPNOTSUPP)?;
         let targets = {
             let inner = self.inner.lock();
             let mut targets = KVec::with_capacity(inner.bound.len(), GFP_KERNEL)?;
             for b in inner.bound.iter() {
-                if filter.dev_id.is_some_and(|d| d != b.dev_id) || filter.pasid.is_some_and(|p| Some(p) != b.pasid) {
+                if filter.dev_id.is_some_and(|d| d != b.dev_id)
+                    || filter.pasid.is_some_and(|p| Some(p) != b.pasid)
+                {
                     continue;
                 }
                 // Capacity was reserved above.
@@ -225,7 +244,10 @@ mod tests {
     #[test]
     fn invalidation_types() {
         assert_eq!(invalidation_type(IOASID_FORMAT_VTD_S1), Some(0));
-        assert_eq!(invalidation_type(IOASID_FORMAT_MOCK), Some(IOASID_FORMAT_MOCK));
+        assert_eq!(
+            invalidation_type(IOASID_FORMAT_MOCK),
+            Some(IOASID_FORMAT_MOCK)
+        );
         assert_eq!(
             invalidation_type(IOASID_FORMAT_MOCK_PASID_TABLE),
             Some(IOASID_FORMAT_MOCK_PASID_TABLE)

@@ -146,7 +146,10 @@ impl MiscDevice for Bench {
                 let arg = UserArg::<ioasid_mock_device_del>::read(arg)?;
                 let entry = {
                     let mut devices = me.devices.lock();
-                    let i = devices.iter().position(|e| e.id == arg.mock_id).ok_or(ENOENT)?;
+                    let i = devices
+                        .iter()
+                        .position(|e| e.id == arg.mock_id)
+                        .ok_or(ENOENT)?;
                     devices.remove(i)?
                 };
                 entry.unplug();
@@ -193,7 +196,14 @@ impl MiscDevice for Bench {
                 let file = LocalFile::fget(arg.ioasid_fd as u32)?;
                 let mut ppasid = 0;
                 // SAFETY: we hold a reference to `file` for the call; `ppasid` is a local.
-                let ret = unsafe { device::ioasid_pasid_translate(file.as_ptr(), arg.ns_id, arg.vpasid, &mut ppasid) };
+                let ret = unsafe {
+                    device::ioasid_pasid_translate(
+                        file.as_ptr(),
+                        arg.ns_id,
+                        arg.vpasid,
+                        &mut ppasid,
+                    )
+                };
                 if ret < 0 {
                     return Err(Error::from_errno(ret));
                 }
@@ -286,8 +296,14 @@ impl Bench {
     }
 
     fn device_add(&self, mut arg: UserArg<ioasid_mock_device_add>) -> Result {
-        check_flags(arg.flags, IOASID_MOCK_DEVICE_PRI | IOASID_MOCK_DEVICE_INTENT_PASID, arg.__reserved)?;
-        if arg.pasid_width > IOASID_MOCK_PASID_WIDTH_MAX || arg.num_reserved > IOASID_MOCK_RESERVED_MAX {
+        check_flags(
+            arg.flags,
+            IOASID_MOCK_DEVICE_PRI | IOASID_MOCK_DEVICE_INTENT_PASID,
+            arg.__reserved,
+        )?;
+        if arg.pasid_width > IOASID_MOCK_PASID_WIDTH_MAX
+            || arg.num_reserved > IOASID_MOCK_RESERVED_MAX
+        {
             return Err(EINVAL);
         }
         let mut reserved = KVec::with_capacity(arg.num_reserved as usize, GFP_KERNEL)?;
@@ -306,7 +322,14 @@ impl Bench {
         devices.reserve(1, GFP_KERNEL)?;
         let group_with = match arg.group_with {
             0 => None,
-            id => Some(devices.iter().find(|e| e.id == id).ok_or(ENOENT)?.dev.clone()),
+            id => Some(
+                devices
+                    .iter()
+                    .find(|e| e.id == id)
+                    .ok_or(ENOENT)?
+                    .dev
+                    .clone(),
+            ),
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let dev = MockDev::create(MockProps {
@@ -347,7 +370,10 @@ impl Bench {
     fn page_request(&self, mut arg: UserArg<ioasid_mock_page_request>) -> Result {
         let known = IOASID_MOCK_PAGE_REQUEST_PASID_VALID | IOASID_MOCK_PAGE_REQUEST_LAST_PAGE;
         check_flags(arg.flags, known, arg.__reserved)?;
-        let perms = IOASID_MOCK_PERM_READ | IOASID_MOCK_PERM_WRITE | IOASID_MOCK_PERM_EXEC | IOASID_MOCK_PERM_PRIV;
+        let perms = IOASID_MOCK_PERM_READ
+            | IOASID_MOCK_PERM_WRITE
+            | IOASID_MOCK_PERM_EXEC
+            | IOASID_MOCK_PERM_PRIV;
         let pasid_valid = arg.flags & IOASID_MOCK_PAGE_REQUEST_PASID_VALID != 0;
         if arg.perm == 0
             || arg.perm & !perms != 0
@@ -380,7 +406,8 @@ impl Bench {
         let known = IOASID_MOCK_CHECK_UNMAPPED | IOASID_MOCK_CHECK_READ | IOASID_MOCK_CHECK_WRITE;
         check_flags(arg.flags, known, 0)?;
         let page = PAGE_SIZE as u64;
-        if arg.length == 0 || arg.iova % page != 0 || arg.length % page != 0 || arg.uptr % page != 0 {
+        if arg.length == 0 || arg.iova % page != 0 || arg.length % page != 0 || arg.uptr % page != 0
+        {
             return Err(EINVAL);
         }
         arg.iova.checked_add(arg.length - 1).ok_or(EINVAL)?;

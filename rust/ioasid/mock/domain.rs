@@ -10,8 +10,7 @@
 
 use core::ptr::NonNull;
 use kernel::{
-    bindings,
-    new_mutex,
+    bindings, new_mutex,
     prelude::*,
     rbtree::{
         RBTree,
@@ -56,7 +55,10 @@ impl PageTable {
         let (start, pte) = match self.entries.cursor_lower_bound(&iova) {
             Some(c) if *c.current().0 == iova => return Some((iova, *c.current().1)),
             Some(c) => c.peek_prev().map(|(&s, p)| (s, *p))?,
-            None => self.entries.cursor_back().map(|c| (*c.current().0, *c.current().1))?,
+            None => self
+                .entries
+                .cursor_back()
+                .map(|c| (*c.current().0, *c.current().1))?,
         };
         (iova - start < pte.size).then_some((start, pte))
     }
@@ -73,7 +75,11 @@ impl PageTable {
 
     /// `(entries, stale, invalidations)`.
     pub(super) fn iotlb(&self) -> (u64, u64, u64) {
-        (self.entries.iter().count() as u64, self.stale, self.invalidations)
+        (
+            self.entries.iter().count() as u64,
+            self.stale,
+            self.invalidations,
+        )
     }
 
     fn invalidate(&mut self) {
@@ -160,18 +166,19 @@ impl MockDomain {
 }
 
 /// Paging-domain operations of the mock.
-pub(super) static PAGING_OPS: Global<bindings::iommu_domain_ops> = Global::new(bindings::iommu_domain_ops {
-    attach_dev: Some(paging_attach_dev),
-    set_dev_pasid: Some(paging_set_dev_pasid),
-    map_pages: Some(map_pages),
-    unmap_pages: Some(unmap_pages),
-    flush_iotlb_all: Some(flush_iotlb_all),
-    iotlb_sync: Some(iotlb_sync),
-    iova_to_phys: Some(iova_to_phys),
-    free: Some(free),
-    // SAFETY: a C struct of optional function pointers.
-    ..unsafe { zeroed() }
-});
+pub(super) static PAGING_OPS: Global<bindings::iommu_domain_ops> =
+    Global::new(bindings::iommu_domain_ops {
+        attach_dev: Some(paging_attach_dev),
+        set_dev_pasid: Some(paging_set_dev_pasid),
+        map_pages: Some(map_pages),
+        unmap_pages: Some(unmap_pages),
+        flush_iotlb_all: Some(flush_iotlb_all),
+        iotlb_sync: Some(iotlb_sync),
+        iova_to_phys: Some(iova_to_phys),
+        free: Some(free),
+        // SAFETY: a C struct of optional function pointers.
+        ..unsafe { zeroed() }
+    });
 
 static BLOCKED_OPS: Global<bindings::iommu_domain_ops> = Global::new(bindings::iommu_domain_ops {
     attach_dev: Some(blocked_attach_dev),
@@ -193,7 +200,11 @@ pub(super) static BLOCKED: Global<bindings::iommu_domain> = Global::new(bindings
 /// # Safety
 ///
 /// `dev` is a device probed by the mock; `domain`, if any, is a live mock paging domain.
-unsafe fn set_domain(dev: *mut bindings::device, pasid: Option<u32>, domain: Option<*mut bindings::iommu_domain>) -> c_int {
+unsafe fn set_domain(
+    dev: *mut bindings::device,
+    pasid: Option<u32>,
+    domain: Option<*mut bindings::iommu_domain>,
+) -> c_int {
     // SAFETY: probed by the mock (caller), so on its bus.
     let mdev = unsafe { MockDev::from_raw(dev) };
     let domain = match domain {
@@ -219,13 +230,21 @@ unsafe fn set_domain(dev: *mut bindings::device, pasid: Option<u32>, domain: Opt
 /// # Safety
 ///
 /// `dev` is a device probed by the mock.
-pub(super) unsafe fn set_nested(dev: *mut bindings::device, pasid: Option<u32>, nested: &MockNested) -> c_int {
+pub(super) unsafe fn set_nested(
+    dev: *mut bindings::device,
+    pasid: Option<u32>,
+    nested: &MockNested,
+) -> c_int {
     // SAFETY: probed by the mock (caller), so on its bus.
     let mdev = unsafe { MockDev::from_raw(dev) };
     if nested.instance != mdev.instance {
         return EINVAL.to_errno();
     }
-    match mdev.attached.lock().set(pasid, Some(Slot::Nested(NonNull::from(nested)))) {
+    match mdev
+        .attached
+        .lock()
+        .set(pasid, Some(Slot::Nested(NonNull::from(nested))))
+    {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -335,15 +354,27 @@ unsafe extern "C" fn unmap_pages(
 
 unsafe extern "C" fn flush_iotlb_all(domain: *mut bindings::iommu_domain) {
     // SAFETY: as for `map_pages`.
-    unsafe { MockDomain::from_raw(domain) }.table.lock().invalidate();
+    unsafe { MockDomain::from_raw(domain) }
+        .table
+        .lock()
+        .invalidate();
 }
 
-unsafe extern "C" fn iotlb_sync(domain: *mut bindings::iommu_domain, _gather: *mut bindings::iommu_iotlb_gather) {
+unsafe extern "C" fn iotlb_sync(
+    domain: *mut bindings::iommu_domain,
+    _gather: *mut bindings::iommu_iotlb_gather,
+) {
     // SAFETY: as for `map_pages`.
-    unsafe { MockDomain::from_raw(domain) }.table.lock().invalidate();
+    unsafe { MockDomain::from_raw(domain) }
+        .table
+        .lock()
+        .invalidate();
 }
 
-unsafe extern "C" fn iova_to_phys(domain: *mut bindings::iommu_domain, iova: bindings::dma_addr_t) -> bindings::phys_addr_t {
+unsafe extern "C" fn iova_to_phys(
+    domain: *mut bindings::iommu_domain,
+    iova: bindings::dma_addr_t,
+) -> bindings::phys_addr_t {
     // SAFETY: as for `map_pages`.
     let d = unsafe { MockDomain::from_raw(domain) };
     match d.table.lock().lookup(iova) {

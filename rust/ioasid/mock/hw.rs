@@ -18,14 +18,7 @@ use core::{
         Ordering, //
     },
 };
-use kernel::{
-    bindings,
-    error::to_result,
-    new_mutex,
-    prelude::*,
-    sync::Mutex,
-    types::Opaque,
-};
+use kernel::{bindings, error::to_result, new_mutex, prelude::*, sync::Mutex, types::Opaque};
 
 use super::{
     domain::{
@@ -84,7 +77,10 @@ unsafe extern "C" {
         bus: *const bindings::bus_type,
         nb: *mut bindings::notifier_block,
     );
-    fn iommu_mock_device_add(dev: *mut bindings::device, iommu: *mut bindings::iommu_device) -> c_int;
+    fn iommu_mock_device_add(
+        dev: *mut bindings::device,
+        iommu: *mut bindings::iommu_device,
+    ) -> c_int;
 }
 
 // From glue.c.
@@ -178,7 +174,8 @@ impl Registration {
         }
         // SAFETY: all four are statics that live as long as the kernel; the IOMMU is
         // registered once, after its bus and sysfs device.
-        let ret = unsafe { iommu_device_register_bus(IOMMU.get(), OPS.get(), BUS.get(), NOTIFIER.get()) };
+        let ret =
+            unsafe { iommu_device_register_bus(IOMMU.get(), OPS.get(), BUS.get(), NOTIFIER.get()) };
         if ret < 0 {
             // SAFETY: both registered just above and not used since.
             unsafe {
@@ -327,7 +324,9 @@ impl MockDev {
         // SAFETY: `me` is a live `MockDev` whose reference we own.
         let this = unsafe { DevRef::adopt(NonNull::new_unchecked(me)) };
         // SAFETY: `dev` is initialised; the format takes one `u32`.
-        to_result(unsafe { bindings::dev_set_name(dev, c"ioasid_mock%u".as_ptr().cast(), props.id) })?;
+        to_result(unsafe {
+            bindings::dev_set_name(dev, c"ioasid_mock%u".as_ptr().cast(), props.id)
+        })?;
         if props.pasid_width > 0 {
             // SAFETY: `dev` is initialised and not yet added.
             to_result(unsafe { ioasid_mock_set_pasid_width(dev, props.pasid_width) })?;
@@ -348,7 +347,8 @@ impl MockDev {
         if props.pri {
             // SAFETY: the queue lives as long as the registration, which outlives every
             // device; `dev` is probed. `unregister` takes it out again.
-            let ret = unsafe { bindings::iopf_queue_add_device(IOPF_QUEUE.load(Ordering::Acquire), dev) };
+            let ret =
+                unsafe { bindings::iopf_queue_add_device(IOPF_QUEUE.load(Ordering::Acquire), dev) };
             if ret < 0 {
                 // SAFETY: added above, deleted once; `this` drops the last reference.
                 unsafe { bindings::device_del(dev) };
@@ -412,7 +412,9 @@ impl DevRef {
         if self.pri {
             // SAFETY: `create` added the probed device to the queue; pending partial
             // requests are discarded.
-            unsafe { bindings::iopf_queue_remove_device(IOPF_QUEUE.load(Ordering::Acquire), self.raw()) };
+            unsafe {
+                bindings::iopf_queue_remove_device(IOPF_QUEUE.load(Ordering::Acquire), self.raw())
+            };
         }
         // SAFETY: the device was added by `MockDev::create`, and is deleted once: `self`
         // is the reference `create` returned, consumed here.
@@ -511,7 +513,9 @@ unsafe extern "C" fn domain_alloc_paging_flags(
     user_data: *const bindings::iommu_user_data,
 ) -> *mut bindings::iommu_domain {
     // Any paging domain of the mock can be a parent of nested domains.
-    if flags & !bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT != 0 || !user_data.is_null() {
+    if flags & !bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT != 0
+        || !user_data.is_null()
+    {
         return EOPNOTSUPP.to_ptr();
     }
     // SAFETY: probed by the mock, so on its bus.

@@ -12,8 +12,7 @@
 
 use core::ptr::NonNull;
 use kernel::{
-    bindings,
-    new_mutex,
+    bindings, new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     sync::Mutex,
@@ -35,12 +34,8 @@ use super::{
     },
 };
 use crate::uapi::raw::{
-    ioasid_inval_mock,
-    ioasid_table_mock,
-    IOASID_FORMAT_MOCK,
-    IOASID_FORMAT_MOCK_PASID_TABLE,
-    IOASID_INVAL_MOCK_ALL,
-    IOASID_INVAL_MOCK_PASID,
+    ioasid_inval_mock, ioasid_table_mock, IOASID_FORMAT_MOCK, IOASID_FORMAT_MOCK_PASID_TABLE,
+    IOASID_INVAL_MOCK_ALL, IOASID_INVAL_MOCK_PASID,
 };
 
 // SAFETY: integer fields only, no padding: any bit pattern is valid.
@@ -118,12 +113,20 @@ impl MockNested {
     /// picks the PASID table's entry (`None`: entry 0, DMA without PASID).
     pub(super) fn translate(&self, pasid: Option<u32>, iova: u64) -> Option<Translation> {
         let page = iova / PAGE_SIZE as u64;
-        let entry = if self.pasid_table { pasid.unwrap_or(0) } else { 0 };
+        let entry = if self.pasid_table {
+            pasid.unwrap_or(0)
+        } else {
+            0
+        };
         if page >= S1_ENTRIES || entry >= PASID_ENTRIES {
             return None;
         }
         let mut iotlb = self.iotlb.lock();
-        let pte = match iotlb.cached.iter().find(|(e, p, _)| *e == entry && *p == page) {
+        let pte = match iotlb
+            .cached
+            .iter()
+            .find(|(e, p, _)| *e == entry && *p == page)
+        {
             Some(&(_, _, pte)) => pte,
             None => {
                 let table = if self.pasid_table {
@@ -219,11 +222,15 @@ pub(super) unsafe fn alloc(
         return Err(EOPNOTSUPP);
     }
     // Both formats' descriptions have the same layout (`ioasid_table_mock_pasid`).
-    const _: () = assert!(size_of::<ioasid_table_mock>() == size_of::<crate::uapi::raw::ioasid_table_mock_pasid>());
+    const _: () = assert!(
+        size_of::<ioasid_table_mock>() == size_of::<crate::uapi::raw::ioasid_table_mock_pasid>()
+    );
     if user.len != size_of::<ioasid_table_mock>() {
         return Err(EINVAL);
     }
-    let desc: ioasid_table_mock = UserSlice::new(UserPtr::from_ptr(user.uptr), user.len).reader().read()?;
+    let desc: ioasid_table_mock = UserSlice::new(UserPtr::from_ptr(user.uptr), user.len)
+        .reader()
+        .read()?;
     if desc.flags != 0 || desc.__reserved != 0 || desc.table % PAGE_SIZE as u64 != 0 {
         return Err(EINVAL);
     }

@@ -13,8 +13,7 @@
 //! an address space's lock held; the quota's global lock is taken under it.
 
 use kernel::{
-    current,
-    new_mutex,
+    current, new_mutex,
     prelude::*,
     sync::{
         Arc,
@@ -159,7 +158,11 @@ impl PasidNs {
     /// Errors: `ENOENT` no such PASID, `EBUSY` it is attached.
     pub(crate) fn free(&self, vpasid: u32) -> Result {
         let mut inner = self.inner.lock();
-        let i = inner.entries.iter().position(|e| e.vpasid == vpasid).ok_or(ENOENT)?;
+        let i = inner
+            .entries
+            .iter()
+            .position(|e| e.vpasid == vpasid)
+            .ok_or(ENOENT)?;
         if inner.entries[i].attached > 0 {
             return Err(EBUSY);
         }
@@ -171,7 +174,11 @@ impl PasidNs {
     /// The physical PASID named `vpasid`, if any.
     pub(crate) fn translate(&self, vpasid: u32) -> Option<u32> {
         let inner = self.inner.lock();
-        inner.entries.iter().find(|e| e.vpasid == vpasid).map(|e| e.ppasid.value())
+        inner
+            .entries
+            .iter()
+            .find(|e| e.vpasid == vpasid)
+            .map(|e| e.ppasid.value())
     }
 
     /// Counts an attachment of the PASID named `vpasid` and returns its physical PASID;
@@ -183,7 +190,11 @@ impl PasidNs {
         if inner.dead {
             return Err(ENOENT);
         }
-        let e = inner.entries.iter_mut().find(|e| e.vpasid == vpasid).ok_or(ENOENT)?;
+        let e = inner
+            .entries
+            .iter_mut()
+            .find(|e| e.vpasid == vpasid)
+            .ok_or(ENOENT)?;
         e.attached += 1;
         Ok(e.ppasid.value())
     }

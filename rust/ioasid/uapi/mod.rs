@@ -175,11 +175,14 @@ impl<T: Extensible> UserArg<T> {
     /// or a non-zero byte past the struct this kernel knows.
     pub(crate) fn read(arg: usize) -> Result<Self> {
         let ptr = UserPtr::from_addr(arg);
-        let size = UserSlice::new(ptr, size_of::<u32>()).reader().read::<u32>()?;
-        let plan = argsz::plan(size as usize, T::MIN_SIZE, size_of::<T>()).map_err(|e| match e {
-            argsz::ArgszError::TooSmall => EINVAL,
-            argsz::ArgszError::TooBig => E2BIG,
-        })?;
+        let size = UserSlice::new(ptr, size_of::<u32>())
+            .reader()
+            .read::<u32>()?;
+        let plan =
+            argsz::plan(size as usize, T::MIN_SIZE, size_of::<T>()).map_err(|e| match e {
+                argsz::ArgszError::TooSmall => EINVAL,
+                argsz::ArgszError::TooBig => E2BIG,
+            })?;
 
         let mut reader = UserSlice::new(ptr, plan.copy + plan.tail).reader();
         let mut value = T::zeroed();
@@ -262,17 +265,38 @@ pub(crate) enum Request {
     /// `IOASID_PASID_FREE`.
     PasidFree { ns_id: u32, pasid: u32 },
     /// `IOASID_DEVICE_PASID_ATTACH`.
-    DevicePasidAttach { dev_id: u32, ns_id: u32, pasid: u32, ioas_id: u32, replace: bool },
+    DevicePasidAttach {
+        dev_id: u32,
+        ns_id: u32,
+        pasid: u32,
+        ioas_id: u32,
+        replace: bool,
+    },
     /// `IOASID_DEVICE_PASID_DETACH`.
     DevicePasidDetach { dev_id: u32, ns_id: u32, pasid: u32 },
     /// `IOASID_NESTED_ALLOC`, with its fault queue if routed.
     NestedAlloc(UserArg<ioasid_nested_alloc>, Option<u32>),
     /// `IOASID_BIND_TABLE`: the table description is at user address `uptr`, `len` bytes.
-    BindTable { child_id: u32, dev_id: u32, pasid: Option<(u32, u32)>, format: u32, uptr: usize, len: usize },
+    BindTable {
+        child_id: u32,
+        dev_id: u32,
+        pasid: Option<(u32, u32)>,
+        format: u32,
+        uptr: usize,
+        len: usize,
+    },
     /// `IOASID_UNBIND_TABLE`.
-    UnbindTable { child_id: u32, dev_id: u32, pasid: Option<(u32, u32)> },
+    UnbindTable {
+        child_id: u32,
+        dev_id: u32,
+        pasid: Option<(u32, u32)>,
+    },
     /// `IOASID_CACHE_INVALIDATE`, with its device and PASID selectors.
-    CacheInvalidate(UserArg<ioasid_cache_invalidate>, Option<u32>, Option<(u32, u32)>),
+    CacheInvalidate(
+        UserArg<ioasid_cache_invalidate>,
+        Option<u32>,
+        Option<(u32, u32)>,
+    ),
     /// `IOASID_FAULT_QUEUE_ALLOC`, with its eventfd if any.
     FaultQueueAlloc(UserArg<ioasid_fault_queue_alloc>, Option<i32>),
     /// `IOASID_FAULT_QUEUE_STATUS`.
@@ -317,7 +341,9 @@ impl Request {
                 let arg = UserArg::<ioasid_ioas_alloc>::read(arg)?;
                 check_flags(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, 0)?;
                 // SAFETY: both members of the union are `__u32`.
-                let queue = selector(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, unsafe { arg.__bindgen_anon_1.fault_queue_id })?;
+                let queue = selector(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, unsafe {
+                    arg.__bindgen_anon_1.fault_queue_id
+                })?;
                 Ok(Request::IoasAlloc(arg, queue))
             }
             IOAS_IOVA_RANGES => {
@@ -369,7 +395,9 @@ impl Request {
                     ioas_id: arg.ioas_id,
                 })
             }
-            DEVICE_DETACH => Ok(Request::DeviceDetach(UserArg::<ioasid_device_detach>::read(arg)?.dev_id)),
+            DEVICE_DETACH => Ok(Request::DeviceDetach(
+                UserArg::<ioasid_device_detach>::read(arg)?.dev_id,
+            )),
             DEVICE_GET_INFO => {
                 let arg = UserArg::<ioasid_device_info>::read(arg)?;
                 check_flags(arg.flags, 0, arg.__reserved | arg.__reserved2)?;
@@ -417,7 +445,9 @@ impl Request {
                 let arg = UserArg::<ioasid_nested_alloc>::read(arg)?;
                 check_flags(arg.flags, IOASID_NESTED_ALLOC_FAULT_QUEUE, 0)?;
                 // SAFETY: both members of the union are `__u32`.
-                let queue = selector(arg.flags, IOASID_NESTED_ALLOC_FAULT_QUEUE, unsafe { arg.__bindgen_anon_1.fault_queue_id })?;
+                let queue = selector(arg.flags, IOASID_NESTED_ALLOC_FAULT_QUEUE, unsafe {
+                    arg.__bindgen_anon_1.fault_queue_id
+                })?;
                 if table_size(arg.format).is_none() {
                     return Err(EOPNOTSUPP);
                 }
@@ -453,7 +483,11 @@ impl Request {
             }
             CACHE_INVALIDATE => {
                 let a = UserArg::<ioasid_cache_invalidate>::read(arg)?;
-                check_flags(a.flags, IOASID_INVALIDATE_DEVICE | IOASID_INVALIDATE_PASID, 0)?;
+                check_flags(
+                    a.flags,
+                    IOASID_INVALIDATE_DEVICE | IOASID_INVALIDATE_PASID,
+                    0,
+                )?;
                 let dev = selector(a.flags, IOASID_INVALIDATE_DEVICE, a.dev_id)?;
                 let pasid = pasid_selector(a.flags, IOASID_INVALIDATE_PASID, a.ns_id, a.pasid)?;
                 Ok(Request::CacheInvalidate(a, dev, pasid))
@@ -461,7 +495,8 @@ impl Request {
             FAULT_QUEUE_ALLOC => {
                 let arg = UserArg::<ioasid_fault_queue_alloc>::read(arg)?;
                 check_flags(arg.flags, IOASID_FAULT_QUEUE_EVENTFD, arg.__reserved)?;
-                let eventfd = selector(arg.flags, IOASID_FAULT_QUEUE_EVENTFD, arg.eventfd as u32)?.map(|fd| fd as i32);
+                let eventfd = selector(arg.flags, IOASID_FAULT_QUEUE_EVENTFD, arg.eventfd as u32)?
+                    .map(|fd| fd as i32);
                 Ok(Request::FaultQueueAlloc(arg, eventfd))
             }
             FAULT_QUEUE_STATUS => {
@@ -510,7 +545,8 @@ pub(crate) fn write_info_caps(ptr: u64, len: &mut u32, formats: &[u32]) -> Resul
         *len = 0;
         return Ok(true);
     }
-    let size = size_of::<ioasid_info_cap_nesting>() + formats.len() * size_of::<ioasid_info_nesting_format>();
+    let size = size_of::<ioasid_info_cap_nesting>()
+        + formats.len() * size_of::<ioasid_info_nesting_format>();
     let fits = ptr == 0 || *len as usize >= size;
     if ptr != 0 && fits {
         let mut w = UserSlice::new(UserPtr::from_addr(ptr as usize), size).writer();
@@ -535,7 +571,11 @@ pub(crate) fn write_info_caps(ptr: u64, len: &mut u32, formats: &[u32]) -> Resul
 pub(crate) fn extension_supported(extension: u32) -> bool {
     matches!(
         extension,
-        IOASID_EXT_ARGSZ | IOASID_EXT_MAP_DMA | IOASID_EXT_PASID | IOASID_EXT_NESTING | IOASID_EXT_FAULT_QUEUE
+        IOASID_EXT_ARGSZ
+            | IOASID_EXT_MAP_DMA
+            | IOASID_EXT_PASID
+            | IOASID_EXT_NESTING
+            | IOASID_EXT_FAULT_QUEUE
     )
 }
 
@@ -587,10 +627,28 @@ mod tests {
     fn argsz_rules() {
         let min = ioasid_check_extension::MIN_SIZE;
         let known = size_of::<ioasid_check_extension>();
-        assert_eq!(argsz::plan(min - 1, min, known), Err(argsz::ArgszError::TooSmall));
-        assert_eq!(argsz::plan(known, min, known), Ok(argsz::Plan { copy: known, tail: 0 }));
-        assert_eq!(argsz::plan(known + 8, min, known), Ok(argsz::Plan { copy: known, tail: 8 }));
-        assert_eq!(argsz::plan(argsz::ARGSZ_MAX + 1, min, known), Err(argsz::ArgszError::TooBig));
+        assert_eq!(
+            argsz::plan(min - 1, min, known),
+            Err(argsz::ArgszError::TooSmall)
+        );
+        assert_eq!(
+            argsz::plan(known, min, known),
+            Ok(argsz::Plan {
+                copy: known,
+                tail: 0
+            })
+        );
+        assert_eq!(
+            argsz::plan(known + 8, min, known),
+            Ok(argsz::Plan {
+                copy: known,
+                tail: 8
+            })
+        );
+        assert_eq!(
+            argsz::plan(argsz::ARGSZ_MAX + 1, min, known),
+            Err(argsz::ArgszError::TooBig)
+        );
     }
 
     #[test]
@@ -600,10 +658,7 @@ mod tests {
         assert!(extension_supported(IOASID_EXT_PASID));
         assert!(extension_supported(IOASID_EXT_NESTING));
         assert!(extension_supported(IOASID_EXT_FAULT_QUEUE));
-        for ext in [
-            0,
-            u32::MAX,
-        ] {
+        for ext in [0, u32::MAX] {
             assert!(!extension_supported(ext));
         }
     }
