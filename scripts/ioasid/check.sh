@@ -18,6 +18,10 @@ CARGO_TARGET_DIR=$IOASID_CACHE/build/host-$(echo "$REPO" | sha256sum | cut -c1-8
 	>"$runs/host.log" 2>&1 || host_status=$?
 grep -E '^test result|FAILED|panicked' "$runs/host.log" >&2 || true
 
+log "style checks: rustfmt with the kernel's .rustfmt.toml"
+bash "$REPO/scripts/ioasid/style.sh" >"$runs/style.log" 2>&1 || true
+grep '^not ok\|^# not' "$runs/style.log" >&2 || true
+
 kbuild=$(bash "$REPO/scripts/ioasid/kernel.sh" debug)
 log "build checks: the mock is absent without CONFIG_IOASID_TEST"
 bash "$REPO/scripts/ioasid/notest.sh" "$kbuild" >"$runs/notest.log" 2>&1 || true
@@ -35,5 +39,11 @@ for iommu in intel virtio; do
 	vms+=(--vm "vm-$iommu" "$runs/check-$iommu")
 done
 
+# What every VM must run: the kselftest binaries of the Makefile, the driver's KUnit suites.
+kselftests=$(sed -n '/^TEST_GEN_PROGS/,/[^\\]$/p' "$REPO/tools/testing/selftests/ioasid/Makefile" |
+	sed 's/^TEST_GEN_PROGS *:=//; s/\\//' | tr -s ' \t\n' ',' | sed 's/^,//; s/,$//')
+kunit=$(grep -rhoE 'kunit_tests\([a-z_0-9]+\)' "$REPO/rust" | sed 's/kunit_tests(\(.*\))/\1/' |
+	sort -u | paste -sd, -)
 python3 "$REPO/scripts/ioasid/report.py" --job check --host "$runs/host.log" "$host_status" \
-	--tap notest "$runs/notest.log" "${vms[@]}"
+	--tap notest "$runs/notest.log" --tap style "$runs/style.log" "${vms[@]}" --kselftests "$kselftests" --kunit "$kunit" \
+	--allowed-skips "$REPO/tools/testing/ioasid/allowed-skips"
