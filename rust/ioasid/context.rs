@@ -11,7 +11,10 @@
 //! The order is: table, then a device's lock, then an address space's lock, then the
 //! locked-memory accounting; never the other way round.
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{
+    AtomicPtr,
+    Ordering, //
+};
 use kernel::{
     bindings, current,
     fs::{
@@ -35,8 +38,7 @@ use kernel::{
 use crate::{
     device::{
         BoundDevice,
-        DeviceAccess,
-        IOASID_FOPS, //
+        DeviceAccess, //
     },
     fault::FaultQueue,
     ioas::{
@@ -65,6 +67,11 @@ use crate::{
         Request, //
     },
 };
+
+/// The `file_operations` of /dev/ioasid files, recorded by every open, so that a file
+/// handed in by a driver can be recognised as ours ([`Context::file_ref`]). No ioasid
+/// file exists before the first open has stored it.
+static IOASID_FOPS: AtomicPtr<bindings::file_operations> = AtomicPtr::new(core::ptr::null_mut());
 
 /// What one open file of /dev/ioasid owns.
 #[pin_data]
@@ -366,12 +373,30 @@ impl Context {
     ///
     /// # Safety
     ///
-    /// `file` is a /dev/ioasid file (its `f_op` is [`IOASID_FOPS`]); the context lives as
-    /// long as the reference to `file` the caller holds.
+    /// `file` is a /dev/ioasid file (one [`Context::file_ref`] recognised); the context
+    /// lives as long as the reference to `file` the caller holds.
     pub(crate) unsafe fn from_file(file: &File) -> &Context {
         // SAFETY: the misc device core stored `Pin<KBox<Context>>::into_foreign()` of this
         // file in `private_data` at open, and it is released only with the file.
         unsafe { &*(*file.as_ptr()).private_data.cast::<Context>() }
+    }
+
+    /// Recognises `file` as a /dev/ioasid file and takes a reference to it.
+    ///
+    /// Errors: `EBADF` another kind of file.
+    ///
+    /// # Safety
+    ///
+    /// `file` is a valid file the caller holds a reference to.
+    pub(crate) unsafe fn file_ref(file: *mut bindings::file) -> Result<ARef<File>> {
+        let ours = IOASID_FOPS.load(Ordering::Acquire);
+        // SAFETY: `file` is valid by the caller's guarantee.
+        if ours.is_null() || unsafe { (*file).f_op } != ours.cast_const() {
+            return Err(EBADF);
+        }
+        // SAFETY: `file` is valid and the caller holds a reference for this call;
+        // `ARef::from` takes one of our own.
+        Ok(ARef::from(unsafe { File::from_raw_file(file) }))
     }
 
     /// Gives the device `owner` holds an ID in this context (for `ioasid_bind_device`).

@@ -2,20 +2,15 @@
 
 //! Devices bound to a context by their driver, and the in-kernel API that binds them.
 //!
-//! A driver that hands its device to userspace calls `ioasid_bind_device()`
-//! (`include/linux/ioasid.h`) with the user's /dev/ioasid file and its declared DMA
-//! intent. The binding, a [`BoundDevice`], holds the device's DMA ownership and a reference
-//! to the file, so the context outlives it; the context's object table gives it an ID,
-//! through which userspace attaches the device to address spaces. The driver undoes it
-//! with `ioasid_unbind_device()`. A software-table device (no IOMMU of its own) reaches
-//! its address space through the CPU with `ioasid_access_rw()`.
+//! A driver that hands its device to userspace binds it through the C API of
+//! [`crate::kapi`] (`ioasid_bind_device()`, `include/linux/ioasid.h`) with the user's
+//! /dev/ioasid file and its declared DMA intent. The binding, a [`BoundDevice`], holds the
+//! device's DMA ownership and a reference to the file, so the context outlives it; the
+//! context's object table gives it an ID, through which userspace attaches the device to
+//! address spaces. A software-table device (no IOMMU of its own) reaches its address
+//! space through the CPU ([`BoundDevice::access_rw`]).
 
-use core::sync::atomic::{
-    AtomicPtr,
-    Ordering, //
-};
 use kernel::{
-    bindings,
     fs::File,
     new_mutex,
     prelude::*,
@@ -27,38 +22,31 @@ use kernel::{
 };
 
 use crate::{
-    context::Context,
-    ioas::nested::Child,
-    ioas::Ioas,
-    iommu::{
-        AttachHandle,
-        DmaOwner,
-        Domain,
-        MOCK_HW_INFO_TYPE, //
-    },
-    pasid::PasidNs,
-    uapi::raw::{
+    abi::{
         ioasid_device_info,
         IOASID_DEVICE_INFO_GROUP_SHARED,
-        IOASID_DEVICE_INFO_NESTING, //
+        IOASID_DEVICE_INFO_NESTING,
         IOASID_DEVICE_INTENT_PASID,
-        IOASID_DEVICE_INTENT_RID,
-        IOASID_DEVICE_INTENT_SW_TABLE,
-    },
-    uapi::raw::{
         IOASID_FORMAT_AMD_V2,
         IOASID_FORMAT_ARM_SMMUV3,
         IOASID_FORMAT_MOCK,
         IOASID_FORMAT_MOCK_PASID_TABLE,
         IOASID_FORMAT_VTD_S1, //
     },
+    fault::Route,
+    ioas::nested::Child,
+    ioas::Ioas,
+    ioas::NestParent,
+    iommu::{
+        AttachHandle,
+        DmaOwner,
+        Domain, //
+    },
+    pasid::{
+        PasidNs,
+        PasidUse, //
+    },
 };
-
-/// The `file_operations` of /dev/ioasid files, recorded by every open, so that a file
-/// handed in by a driver can be recognised as ours. No ioasid file exists before the
-/// first open has stored it.
-pub(crate) static IOASID_FOPS: AtomicPtr<bindings::file_operations> =
-    AtomicPtr::new(core::ptr::null_mut());
 
 /// How a bound device reaches its address space.
 pub(crate) enum DeviceAccess {
@@ -74,35 +62,41 @@ type Attachment = (Arc<Ioas>, Option<Arc<Domain>>);
 
 /// A (device, PASID) attachment.
 struct PasidAttachment {
-    ns: Arc<PasidNs>,
-    /// The PASID's name in `ns`, and the physical PASID the device tags DMA with.
-    vpasid: u32,
-    ppasid: u32,
+    /// The PASID (its namespace, name and physical PASID), used while attached.
+    pasid: PasidUse,
     ioas: Arc<Ioas>,
     domain: Arc<Domain>,
     /// The core's handle of the attachment; freed only after it ended.
-    handle: AttachHandle,
+    handle: AttachHandle<Route>,
 }
 
 impl PasidAttachment {
     /// Detaches it in the IOMMU and drops its counts.
     fn detach(self, owner: &DmaOwner) {
-        self.domain.detach_pasid(owner, self.ppasid);
+        self.domain.detach_pasid(owner, self.pasid.ppasid());
+        self.forget(owner);
+    }
+
+    /// Drops its counts, once the IOMMU no longer uses it (detached or replaced).
+    fn forget(self, owner: &DmaOwner) {
         self.handle.abort_faults();
-        self.ioas.forget_pasid(owner, self.ppasid, &self.domain);
-        self.ns.put(self.vpasid);
+        self.ioas
+            .forget_pasid(owner, self.pasid.ppasid(), &self.domain);
     }
 }
 
 /// A user-owned stage-1 table bound for the device (`pasid`: for one of its PASIDs).
+///
+/// Its fields drop in order: the handle (the attachment has ended), the nested domain,
+/// then the nest-parent use under it, then the PASID.
 struct TableBinding {
     child: Arc<Child>,
-    /// The namespace, the PASID's name there and its physical PASID.
-    pasid: Option<(Arc<PasidNs>, u32, u32)>,
-    /// The nested domain, and the parent's nest-parent domain under it.
+    handle: AttachHandle<Route>,
+    /// The nested domain, and the use of the parent's nest-parent domain under it (held
+    /// for its drop).
     domain: Arc<Domain>,
-    parent: Arc<Domain>,
-    handle: AttachHandle,
+    _parent: NestParent,
+    pasid: Option<PasidUse>,
 }
 
 impl TableBinding {
@@ -110,7 +104,7 @@ impl TableBinding {
     fn is(&self, pasid: Option<(&Arc<PasidNs>, u32)>) -> bool {
         match (&self.pasid, pasid) {
             (None, None) => true,
-            (Some((ns, v, _)), Some((ns2, v2))) => Arc::ptr_eq(ns, ns2) && *v == v2,
+            (Some(u), Some((ns, v))) => u.is(ns, v),
             _ => false,
         }
     }
@@ -119,25 +113,10 @@ impl TableBinding {
     fn detach(self, owner: &DmaOwner) {
         match &self.pasid {
             None => self.domain.detach_with_handle(owner),
-            Some((_, _, ppasid)) => self.domain.detach_pasid(owner, *ppasid),
+            Some(u) => self.domain.detach_pasid(owner, u.ppasid()),
         }
         self.handle.abort_faults();
         self.child.remove(&self.domain);
-        let TableBinding {
-            child,
-            pasid,
-            domain,
-            parent,
-            handle,
-        } = self;
-        drop(handle);
-        // The nested domain is freed before its parent is given back.
-        drop(domain);
-        let key = pasid.as_ref().map_or(0, |(_, _, p)| *p);
-        child.parent().put_nest_parent(owner, key, &parent);
-        if let Some((ns, v, _)) = pasid {
-            ns.put(v);
-        }
     }
 }
 
@@ -266,10 +245,7 @@ impl BoundDevice {
         if state.tables.iter().any(|t| t.is(Some((&ns, vpasid)))) {
             return Err(EBUSY);
         }
-        let old = state
-            .pasids
-            .iter()
-            .position(|a| Arc::ptr_eq(&a.ns, &ns) && a.vpasid == vpasid);
+        let old = state.pasids.iter().position(|a| a.pasid.is(&ns, vpasid));
         if let Some(i) = old {
             if !replace {
                 return Err(EBUSY);
@@ -280,34 +256,21 @@ impl BoundDevice {
         }
         state.pasids.reserve(1, GFP_KERNEL)?;
         let owner = state.pasid_owner(self.intent)?;
-        let max = owner.max_pasids();
         let handle = AttachHandle::new(ioas.fault_route(self.id), owner)?;
-        let ppasid = ns.get(vpasid)?;
-        let attached = if ppasid >= max {
-            Err(EINVAL)
-        } else {
-            ioas.attach_pasid(owner, ppasid, &handle, old.is_some())
-        };
-        let domain = match attached {
-            Ok(domain) => domain,
-            Err(e) => {
-                ns.put(vpasid);
-                return Err(e);
-            }
-        };
+        let pasid = ns.get(vpasid)?;
+        if pasid.ppasid() >= owner.max_pasids() {
+            return Err(EINVAL);
+        }
+        let domain = ioas.attach_pasid(owner, pasid.ppasid(), &handle, old.is_some())?;
         if let Some(i) = old {
             // Replaced in the IOMMU already: only the counts of the old one go.
             let old = state.pasids.remove(i).map_err(|_| EINVAL)?;
-            old.handle.abort_faults();
             if let Some(DeviceAccess::Iommu(owner)) = &state.access {
-                old.ioas.forget_pasid(owner, old.ppasid, &old.domain);
+                old.forget(owner);
             }
-            old.ns.put(old.vpasid);
         }
         let new = PasidAttachment {
-            ns,
-            vpasid,
-            ppasid,
+            pasid,
             ioas,
             domain,
             handle,
@@ -341,10 +304,7 @@ impl BoundDevice {
             None => state.attached.is_some(),
             Some((ns, v)) => {
                 state.pasid_owner(self.intent)?;
-                state
-                    .pasids
-                    .iter()
-                    .any(|a| Arc::ptr_eq(&a.ns, ns) && a.vpasid == *v)
+                state.pasids.iter().any(|a| a.pasid.is(ns, *v))
             }
         };
         if busy
@@ -356,60 +316,30 @@ impl BoundDevice {
             return Err(EBUSY);
         }
         let handle = AttachHandle::new(child.fault_route(self.id), owner)?;
-        let ppasid = match &pasid {
-            None => None,
-            Some((ns, v)) => {
-                let p = ns.get(*v)?;
-                if p >= owner.max_pasids() {
-                    ns.put(*v);
-                    return Err(EINVAL);
-                }
-                Some(p)
-            }
-        };
-        let put_pasid = || {
-            if let Some((ns, v)) = &pasid {
-                ns.put(*v);
-            }
-        };
-        let parent = match child.parent().nest_parent(owner, ppasid.unwrap_or(0)) {
-            Ok(parent) => parent,
-            Err(e) => {
-                put_pasid();
-                return Err(e);
-            }
-        };
-        let bound = Domain::new_nested(owner, &parent, child.format(), uptr, len)
-            .and_then(|d| {
-                if handle.route().is_some() {
-                    d.route_faults();
-                }
-                Ok(Arc::new(d, GFP_KERNEL)?)
-            })
-            .and_then(|domain| {
-                match ppasid {
-                    None => domain.attach_with_handle(owner, &handle)?,
-                    Some(p) => domain.attach_pasid(owner, p, &handle, false)?,
-                }
-                Ok(domain)
-            });
-        let domain = match bound {
-            Ok(domain) => domain,
-            Err(e) => {
-                child
-                    .parent()
-                    .put_nest_parent(owner, ppasid.unwrap_or(0), &parent);
-                put_pasid();
-                return Err(e);
-            }
-        };
-        let key = pasid.as_ref().map(|(ns, v)| (Arc::as_ptr(ns) as usize, *v));
+        let pasid = pasid.map(|(ns, v)| ns.get(v)).transpose()?;
+        let ppasid = pasid.as_ref().map(|u| u.ppasid());
+        if ppasid.is_some_and(|p| p >= owner.max_pasids()) {
+            return Err(EINVAL);
+        }
+        let parent = child.parent().nest_parent(owner, ppasid.unwrap_or(0))?;
+        let domain = Domain::new_nested(owner, parent.domain(), child.format(), uptr, len)?;
+        if handle.route().is_some() {
+            domain.route_faults::<Route>();
+        }
+        let domain = Arc::new(domain, GFP_KERNEL)?;
+        match ppasid {
+            None => domain.attach_with_handle(owner, &handle)?,
+            Some(p) => domain.attach_pasid(owner, p, &handle, false)?,
+        }
+        let key = pasid
+            .as_ref()
+            .map(|u| (Arc::as_ptr(u.ns()) as usize, u.vpasid()));
         let binding = TableBinding {
             child: child.clone(),
-            pasid: pasid.map(|(ns, v)| (ns, v, ppasid.unwrap_or(0))),
-            domain: domain.clone(),
-            parent,
             handle,
+            domain: domain.clone(),
+            _parent: parent,
+            pasid,
         };
         if let Err(e) = child.add(self.id, key, domain) {
             binding.detach(owner);
@@ -461,7 +391,7 @@ impl BoundDevice {
         let i = state
             .pasids
             .iter()
-            .position(|a| Arc::ptr_eq(&a.ns, ns) && a.vpasid == vpasid)
+            .position(|a| a.pasid.is(ns, vpasid))
             .ok_or(EINVAL)?;
         let attachment = state.pasids.remove(i).map_err(|_| EINVAL)?;
         let Some(DeviceAccess::Iommu(owner)) = &state.access else {
@@ -473,7 +403,7 @@ impl BoundDevice {
 
     /// Detaches the device and gives up its DMA ownership, now, while its driver still
     /// holds it; whatever still refers to this binding finds it unbound.
-    fn unbind(&self) {
+    pub(crate) fn unbind(&self) {
         let mut state = self.state.lock();
         let _ = Self::detach_locked(&mut state);
         let pasids = core::mem::take(&mut state.pasids);
@@ -493,7 +423,7 @@ impl BoundDevice {
     ///
     /// Errors: `EINVAL` not a software-table device or not attached, and those of
     /// [`Ioas::access`].
-    fn access_rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+    pub(crate) fn access_rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
         // The device's lock keeps it attached for the copy.
         let state = self.state.lock();
         if !matches!(state.access, Some(DeviceAccess::Cpu)) {
@@ -541,11 +471,9 @@ impl BoundDevice {
         Ok((owner.reserved_regions()?, formats))
     }
 
-    /// The context the device is bound to.
-    fn context(&self) -> &Context {
-        // SAFETY: `self.file` is a /dev/ioasid file (checked by `ioasid_bind_device`) that
-        // this binding holds a reference to, so its private data is a live `Context`.
-        unsafe { Context::from_file(&self.file) }
+    /// The /dev/ioasid file of the context the device is bound to.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
     }
 }
 
@@ -567,156 +495,11 @@ fn nesting_formats(owner: &DmaOwner) -> Result<KVec<u32>> {
     Ok(formats)
 }
 
+/// The `hw_info` type the mock IOMMU (`CONFIG_IOASID_TEST`) reports, by which its
+/// nesting format is told from those of real IOMMUs.
+pub(crate) const MOCK_HW_INFO_TYPE: u32 = 0xbb00;
+
 /// `enum iommu_hw_info_type` values of the IOMMU drivers with nesting.
 const HW_INFO_VTD: u32 = 1;
 const HW_INFO_SMMUV3: u32 = 2;
 const HW_INFO_AMD: u32 = 4;
-
-/// Recognises `file` as a /dev/ioasid file and takes a reference to it.
-///
-/// # Safety
-///
-/// `file` is a valid file the caller holds a reference to.
-unsafe fn ioasid_file(file: *mut bindings::file) -> Result<ARef<File>> {
-    let ours = IOASID_FOPS.load(Ordering::Acquire);
-    // SAFETY: `file` is valid by the caller's guarantee.
-    if ours.is_null() || unsafe { (*file).f_op } != ours.cast_const() {
-        return Err(EBADF);
-    }
-    // SAFETY: `file` is valid and the caller holds a reference for this call; `ARef::from`
-    // takes one of our own.
-    Ok(ARef::from(unsafe { File::from_raw_file(file) }))
-}
-
-/// Binds `dev` to the context of `ioasid_file`; see `include/linux/ioasid.h`.
-///
-/// # Safety
-///
-/// `ioasid_file` is a file and `dev` a probed device with `driver_managed_dma`, both valid
-/// and kept so by the caller for the call; `out_id` is valid for a write. The device stays
-/// bound to its driver until `ioasid_unbind_device()` of the result.
-#[no_mangle]
-#[allow(unreachable_pub)] // Called from C drivers.
-pub unsafe extern "C" fn ioasid_bind_device(
-    ioasid_file: *mut bindings::file,
-    dev: *mut bindings::device,
-    intent: u32,
-    out_id: *mut u32,
-) -> *mut c_void {
-    // SAFETY: as the caller guarantees.
-    match unsafe { bind(ioasid_file, dev, intent) } {
-        Ok(bound) => {
-            // SAFETY: `out_id` is valid for a write by the caller's guarantee.
-            unsafe { *out_id = bound.id() };
-            Arc::into_raw(bound).cast_mut().cast()
-        }
-        Err(e) => e.to_ptr(),
-    }
-}
-
-/// # Safety
-///
-/// As for [`ioasid_bind_device`].
-pub(crate) unsafe fn bind(
-    file: *mut bindings::file,
-    dev: *mut bindings::device,
-    intent: u32,
-) -> Result<Arc<BoundDevice>> {
-    // SAFETY: `file` is valid by the caller's guarantee.
-    let file = unsafe { ioasid_file(file)? };
-    // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
-    let context = unsafe { Context::from_file(&file) };
-    let access = match intent {
-        IOASID_DEVICE_INTENT_RID | IOASID_DEVICE_INTENT_PASID => {
-            // Every device of a context is owned under the same cookie: the context.
-            let cookie = core::ptr::from_ref(context).cast();
-            // SAFETY: `dev` is probed with `driver_managed_dma` and stays bound (caller).
-            DeviceAccess::Iommu(unsafe { DmaOwner::claim(dev, cookie)? })
-        }
-        IOASID_DEVICE_INTENT_SW_TABLE => DeviceAccess::Cpu,
-        _ => return Err(EINVAL),
-    };
-    context.add_device(access, file.clone(), intent)
-}
-
-/// Unbinds a device bound by [`ioasid_bind_device`]; see `include/linux/ioasid.h`.
-///
-/// # Safety
-///
-/// `idev` was returned by `ioasid_bind_device` and is not used after this call.
-#[no_mangle]
-#[allow(unreachable_pub)] // Called from C drivers.
-pub unsafe extern "C" fn ioasid_unbind_device(idev: *mut c_void) {
-    // SAFETY: `idev` came from `Arc::into_raw` in `ioasid_bind_device`, and the caller gives
-    // that reference back.
-    unbind(unsafe { Arc::<BoundDevice>::from_raw(idev.cast_const().cast()) });
-}
-
-/// Undoes [`bind`]: detaches the device, gives up its DMA ownership and removes its ID.
-pub(crate) fn unbind(bound: Arc<BoundDevice>) {
-    bound.unbind();
-    bound.context().remove_device(bound.id());
-    // The file goes with the last reference to the binding (an ioctl in flight may hold
-    // one a little longer; the device is already released).
-}
-
-/// Copies between `buf` and the address space of a software-table device; see
-/// `include/linux/ioasid.h`.
-///
-/// # Safety
-///
-/// `idev` is a live binding from `ioasid_bind_device`; `buf` is valid for reads and
-/// writes of `len` bytes for the duration of the call.
-#[no_mangle]
-#[allow(unreachable_pub)] // Called from C drivers.
-pub unsafe extern "C" fn ioasid_access_rw(
-    idev: *mut c_void,
-    iova: u64,
-    buf: *mut c_void,
-    len: usize,
-    write: bool,
-) -> c_int {
-    // SAFETY: `idev` is a live `Arc<BoundDevice>` pointer the caller keeps for the call.
-    let bound = unsafe { &*idev.cast_const().cast::<BoundDevice>() };
-    if len == 0 {
-        return 0;
-    }
-    // SAFETY: `buf` is valid for `len` bytes by the caller's guarantee.
-    let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
-    match bound.access_rw(iova, buf, write) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// The physical PASID named `vpasid` in PASID namespace `ns_id` of the context of
-/// `ioasid_file`; see `include/linux/ioasid.h`.
-///
-/// # Safety
-///
-/// `ioasid_file` is a valid file the caller holds a reference to for the call; `ppasid`
-/// is valid for a write.
-#[no_mangle]
-#[allow(unreachable_pub)] // Called from C.
-pub unsafe extern "C" fn ioasid_pasid_translate(
-    file_ptr: *mut bindings::file,
-    ns_id: u32,
-    vpasid: u32,
-    ppasid: *mut u32,
-) -> c_int {
-    // SAFETY: `file_ptr` is valid by the caller's guarantee.
-    let file = match unsafe { ioasid_file(file_ptr) } {
-        Ok(file) => file,
-        Err(e) => return e.to_errno(),
-    };
-    // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
-    let context = unsafe { Context::from_file(&file) };
-    match context.translate_pasid(ns_id, vpasid) {
-        Ok(p) => {
-            // SAFETY: valid for a write by the caller's guarantee.
-            unsafe { *ppasid = p };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}

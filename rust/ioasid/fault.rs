@@ -4,9 +4,9 @@
 //!
 //! A [`FaultQueue`] is an object of a context and a file descriptor (an anonymous inode
 //! whose `read`, `write` and `poll` are below). Attachments of routed address spaces carry
-//! a [`Route`] in their IOMMU attach handle ([`crate::iommu::AttachHandle`]); their
-//! domains' `iopf_handler` is [`ioasid_iopf_handler`], which the IOMMU core calls with
-//! each complete page request group. The group waits in the queue's `pending` list until
+//! a [`Route`] in their IOMMU attach handle ([`crate::iommu::AttachHandle`]), the
+//! [`FaultSink`] to which the IOMMU core's fault path hands each complete page request
+//! group. The group waits in the queue's `pending` list until
 //! userspace answers it by cookie, or until its attachment ends, the queue's file is
 //! closed (answered INVALID), or the queue is full (refused: the core answers FAILURE).
 
@@ -31,10 +31,14 @@ use kernel::{
     },
 };
 
-use crate::uapi::raw::{
+use crate::abi::{
     ioasid_fault, ioasid_fault_response, IOASID_FAULT_LAST_PAGE, IOASID_FAULT_PASID_VALID,
     IOASID_FAULT_QUEUE_DEPTH, IOASID_FAULT_RESPONSE_FAILURE, IOASID_FAULT_RESPONSE_INVALID,
     IOASID_FAULT_RESPONSE_SUCCESS,
+};
+use crate::iommu::{
+    FaultSink,
+    IopfGroup, //
 };
 
 // SAFETY: integer fields only, no padding.
@@ -77,6 +81,28 @@ pub(crate) struct Route {
     pub(crate) dev_id: u32,
 }
 
+impl FaultSink for Route {
+    fn deliver(
+        &self,
+        group: IopfGroup,
+        handle: usize,
+    ) -> core::result::Result<(), (Error, IopfGroup)> {
+        self.queue.deliver(group, self, handle)
+    }
+
+    fn join(&self, handle: usize, dev: usize, dev_id: u32) -> Result {
+        self.queue.join(handle, dev, dev_id)
+    }
+
+    fn leave(&self, handle: usize, dev: Option<usize>) {
+        self.queue.leave(handle, dev)
+    }
+
+    fn first_device(&self) -> u32 {
+        self.dev_id
+    }
+}
+
 /// A device whose page requests an attachment takes: the attachment of an IOMMU group
 /// serves every device of the group attached through it, and each record names the
 /// device that faulted. A device that left (detached or unbound while the group stays
@@ -92,15 +118,11 @@ struct Member {
 /// A delivered group awaiting its response.
 struct Pending {
     cookie: u32,
-    group: NonNull<bindings::iopf_group>,
+    group: IopfGroup,
     /// The attach handle it came through and the device that faulted (keys).
     handle: usize,
     dev: usize,
 }
-
-// SAFETY: the group is owned by us until answered, and the core's functions that take it
-// may be called from any thread.
-unsafe impl Send for Pending {}
 
 struct Inner {
     records: KVec<ioasid_fault>,
@@ -205,62 +227,46 @@ impl FaultQueue {
 
     /// Takes a complete page request group for `route` (through attach `handle`).
     ///
-    /// Errors: `ENOSPC` full (the group is counted as an overflow), `EPIPE` the file is
-    /// closed, `ENOMEM`. On error the core answers the group itself.
-    ///
-    /// # Safety
-    ///
-    /// `group` is a live group the core hands over; on success it is ours until
-    /// answered with `iopf_group_response` and freed with `iopf_free_group`.
-    unsafe fn deliver(
+    /// Errors (with the group given back, for the core to answer): `ENODEV` its device
+    /// is no member of the attachment, `ENOSPC` full (counted as an overflow), `EPIPE`
+    /// the file is closed, `ENOMEM`.
+    fn deliver(
         &self,
-        group: *mut bindings::iopf_group,
+        group: IopfGroup,
         route: &Route,
         handle: usize,
-    ) -> Result {
-        // SAFETY: a live group (caller) has the live fault parameter of its device.
-        let dev = unsafe { (*(*group).fault_param).dev } as usize;
+    ) -> core::result::Result<(), (Error, IopfGroup)> {
+        let dev = group.device_key();
         let mut inner = self.inner.lock();
         if inner.closed {
-            return Err(EPIPE);
+            return Err((EPIPE, group));
         }
-        let dev_id = inner
+        let Some(dev_id) = inner
             .members
             .iter()
             .find(|m| m.handle == handle && m.dev == dev)
             .map(|m| m.dev_id)
-            .ok_or(ENODEV)?;
+        else {
+            return Err((ENODEV, group));
+        };
         if inner.pending.len() >= IOASID_FAULT_QUEUE_DEPTH as usize {
             inner.overflows += 1;
-            return Err(ENOSPC);
+            return Err((ENOSPC, group));
+        }
+        let count = group.requests().count();
+        if inner.records.reserve(count, GFP_KERNEL).is_err()
+            || inner.pending.reserve(1, GFP_KERNEL).is_err()
+        {
+            return Err((ENOMEM, group));
         }
         let cookie = inner.next_cookie;
-        // SAFETY: a live group (caller); its list holds `iopf_fault`s by their `list`.
-        let (head, last) = unsafe { (&raw mut (*group).faults, &raw mut (*group).last_fault) };
-        let mut count = 0;
-        // SAFETY: as above; the list is not changed while the group is ours.
-        let mut node = unsafe { (*head).next };
-        while node != head {
-            count += 1;
-            // SAFETY: a node of the live list.
-            node = unsafe { (*node).next };
-        }
-        inner.records.reserve(count, GFP_KERNEL)?;
-        inner.pending.reserve(1, GFP_KERNEL)?;
-        // SAFETY: as above.
-        node = unsafe { (*head).next };
-        while node != head {
-            // SAFETY: every entry is the `list` member of an `iopf_fault`.
-            let fault = unsafe {
-                &*node
-                    .byte_sub(core::mem::offset_of!(bindings::iopf_fault, list))
-                    .cast::<bindings::iopf_fault>()
-            };
-            let prm = &fault.fault.prm;
+        for (request, last) in group.requests() {
+            let prm = request.prm();
             let mut flags = prm.flags & IOASID_FAULT_PASID_VALID;
-            if core::ptr::eq(fault, last) {
+            if last {
                 flags |= IOASID_FAULT_LAST_PAGE;
             }
+            // Capacity was reserved above.
             let _ = inner.records.push_within_capacity(ioasid_fault {
                 flags,
                 ioas_id: route.ioas_id,
@@ -272,12 +278,10 @@ impl FaultQueue {
                 cookie,
                 __reserved: 0,
             });
-            node = fault.list.next;
         }
         let _ = inner.pending.push_within_capacity(Pending {
             cookie,
-            // SAFETY: not null (a live group).
-            group: unsafe { NonNull::new_unchecked(group) },
+            group,
             handle,
             dev,
         });
@@ -293,12 +297,7 @@ impl FaultQueue {
 
     /// Answers `pending` with `code` and gives the group back to the core.
     fn answer(pending: Pending, code: u32) {
-        // SAFETY: the group is ours (it was delivered and not yet answered); answering
-        // and freeing it, once, ends that.
-        unsafe {
-            bindings::iopf_group_response(pending.group.as_ptr(), code);
-            bindings::iopf_free_group(pending.group.as_ptr());
-        }
+        pending.group.respond(code);
     }
 
     /// Makes the device `dev` (a key) with ID `dev_id` a member of the attachment of
@@ -457,27 +456,6 @@ impl PinnedDrop for FaultQueue {
         // Routes hold the queue while their attachments live; nothing can be pending
         // once the last reference goes, but answer anything left rather than leak it.
         self.close();
-    }
-}
-
-/// The `iopf_handler` of routed domains: hands a complete group to the queue of the
-/// attachment it came through.
-///
-/// # Safety
-///
-/// Called by the IOMMU core with a live group whose `attach_handle` is one of ours with
-/// a route (only routed attachments use domains with this handler).
-pub(crate) unsafe extern "C" fn ioasid_iopf_handler(group: *mut bindings::iopf_group) -> c_int {
-    // SAFETY: as the caller guarantees.
-    let handle = unsafe { (*group).attach_handle };
-    // SAFETY: our handles carry their route (see `AttachHandle`).
-    let Some(route) = (unsafe { crate::iommu::AttachHandle::route_of(handle) }) else {
-        return ENODEV.to_errno();
-    };
-    // SAFETY: the group is handed to us; on error the core keeps and answers it.
-    match unsafe { route.queue.deliver(group, route, handle as usize) } {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
     }
 }
 

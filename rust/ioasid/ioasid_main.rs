@@ -17,11 +17,13 @@ use kernel::{
     prelude::*,
 };
 
+mod abi;
 mod context;
 mod device;
 mod fault;
 mod ioas;
 mod iommu;
+mod kapi;
 #[cfg(CONFIG_IOASID_TEST)]
 mod mock;
 #[cfg(not(CONFIG_IOASID_TEST))]

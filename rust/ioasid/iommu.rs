@@ -7,7 +7,6 @@
 
 use core::ptr::NonNull;
 
-use crate::fault::Route;
 use kernel::{
     bindings,
     device::Device,
@@ -28,11 +27,9 @@ pub(crate) struct IommuInfo {
     pub(crate) group_devices: u32,
 }
 
-// `struct page` and `struct device` are only passed by pointer, never inspected here.
+// `struct device` is only passed by pointer, never inspected here.
 #[allow(improper_ctypes)]
 unsafe extern "C" {
-    /// `page_to_phys()`, from `helpers.c`.
-    fn ioasid_page_to_phys(page: *mut bindings::page) -> bindings::phys_addr_t;
     /// Fills `info` for `dev`, from `helpers.c`; 0 or a negative errno.
     fn ioasid_iommu_info(dev: *mut bindings::device, info: *mut IommuInfo) -> c_int;
     /// `dev->iommu->max_pasids`, from `helpers.c`.
@@ -72,20 +69,6 @@ unsafe extern "C" {
         pasid: bindings::ioasid_t,
         handle: *mut bindings::iommu_attach_handle,
     ) -> c_int;
-}
-
-/// The `hw_info` type the mock IOMMU (`CONFIG_IOASID_TEST`) reports, by which its
-/// nesting format is told from those of real IOMMUs.
-pub(crate) const MOCK_HW_INFO_TYPE: u32 = 0xbb00;
-
-/// Physical address of a page.
-///
-/// # Safety
-///
-/// `page` points to a valid `struct page` (e.g. one the caller holds a pin on).
-pub(crate) unsafe fn page_to_phys(page: *mut bindings::page) -> u64 {
-    // SAFETY: the caller guarantees `page` is valid; the helper only does arithmetic on it.
-    unsafe { ioasid_page_to_phys(page) }
 }
 
 /// Device access a mapping grants.
@@ -283,11 +266,11 @@ impl Domain {
     ///
     /// `handle` names the attachment in the IOMMU core; it must be new (never used for
     /// another attachment) and outlive the attachment.
-    pub(crate) fn attach_pasid(
+    pub(crate) fn attach_pasid<S: FaultSink>(
         &self,
         owner: &DmaOwner,
         pasid: u32,
-        handle: &AttachHandle,
+        handle: &AttachHandle<S>,
         replace: bool,
     ) -> Result {
         let handle = handle.raw();
@@ -317,7 +300,11 @@ impl Domain {
     /// that page requests of its requester ID find the handle's route.
     ///
     /// Errors: as for [`Domain::attach`].
-    pub(crate) fn attach_with_handle(&self, owner: &DmaOwner, handle: &AttachHandle) -> Result {
+    pub(crate) fn attach_with_handle<S: FaultSink>(
+        &self,
+        owner: &DmaOwner,
+        handle: &AttachHandle<S>,
+    ) -> Result {
         // SAFETY: as for `attach`; `handle` is fresh and kept until the detach.
         let ret = unsafe {
             iommu_attach_group_handle(self.ptr.as_ptr(), owner.group.as_ptr(), handle.raw())
@@ -334,12 +321,12 @@ impl Domain {
         unsafe { iommu_detach_group_handle(self.ptr.as_ptr(), owner.group.as_ptr()) };
     }
 
-    /// Routes this domain's page requests to [`crate::fault::ioasid_iopf_handler`]; for
-    /// a domain not yet attached to anything.
-    pub(crate) fn route_faults(&self) {
+    /// Routes this domain's page requests to the sinks (of type `S`) of the handles it is
+    /// attached with; for a domain not yet attached to anything.
+    pub(crate) fn route_faults<S: FaultSink>(&self) {
         // SAFETY: live domain; not attached yet, so the core does not read the field
-        // concurrently.
-        unsafe { (*self.ptr.as_ptr()).iopf_handler = Some(crate::fault::ioasid_iopf_handler) };
+        // concurrently. Only `AttachHandle<S>`s attach it (the callers' contract).
+        unsafe { (*self.ptr.as_ptr()).iopf_handler = Some(iopf_handler::<S>) };
     }
 
     /// Detaches the group of the device `owner` holds from this domain; it goes back to
@@ -559,36 +546,139 @@ impl Drop for GlobalPasid {
     }
 }
 
+/// What a routed attachment does with its page requests: the IOMMU core's fault path
+/// hands each complete group to the sink of the [`AttachHandle`] it came through (a
+/// trait the C side calls into, like `MiscDevice`'s vtable). Keys name the attachment
+/// ([`AttachHandle::key`]) and devices ([`DmaOwner::key`]).
+pub(crate) trait FaultSink: Send + Sync + Sized {
+    /// Takes `group`, which came through attachment `handle`; an error gives it back,
+    /// and the core answers it itself.
+    fn deliver(
+        &self,
+        group: IopfGroup,
+        handle: usize,
+    ) -> core::result::Result<(), (Error, IopfGroup)>;
+    /// The device `dev`, with ID `dev_id`, is attached through `handle`: its page
+    /// requests are taken from now on.
+    fn join(&self, handle: usize, dev: usize, dev_id: u32) -> Result;
+    /// The device `dev` (`None`: every device) no longer is: what it delivered and
+    /// nobody answered yet is answered now, and its page requests are refused.
+    fn leave(&self, handle: usize, dev: Option<usize>);
+    /// The ID of the device that makes the attachment.
+    fn first_device(&self) -> u32;
+}
+
+/// A complete page request group the IOMMU core handed over (`struct iopf_group`).
+///
+/// # Invariants
+///
+/// `0` is a live group the core handed to our `iopf_handler` and that nobody answered
+/// yet; only [`IopfGroup::respond`] answers it (and gives it back to the core).
+pub(crate) struct IopfGroup(NonNull<bindings::iopf_group>);
+
+// SAFETY: the group is ours until answered, and the core's functions that take it may be
+// called from any thread.
+unsafe impl Send for IopfGroup {}
+
+/// One page request of a group (`struct iopf_fault`).
+#[repr(transparent)]
+pub(crate) struct PageRequest(bindings::iopf_fault);
+
+impl PageRequest {
+    /// What the device asked for.
+    pub(crate) fn prm(&self) -> &bindings::iommu_fault_page_request {
+        &self.0.fault.prm
+    }
+}
+
+impl IopfGroup {
+    /// The device that issued it (as [`DmaOwner::key`] names it).
+    pub(crate) fn device_key(&self) -> usize {
+        // SAFETY: a live group (invariant) has the live fault parameter of its device.
+        unsafe { (*(*self.0.as_ptr()).fault_param).dev as usize }
+    }
+
+    /// Its page requests, each with whether it is the last of the group.
+    pub(crate) fn requests(&self) -> impl Iterator<Item = (&PageRequest, bool)> + '_ {
+        let group = self.0.as_ptr();
+        // SAFETY: a live group (invariant): its `faults` list holds `iopf_fault`s by their
+        // `list` member and does not change while the group is ours; `PageRequest` is
+        // transparent over `iopf_fault`.
+        let list = unsafe {
+            kernel::interop::list::clist_create!(
+                &raw mut (*group).faults,
+                PageRequest,
+                bindings::iopf_fault,
+                list
+            )
+        };
+        // SAFETY: as above.
+        let last = unsafe { &raw const (*group).last_fault };
+        list.iter().map(move |r| (r, core::ptr::eq(&r.0, last)))
+    }
+
+    /// Answers it with `code` (an `iommu_page_response_code`) and gives it back.
+    pub(crate) fn respond(self, code: u32) {
+        // SAFETY: ours and not yet answered (invariant); answering and freeing it, once,
+        // ends that.
+        unsafe {
+            bindings::iopf_group_response(self.0.as_ptr(), code);
+            bindings::iopf_free_group(self.0.as_ptr());
+        }
+    }
+}
+
+/// The `iopf_handler` of domains routed to sinks of type `S`.
+///
+/// # Safety
+///
+/// Called by the IOMMU core with a live group whose `attach_handle` is the handle of a
+/// live `AttachHandle<S>` (only domains [`Domain::route_faults`] for `S` use it, and only
+/// such handles attach them).
+unsafe extern "C" fn iopf_handler<S: FaultSink>(group: *mut bindings::iopf_group) -> c_int {
+    // SAFETY: a live group (caller).
+    let raw = unsafe { (*group).attach_handle };
+    // SAFETY: `raw` is the first field of a live `HandleInner<S>` (caller).
+    let Some(sink) = (unsafe { (*raw.cast::<HandleInner<S>>()).route.as_ref() }) else {
+        return ENODEV.to_errno();
+    };
+    // INVARIANT: the core hands the group to this handler, unanswered; on error it is
+    // given back (the core answers it).
+    // SAFETY: a live group is not null.
+    let group = IopfGroup(unsafe { NonNull::new_unchecked(group) });
+    match sink.deliver(group, raw as usize) {
+        Ok(()) => 0,
+        Err((e, _back_to_the_core)) => e.to_errno(),
+    }
+}
+
 /// The IOMMU core's handle of one attachment (`struct iommu_attach_handle`), which the
 /// core may reach without locks while the attachment lasts: the owner keeps it, at a
 /// fixed address, until the attachment has ended. It carries the attachment's fault
-/// route, which [`crate::fault::ioasid_iopf_handler`] finds through it.
-pub(crate) struct AttachHandle(KBox<HandleInner>);
+/// sink, to which the domain's `iopf_handler` hands page requests.
+pub(crate) struct AttachHandle<S: FaultSink>(KBox<HandleInner<S>>);
 
 #[repr(C)]
-struct HandleInner {
+struct HandleInner<S> {
     /// First field: the core's handle is a `HandleInner`.
     raw: kernel::types::Opaque<bindings::iommu_attach_handle>,
-    route: Option<Route>,
+    route: Option<S>,
 }
 
 // SAFETY: Rust never reads or writes the handle; it only hands its address to the IOMMU
-// core, which does its own locking. Moving the box between threads moves no data.
-unsafe impl Send for AttachHandle {}
-// SAFETY: as above; `&AttachHandle` only yields the address.
-unsafe impl Sync for AttachHandle {}
+// core, which does its own locking. The sink is `Send`.
+unsafe impl<S: FaultSink> Send for AttachHandle<S> {}
+// SAFETY: as above; `&AttachHandle` yields the address and `&S`, which is `Sync`.
+unsafe impl<S: FaultSink> Sync for AttachHandle<S> {}
 
-impl AttachHandle {
-    /// A new, unused handle, whose faults (if its domain reports any) go by `route`; the
+impl<S: FaultSink> AttachHandle<S> {
+    /// A new, unused handle, whose faults (if its domain reports any) go to `route`; the
     /// device `owner` holds is its first member (see [`AttachHandle::join`]).
     ///
     /// Errors: `EOPNOTSUPP` routed, for a device that cannot report page requests;
     /// `ENOMEM`.
-    pub(crate) fn new(route: Option<Route>, owner: &DmaOwner) -> Result<Self> {
-        if route.is_some() && !owner.reports_faults() {
-            return Err(EOPNOTSUPP);
-        }
-        let dev_id = route.as_ref().map(|r| r.dev_id);
+    pub(crate) fn new(route: Option<S>, owner: &DmaOwner) -> Result<Self> {
+        let dev_id = route.as_ref().map(|r| r.first_device());
         let this = Self(KBox::new(
             HandleInner {
                 raw: kernel::types::Opaque::zeroed(),
@@ -614,7 +704,7 @@ impl AttachHandle {
         if !owner.reports_faults() {
             return Err(EOPNOTSUPP);
         }
-        route.queue.join(self.key(), owner.key(), dev_id)
+        route.join(self.key(), owner.key(), dev_id)
     }
 
     /// The device `owner` holds is no longer attached through this handle, which stays
@@ -623,7 +713,7 @@ impl AttachHandle {
     /// with the device.
     pub(crate) fn leave(&self, owner: &DmaOwner) {
         if let Some(route) = self.route() {
-            route.queue.leave(self.key(), Some(owner.key()));
+            route.leave(self.key(), Some(owner.key()));
         }
     }
 
@@ -631,8 +721,8 @@ impl AttachHandle {
         self.0.raw.get()
     }
 
-    /// Its fault route, if any.
-    pub(crate) fn route(&self) -> Option<&Route> {
+    /// Its fault sink, if any.
+    pub(crate) fn route(&self) -> Option<&S> {
         self.0.route.as_ref()
     }
 
@@ -640,7 +730,7 @@ impl AttachHandle {
     /// whose attachment has ended.
     pub(crate) fn abort_faults(&self) {
         if let Some(route) = self.route() {
-            route.queue.leave(self.key(), None);
+            route.leave(self.key(), None);
         }
     }
 
@@ -648,21 +738,9 @@ impl AttachHandle {
     pub(crate) fn key(&self) -> usize {
         self.raw() as usize
     }
-
-    /// The fault route of the handle at `raw`.
-    ///
-    /// # Safety
-    ///
-    /// `raw` is the core's pointer to the handle of a live [`AttachHandle`].
-    pub(crate) unsafe fn route_of<'a>(
-        raw: *mut bindings::iommu_attach_handle,
-    ) -> Option<&'a Route> {
-        // SAFETY: `raw` is the first field of a live `HandleInner` (caller).
-        unsafe { (*raw.cast::<HandleInner>()).route.as_ref() }
-    }
 }
 
-impl Drop for AttachHandle {
+impl<S: FaultSink> Drop for AttachHandle<S> {
     fn drop(&mut self) {
         // The attachment has ended (the owner keeps the handle until then): nothing of it
         // may wait in a queue, even on paths that failed before attaching.

@@ -133,7 +133,7 @@ impl PinnedPages {
                     }
                 }
                 // SAFETY: `page` was just pinned.
-                let phys = unsafe { crate::iommu::page_to_phys(page) };
+                let phys = unsafe { page_to_phys(page) };
                 match &mut run {
                     Some((_, p0, n)) if *p0 + (*n * PAGE_SIZE) as u64 == phys => *n += 1,
                     _ => {
@@ -196,7 +196,7 @@ impl PinnedPages {
             .partition_point(|&(offset, _, n)| offset + n <= from);
         let recorded = self.runs[first..].iter().map(|&(offset, page, n)| {
             // SAFETY: `page` is pinned (invariant).
-            (offset, unsafe { crate::iommu::page_to_phys(page) }, n)
+            (offset, unsafe { page_to_phys(page) }, n)
         });
         let building = run.map(|(_, phys, n)| (self.npages, phys, n));
         let pfns = Iterator::chain(recorded, building).filter_map(|(offset, phys, n)| {
@@ -250,7 +250,7 @@ impl PinnedPages {
             // SAFETY: `first` is pinned (invariant).
             (
                 offset * PAGE_SIZE,
-                unsafe { crate::iommu::page_to_phys(first) },
+                unsafe { page_to_phys(first) },
                 n * PAGE_SIZE,
             )
         })
@@ -270,8 +270,7 @@ impl PinnedPages {
         // `index - offset` frames on is the one pinned there.
         Some(unsafe {
             ioasid_pfn_to_page(
-                (crate::iommu::page_to_phys(first) >> PAGE_SIZE.trailing_zeros())
-                    + (index - offset) as u64,
+                (page_to_phys(first) >> PAGE_SIZE.trailing_zeros()) + (index - offset) as u64,
             )
         })
     }
@@ -309,9 +308,21 @@ impl Drop for PinnedPages {
     }
 }
 
+/// Physical address of a page.
+///
+/// # Safety
+///
+/// `page` points to a valid `struct page` (e.g. one the caller holds a pin on).
+pub(crate) unsafe fn page_to_phys(page: *mut bindings::page) -> u64 {
+    // SAFETY: the caller guarantees `page` is valid; the helper only does arithmetic on it.
+    unsafe { ioasid_page_to_phys(page) }
+}
+
 // `struct page` is only passed by pointer, never inspected here.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 unsafe extern "C" {
+    /// `page_to_phys()`, from `helpers.c`.
+    fn ioasid_page_to_phys(page: *mut bindings::page) -> bindings::phys_addr_t;
     /// `memcpy_to_page`/`memcpy_from_page`, from `helpers.c`.
     fn ioasid_page_rw(
         page: *mut bindings::page,

@@ -58,6 +58,32 @@ pub(crate) enum Placement {
     Any,
 }
 
+/// A use of a nest-parent domain of an address space for (device, PASID) (see
+/// [`Ioas::nest_parent`]).
+///
+/// # Invariants
+///
+/// Counted once in the `nest_users` of `domain` in `ioas`, whose reservations for `key`
+/// it holds; both undone by `Drop`.
+pub(crate) struct NestParent {
+    ioas: Arc<Ioas>,
+    key: (usize, u32),
+    domain: Arc<Domain>,
+}
+
+impl NestParent {
+    /// The nest-parent domain.
+    pub(crate) fn domain(&self) -> &Arc<Domain> {
+        &self.domain
+    }
+}
+
+impl Drop for NestParent {
+    fn drop(&mut self) {
+        self.ioas.put_nest_parent(self.key, &self.domain);
+    }
+}
+
 /// What [`Ioas::map`] made: its IOVA, and a name for [`Ioas::unmap_made`].
 #[derive(Clone, Copy)]
 pub(crate) struct MapToken {
@@ -95,7 +121,7 @@ struct GroupAttach {
     /// The core's handle of the attachment, when the address space routes page requests
     /// to a fault queue (each attached device of the group is a member of it, and their
     /// records name the device that faulted).
-    handle: Option<AttachHandle>,
+    handle: Option<AttachHandle<Route>>,
 }
 
 impl GroupAttach {
@@ -395,7 +421,7 @@ impl Ioas {
         &self,
         owner: &DmaOwner,
         pasid: u32,
-        handle: &AttachHandle,
+        handle: &AttachHandle<Route>,
         replace: bool,
     ) -> Result<Arc<Domain>> {
         self.attach_with(owner, pasid, |inner| {
@@ -453,7 +479,7 @@ impl Ioas {
     fn new_domain(&self, inner: &Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
         let domain = Domain::new_paging(owner)?;
         if self.faults.is_some() {
-            domain.route_faults();
+            domain.route_faults::<Route>();
         }
         Self::fill(inner, domain)
     }
@@ -492,15 +518,20 @@ impl Ioas {
 
     /// A domain of this address space for the IOMMU of the device `owner` holds that can
     /// be the parent (stage 2) of nested domains: an existing one, or a new one filled
-    /// with every mapping. [`Ioas::put_nest_parent`] gives it back.
+    /// with every mapping, as a use that gives it back (and the device's reservations)
+    /// when dropped.
     ///
     /// The device reaches this space through the nested domain, for its requester ID
     /// (`pasid` 0) or for `pasid`, so its reserved ranges apply exactly as for an attach.
     ///
     /// Errors: `ENOENT` destroyed, `EADDRINUSE` a reserved range is mapped, `ENOMEM`,
     /// errors of the IOMMU driver.
-    pub(crate) fn nest_parent(&self, owner: &DmaOwner, pasid: u32) -> Result<Arc<Domain>> {
-        self.attach_with(owner, pasid, |inner| {
+    pub(crate) fn nest_parent(
+        self: &Arc<Self>,
+        owner: &DmaOwner,
+        pasid: u32,
+    ) -> Result<NestParent> {
+        let domain = self.attach_with(owner, pasid, |inner| {
             if let Some(d) = inner
                 .domains
                 .iter_mut()
@@ -519,14 +550,19 @@ impl Ioas {
                 nest_users: 1,
             });
             Ok(domain)
+        })?;
+        // INVARIANT: counted in `nest_users` above, with the reservations of the key.
+        Ok(NestParent {
+            ioas: self.clone(),
+            key: (owner.key(), pasid),
+            domain,
         })
     }
 
-    /// Gives back a domain [`Ioas::nest_parent`] returned for (`owner`, `pasid`), once
-    /// its nested domain is gone, with the device's reservations.
-    pub(crate) fn put_nest_parent(&self, owner: &DmaOwner, pasid: u32, domain: &Arc<Domain>) {
+    /// Undoes a [`Ioas::nest_parent`] for the reservations' `key`.
+    fn put_nest_parent(&self, key: (usize, u32), domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
-        inner.reserved.retain(|r| r.owner != (owner.key(), pasid));
+        inner.reserved.retain(|r| r.owner != key);
         let Some(i) = inner
             .domains
             .iter()

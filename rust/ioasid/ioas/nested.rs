@@ -20,18 +20,18 @@ use kernel::{
 
 use super::Ioas;
 use crate::{
-    fault::{
-        FaultQueue,
-        Route, //
-    },
-    iommu::Domain,
-    uapi::raw::{
+    abi::{
         IOASID_FORMAT_AMD_V2,
         IOASID_FORMAT_ARM_SMMUV3,
         IOASID_FORMAT_MOCK,
         IOASID_FORMAT_MOCK_PASID_TABLE,
         IOASID_FORMAT_VTD_S1, //
     },
+    fault::{
+        FaultQueue,
+        Route, //
+    },
+    iommu::Domain,
 };
 
 /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1` of `include/uapi/linux/iommufd.h` (checked in

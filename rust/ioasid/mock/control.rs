@@ -51,11 +51,8 @@ use super::{
     raw::*,
 };
 use crate::{
-    device::{
-        self,
-        BoundDevice, //
-    },
-    iommu,
+    device::BoundDevice,
+    kapi,
     uapi::{
         check_flags,
         extensible,
@@ -113,7 +110,7 @@ struct Entry {
 impl Entry {
     /// Hot-unplugs the device: unbinds it from its context, then removes it.
     fn unplug(self) {
-        device::unbind(self.bound);
+        kapi::unbind(self.bound);
         self.dev.unregister();
     }
 }
@@ -197,12 +194,7 @@ impl MiscDevice for Bench {
                 let mut ppasid = 0;
                 // SAFETY: we hold a reference to `file` for the call; `ppasid` is a local.
                 let ret = unsafe {
-                    device::ioasid_pasid_translate(
-                        file.as_ptr(),
-                        arg.ns_id,
-                        arg.vpasid,
-                        &mut ppasid,
-                    )
+                    kapi::ioasid_pasid_translate(file.as_ptr(), arg.ns_id, arg.vpasid, &mut ppasid)
                 };
                 if ret < 0 {
                     return Err(Error::from_errno(ret));
@@ -281,7 +273,7 @@ fn user_phys(addr: u64) -> Result<u64> {
         return Err(EFAULT);
     }
     // SAFETY: `page` is pinned by the call above.
-    let phys = unsafe { iommu::page_to_phys(page) };
+    let phys = unsafe { crate::pin::page_to_phys(page) };
     // SAFETY: gives back the pin taken above.
     unsafe { bindings::unpin_user_page(page) };
     Ok(phys)
@@ -347,7 +339,7 @@ impl Bench {
         };
         // SAFETY: `file` is a file we hold a reference to; the device is probed, has no
         // driver to use the DMA API, and stays registered until `Entry::unplug` unbinds it.
-        let bound = match unsafe { device::bind(file.as_ptr(), dev.raw(), intent) } {
+        let bound = match unsafe { kapi::bind(file.as_ptr(), dev.raw(), intent) } {
             Ok(bound) => bound,
             Err(e) => {
                 dev.unregister();
@@ -395,6 +387,11 @@ impl Bench {
         evt.fault.prm.grpid = arg.grpid;
         evt.fault.prm.perm = arg.perm;
         evt.fault.prm.addr = arg.addr;
+        // Like IOMMU hardware that drains its page requests before an attachment changes
+        // (the core requires it of drivers: the owner may free the old attach handle as
+        // soon as the change returns), the report holds the device's attachment lock,
+        // which every attach, detach and replace of the device takes.
+        let _drain = dev.attached.lock();
         // SAFETY: `dev` is a live, probed device in the mock's fault queue (it has PRI);
         // `evt` is a valid fault the core copies what it keeps of.
         let ret = unsafe { bindings::iommu_report_device_fault(dev.raw(), &mut evt) };

@@ -52,3 +52,28 @@ void *ioasid_mock_hw_info_alloc(void)
 {
 	return kzalloc(8, GFP_KERNEL);
 }
+
+void ioasid_mock_free_dev_iommu(struct device *dev);
+
+/*
+ * After iommu_mock_device_add() failed: when iommu_fwspec_init() fails after allocating
+ * dev->iommu (the fwspec allocation), the core returns without freeing it (its
+ * dev_iommu_free() is static and runs only when device_add() fails). Frees what it left.
+ */
+void ioasid_mock_free_dev_iommu(struct device *dev)
+{
+	struct dev_iommu *param = dev->iommu;
+	struct iommu_fwspec *fwspec;
+
+	if (!param)
+		return;
+	/* What iommu_fwspec_free() of the core (not exported) does. */
+	fwspec = dev_iommu_fwspec_get(dev);
+	if (fwspec) {
+		fwnode_handle_put(fwspec->iommu_fwnode);
+		kfree(fwspec);
+	}
+	mutex_destroy(&param->lock);
+	dev->iommu = NULL;
+	kfree(param);
+}

@@ -89,6 +89,7 @@ unsafe extern "C" {
     fn ioasid_mock_set_pasid_width(dev: *mut bindings::device, bits: u32) -> c_int;
     fn ioasid_mock_add_resv(head: *mut bindings::list_head, start: u64, length: u64) -> c_int;
     fn ioasid_mock_hw_info_alloc() -> *mut c_void;
+    fn ioasid_mock_free_dev_iommu(dev: *mut bindings::device);
 }
 
 static BUS: Global<bindings::bus_type> = Global::new(bindings::bus_type {
@@ -332,7 +333,12 @@ impl MockDev {
             to_result(unsafe { ioasid_mock_set_pasid_width(dev, props.pasid_width) })?;
         }
         // SAFETY: `dev` is initialised, named and on the mock bus; `IOMMU` is registered.
-        to_result(unsafe { iommu_mock_device_add(dev, IOMMU.get()) })?;
+        let added = to_result(unsafe { iommu_mock_device_add(dev, IOMMU.get()) });
+        if let Err(e) = added {
+            // SAFETY: `dev` was not added; nothing else uses its IOMMU data.
+            unsafe { ioasid_mock_free_dev_iommu(dev) };
+            return Err(e);
+        }
         // Adding the device probes it with the IOMMU core, whose failure (out of memory)
         // leaves a device without an IOMMU: not a mock device.
         // SAFETY: `dev` is added; a group reference is taken if it has one.
@@ -558,7 +564,7 @@ unsafe extern "C" fn hw_info(
     // SAFETY: the core passes valid out-pointers.
     unsafe {
         *length = 0;
-        *type_ = crate::iommu::MOCK_HW_INFO_TYPE;
+        *type_ = crate::device::MOCK_HW_INFO_TYPE;
     }
     info
 }

@@ -33,7 +33,7 @@ use super::{
         Global, //
     },
 };
-use crate::uapi::raw::{
+use crate::abi::{
     ioasid_inval_mock, ioasid_table_mock, IOASID_FORMAT_MOCK, IOASID_FORMAT_MOCK_PASID_TABLE,
     IOASID_INVAL_MOCK_ALL, IOASID_INVAL_MOCK_PASID,
 };
@@ -222,9 +222,8 @@ pub(super) unsafe fn alloc(
         return Err(EOPNOTSUPP);
     }
     // Both formats' descriptions have the same layout (`ioasid_table_mock_pasid`).
-    const _: () = assert!(
-        size_of::<ioasid_table_mock>() == size_of::<crate::uapi::raw::ioasid_table_mock_pasid>()
-    );
+    const _: () =
+        assert!(size_of::<ioasid_table_mock>() == size_of::<crate::abi::ioasid_table_mock_pasid>());
     if user.len != size_of::<ioasid_table_mock>() {
         return Err(EINVAL);
     }

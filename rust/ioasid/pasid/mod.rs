@@ -28,7 +28,7 @@ use crate::iommu::{
 };
 
 /// PASIDs are 20 bits (PCIe); 0 is the no-PASID tag.
-pub(crate) const PASID_LIMIT: u32 = 1 << crate::uapi::raw::IOASID_PASID_WIDTH_MAX;
+pub(crate) const PASID_LIMIT: u32 = 1 << crate::abi::IOASID_PASID_WIDTH_MAX;
 
 kernel::sync::global_lock! {
     // SAFETY: initialised by the module's init (`init_quota`) before /dev/ioasid exists.
@@ -181,11 +181,11 @@ impl PasidNs {
             .map(|e| e.ppasid.value())
     }
 
-    /// Counts an attachment of the PASID named `vpasid` and returns its physical PASID;
-    /// [`PasidNs::put`] undoes it.
+    /// Counts an attachment of the PASID named `vpasid`: the returned use holds its
+    /// physical PASID and uncounts it when dropped.
     ///
     /// Errors: `ENOENT` no such PASID.
-    pub(crate) fn get(&self, vpasid: u32) -> Result<u32> {
+    pub(crate) fn get(self: &Arc<Self>, vpasid: u32) -> Result<PasidUse> {
         let mut inner = self.inner.lock();
         if inner.dead {
             return Err(ENOENT);
@@ -196,11 +196,16 @@ impl PasidNs {
             .find(|e| e.vpasid == vpasid)
             .ok_or(ENOENT)?;
         e.attached += 1;
-        Ok(e.ppasid.value())
+        // INVARIANT: the use was just counted.
+        Ok(PasidUse {
+            ns: self.clone(),
+            vpasid,
+            ppasid: e.ppasid.value(),
+        })
     }
 
-    /// Undoes one [`PasidNs::get`] of `vpasid`.
-    pub(crate) fn put(&self, vpasid: u32) {
+    /// Undoes one [`PasidNs::get`] of `vpasid` (for [`PasidUse`]'s drop).
+    fn put(&self, vpasid: u32) {
         let mut inner = self.inner.lock();
         if let Some(e) = inner.entries.iter_mut().find(|e| e.vpasid == vpasid) {
             e.attached -= 1;
@@ -215,5 +220,45 @@ impl PasidNs {
         }
         inner.dead = true;
         Ok(())
+    }
+}
+
+/// One use of a PASID of a namespace, from [`PasidNs::get`]: while it lives, the PASID
+/// is not freed nor the namespace destroyed (`EBUSY`).
+///
+/// # Invariants
+///
+/// Counted once in the `attached` count of `vpasid` in `ns`, uncounted by `Drop`.
+pub(crate) struct PasidUse {
+    ns: Arc<PasidNs>,
+    vpasid: u32,
+    ppasid: u32,
+}
+
+impl PasidUse {
+    /// Whether it is a use of (`ns`, `vpasid`).
+    pub(crate) fn is(&self, ns: &Arc<PasidNs>, vpasid: u32) -> bool {
+        Arc::ptr_eq(&self.ns, ns) && self.vpasid == vpasid
+    }
+
+    /// The PASID's namespace.
+    pub(crate) fn ns(&self) -> &Arc<PasidNs> {
+        &self.ns
+    }
+
+    /// The PASID's name in its namespace.
+    pub(crate) fn vpasid(&self) -> u32 {
+        self.vpasid
+    }
+
+    /// The physical PASID the device tags DMA with.
+    pub(crate) fn ppasid(&self) -> u32 {
+        self.ppasid
+    }
+}
+
+impl Drop for PasidUse {
+    fn drop(&mut self) {
+        self.ns.put(self.vpasid);
     }
 }
