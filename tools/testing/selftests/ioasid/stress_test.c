@@ -164,8 +164,9 @@ static void *random_ioctls(void *arg)
  */
 static void *closer(void *arg)
 {
+	static const int ok[] = { ENOENT, EBUSY, EEXIST, 0 };
 	struct shared *s = arg;
-	__u32 ioas;
+	__u32 ioas = 0;
 
 	while (!atomic_load(&s->stop)) {
 		int fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
@@ -174,9 +175,13 @@ static void *closer(void *arg)
 		if (s->mock_id && del_dev(s))
 			atomic_fetch_add(&s->bad, 1);
 		old = atomic_exchange(&s->fd, fd);
-		if (fd < 0 || ioas_alloc(fd, &ioas) || add_dev(s, 0) ||
-		    map_at(fd, ioas, s->buf, LEN, G) || attach(fd, s->dev_id, ioas))
+		if (fd < 0 || ioas_alloc(fd, &ioas) || add_dev(s, 0)) {
+			fprintf(stderr, "# closer: set-up failed: %s\n", strerror(errno));
 			atomic_fetch_add(&s->bad, 1);
+		}
+		/* The others may destroy the space, map into it or attach the device first. */
+		account(s, map_at(fd, ioas, s->buf, LEN, G), ok, "MAP");
+		account(s, attach(fd, s->dev_id, ioas), ok, "ATTACH");
 		usleep(2000);
 		close(old);
 	}
