@@ -387,11 +387,27 @@ impl Bench {
         evt.fault.prm.grpid = arg.grpid;
         evt.fault.prm.perm = arg.perm;
         evt.fault.prm.addr = arg.addr;
-        // Like IOMMU hardware that drains its page requests before an attachment changes
-        // (the core requires it of drivers: the owner may free the old attach handle as
-        // soon as the change returns), the report holds the device's attachment lock,
-        // which every attach, detach and replace of the device takes.
-        let _drain = dev.attached.lock();
+        // The core requires of IOMMU drivers that reports do not race attachment changes
+        // (the owner may free an old attach handle as soon as a change returns): like
+        // hardware that drains its page requests, the report waits until no change of
+        // (device, PASID) is half done and holds the attachment lock, which every attach,
+        // detach and replace of the device takes.
+        let pasid = pasid_valid.then_some(arg.pasid);
+        let mut tries = 0;
+        let _settled = loop {
+            let attached = dev.attached.lock();
+            // SAFETY: `dev` is live and probed.
+            if unsafe { attached.settled(dev.raw(), pasid) } {
+                break attached;
+            }
+            drop(attached);
+            tries += 1;
+            if tries > 5_000 {
+                return Err(EBUSY);
+            }
+            // SAFETY: sleeping is allowed here (an ioctl, no lock held).
+            unsafe { bindings::msleep(1) };
+        };
         // SAFETY: `dev` is a live, probed device in the mock's fault queue (it has PRI);
         // `evt` is a valid fault the core copies what it keeps of.
         let ret = unsafe { bindings::iommu_report_device_fault(dev.raw(), &mut evt) };

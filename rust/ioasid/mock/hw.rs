@@ -18,7 +18,14 @@ use core::{
         Ordering, //
     },
 };
-use kernel::{bindings, error::to_result, new_mutex, prelude::*, sync::Mutex, types::Opaque};
+use kernel::{
+    bindings,
+    error::to_result,
+    new_mutex,
+    prelude::*,
+    sync::Mutex,
+    types::Opaque, //
+};
 
 use super::{
     domain::{
@@ -90,6 +97,12 @@ unsafe extern "C" {
     fn ioasid_mock_add_resv(head: *mut bindings::list_head, start: u64, length: u64) -> c_int;
     fn ioasid_mock_hw_info_alloc() -> *mut c_void;
     fn ioasid_mock_free_dev_iommu(dev: *mut bindings::device);
+    // drivers/iommu/iommu-priv.h.
+    fn iommu_attach_handle_get(
+        group: *mut bindings::iommu_group,
+        pasid: bindings::ioasid_t,
+        type_: c_uint,
+    ) -> *mut bindings::iommu_attach_handle;
 }
 
 static BUS: Global<bindings::bus_type> = Global::new(bindings::bus_type {
@@ -252,6 +265,49 @@ impl Attached {
     }
 
     /// Records that `pasid` now goes through `domain` (`None`: blocked).
+    /// Whether no attachment change of (`dev`, `pasid`) is half done: the IOMMU core
+    /// programs the mock (`set`, under this lock) before it publishes the attachment's
+    /// handle, and its owner may free the old handle as soon as the change returns. A
+    /// page request reported in between would reach the old handle; reported while this
+    /// holds (and the lock is held), the handle it finds stays alive.
+    ///
+    /// # Safety
+    ///
+    /// `dev` is this device's live, probed `struct device`.
+    pub(super) unsafe fn settled(&self, dev: *mut bindings::device, pasid: Option<u32>) -> bool {
+        let domain_of = |slot: Option<&Slot>| match slot {
+            Some(Slot::Paging(d)) => d.as_ptr().cast::<bindings::iommu_domain>(),
+            Some(Slot::Nested(d)) => d.as_ptr().cast::<bindings::iommu_domain>(),
+            None => core::ptr::null_mut(),
+        };
+        // SAFETY: `dev` is probed (caller), so its group is set.
+        let group = unsafe { (*dev).iommu_group };
+        let handle_domain = |key: u32| {
+            // SAFETY: a live group; the lookup takes the group's lock.
+            let h = unsafe { iommu_attach_handle_get(group, key, 0) };
+            // SAFETY: a handle found is alive while its attachment lasts, which the
+            // attachment lock the caller holds keeps (the core changes attachments only
+            // through `set`).
+            kernel::error::from_err_ptr(h)
+                .ok()
+                .map(|h| unsafe { (*h).domain })
+        };
+        let (key, slot) = match pasid {
+            Some(p) => {
+                let slot = self.pasids.iter().find(|(q, _)| *q == p).map(|(_, d)| d);
+                if slot.is_none() && handle_domain(p).is_none() {
+                    // Nothing for the PASID: the core looks at the RID's handle.
+                    (bindings::IOMMU_NO_PASID, self.rid.as_ref())
+                } else {
+                    (p, slot)
+                }
+            }
+            None => (bindings::IOMMU_NO_PASID, self.rid.as_ref()),
+        };
+        // No handle: the core finds no handler, there is nothing to reach.
+        handle_domain(key).is_none_or(|d| d == domain_of(slot))
+    }
+
     pub(super) fn set(&mut self, pasid: Option<u32>, domain: Option<Slot>) -> Result {
         let Some(p) = pasid else {
             self.rid = domain;

@@ -207,9 +207,11 @@ enum ioasid_mock_page_request_perm {
  * @addr: the faulting address, page aligned
  *
  * The device issues a page request: the mock hands it to the IOMMU core's fault path
- * (iommu_report_device_fault()), as an IOMMU driver does from its page-request queue.
+ * (iommu_report_device_fault()), as an IOMMU driver does from its page-request queue,
+ * never while an attach, detach or replace of (device, PASID) is half done (it waits).
  * Errors: ENOENT unknown device, EOPNOTSUPP device without PRI or unknown flag, EINVAL
- * bad PASID, group, permission or address.
+ * bad PASID, group, permission or address, EBUSY an attachment change did not settle
+ * within seconds.
  */
 struct ioasid_mock_page_request {
 	__u32 argsz;
