@@ -188,7 +188,7 @@ static void *closer(void *arg)
 	return NULL;
 }
 
-TEST_F(stress, close_against_every_ioctl)
+TEST_F_TIMEOUT(stress, close_against_every_ioctl, 60)
 {
 	void *(*const fns[])(void *) = { random_ioctls, random_ioctls, closer };
 
@@ -269,7 +269,7 @@ static void *unplugger(void *arg)
 	return NULL;
 }
 
-TEST_F(stress, unplug_against_attach_map_and_pasid_attach)
+TEST_F_TIMEOUT(stress, unplug_against_attach_map_and_pasid_attach, 60)
 {
 	void *(*const fns[])(void *) = { attacher, mapper, pasid_attacher, unplugger };
 
@@ -292,7 +292,7 @@ static int check_g(struct shared *s)
 	return ioctl(s->mock, IOASID_MOCK_CHECK_MAP, &a);
 }
 
-TEST_F(stress, attach_detach_against_map_unmap)
+TEST_F_TIMEOUT(stress, attach_detach_against_map_unmap, 60)
 {
 	void *(*const fns[])(void *) = { attacher, mapper, mapper };
 
@@ -365,7 +365,7 @@ static void *answerer(void *arg)
 	return NULL;
 }
 
-TEST_F(stress, pasid_replace_against_faults)
+TEST_F_TIMEOUT(stress, pasid_replace_against_faults, 60)
 {
 	struct shared *s = &self->s;
 	void *(*const fns[])(void *) = { replacer, faulter, answerer };
