@@ -6,7 +6,7 @@
 # q35 under TCG with one edu device (two for bench: the second for vfio-pci); intel = intel-iommu in scalable mode with PASID,
 # virtio = virtio-iommu. OUTDIR gets console.log (kernel), tests.log (userspace) and
 # qemu.log (QEMU's own messages, e.g. the IOMMU faults that DMA tests provoke on purpose).
-# The VM is killed after $IOASID_VM_TIMEOUT seconds (default 600): it can never hang.
+# The VM is killed after $IOASID_VM_TIMEOUT seconds (default 1500): it can never hang.
 # Exits with QEMU's status (124 on timeout).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -14,7 +14,7 @@ set -euo pipefail
 job=$1 iommu=$2 outdir=$3
 kernel=${IOASID_KERNEL:-$IOASID_CACHE/build/debug/arch/x86/boot/bzImage}
 initrd=$IOASID_CACHE/build/initramfs.cpio.gz
-timeout_s=${IOASID_VM_TIMEOUT:-600}
+timeout_s=${IOASID_VM_TIMEOUT:-1500}
 mkdir -p "$outdir"
 : >"$outdir/console.log"
 : >"$outdir/tests.log"
