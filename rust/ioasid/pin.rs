@@ -67,8 +67,8 @@ const BATCH: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
 impl PinnedPages {
     /// Pins `npages` pages of the current process's memory starting at `user_va`, for
     /// device writes too when `writable`, charging them to `account` batch by batch as
-    /// they are pinned: a range beyond the locked-memory limit fails once the limit is
-    /// reached, not after the whole range is pinned. The charge is returned with the
+    /// they are pinned (all but the last): a range beyond the locked-memory limit fails
+    /// once the limit is reached, not after the whole range is pinned. The charge is returned with the
     /// pins, to be settled by [`PinAccount::charge`].
     ///
     /// Errors: `EFAULT` if part of the range is not mapped (or not writable when asked
@@ -156,9 +156,13 @@ impl PinnedPages {
                     break;
                 }
             }
-            if result.is_ok() {
+            // Charged before the next batch is pinned; the last batch needs no precharge:
+            // the exact charge of the whole mapping follows at once (so a map of one batch
+            // walks the accounting only once).
+            let pinned = this.npages + run.map_or(0, |r| r.2);
+            if result.is_ok() && pinned < npages {
                 result = this.precharge(&mut pre, charged, run);
-                charged = this.npages + run.map_or(0, |r| r.2);
+                charged = pinned;
             }
         }
         if let Some(r) = run {

@@ -285,12 +285,12 @@ impl Attached {
         let handle_domain = |key: u32| {
             // SAFETY: a live group; the lookup takes the group's lock.
             let h = unsafe { iommu_attach_handle_get(group, key, 0) };
-            // SAFETY: a handle found is alive while its attachment lasts, which the
-            // attachment lock the caller holds keeps (the core changes attachments only
-            // through `set`).
-            kernel::error::from_err_ptr(h)
-                .ok()
-                .map(|h| unsafe { (*h).domain })
+            kernel::error::from_err_ptr(h).ok().map(|h| {
+                // SAFETY: a handle found is alive while its attachment lasts, which the
+                // attachment lock the caller holds keeps (the core changes attachments
+                // only through `set`).
+                unsafe { (*h).domain }
+            })
         };
         let (key, slot) = match pasid {
             Some(p) => {
