@@ -3,7 +3,7 @@
 //! /dev/ioasid-mock: the test-only control interface of the mock IOMMU
 //! (`rust/ioasid/mock/ioasid_mock.h`).
 //!
-//! Each open is a [`Bench`] that owns the mock devices it creates. A device is bound to
+//! Each open is a [`MockControl`] that owns the mock devices it creates. A device is bound to
 //! the user's ioasid context when it is created, exactly as a device driver binds its
 //! device, and unbound (detached first) when it is deleted or the bench is closed: a
 //! hot-unplug in whatever state the device is.
@@ -65,13 +65,13 @@ use crate::{
 };
 
 extensible! {
-    ioasid_mock_device_add, first version 48;
-    ioasid_mock_device_del, first version 8;
-    ioasid_mock_check_map, first version 48;
-    ioasid_mock_iotlb, first version 40;
-    ioasid_mock_page_request, first version 40;
-    ioasid_mock_page_response, first version 24;
-    ioasid_mock_pasid_translate, first version 24;
+    ioasid_mock_device_add, last out_dev_id;
+    ioasid_mock_device_del, last mock_id;
+    ioasid_mock_check_map, last out_pgsizes;
+    ioasid_mock_iotlb, last out_invalidations;
+    ioasid_mock_page_request, last addr;
+    ioasid_mock_page_response, last __reserved;
+    ioasid_mock_pasid_translate, last __reserved;
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding: any bit pattern is a valid value.
@@ -117,99 +117,126 @@ impl Entry {
 
 /// What one open of /dev/ioasid-mock owns.
 #[pin_data(PinnedDrop)]
-pub(crate) struct Bench {
+pub(crate) struct MockControl {
     #[pin]
     devices: Mutex<KVec<Entry>>,
 }
 
 #[vtable]
-impl MiscDevice for Bench {
+impl MiscDevice for MockControl {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         KBox::try_pin_init(
-            try_pin_init!(Bench {
+            try_pin_init!(MockControl {
                 devices <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
         )
     }
 
-    fn ioctl(me: Pin<&Bench>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(me: Pin<&MockControl>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let me = me.get_ref();
         match cmd {
             DEVICE_ADD => me.device_add(UserArg::read(arg)?)?,
-            DEVICE_DEL => {
-                let arg = UserArg::<ioasid_mock_device_del>::read(arg)?;
-                let entry = {
-                    let mut devices = me.devices.lock();
-                    let i = devices
-                        .iter()
-                        .position(|e| e.id == arg.mock_id)
-                        .ok_or(ENOENT)?;
-                    devices.remove(i)?
-                };
-                entry.unplug();
-            }
+            DEVICE_DEL => me.device_del(UserArg::read(arg)?)?,
             CHECK_MAP => me.check_map(UserArg::read(arg)?)?,
-            IOTLB => {
-                let mut arg = UserArg::<ioasid_mock_iotlb>::read(arg)?;
-                check_flags(0, 0, arg.__reserved)?;
-                let dev = me.device(arg.mock_id)?;
-                let (entries, stale, invalidations) = with_domain(
-                    &dev,
-                    pasid_of(arg.pasid),
-                    |d| d.table.lock().iotlb(),
-                    |n| {
-                        let (cached, invalidations) = n.iotlb();
-                        (cached, 0, invalidations)
-                    },
-                )?;
-                arg.out_entries = entries;
-                arg.out_stale = stale;
-                arg.out_invalidations = invalidations;
-                arg.write_back()?;
-            }
+            IOTLB => me.iotlb(UserArg::read(arg)?)?,
             PAGE_REQUEST => me.page_request(UserArg::read(arg)?)?,
-            PAGE_RESPONSE => {
-                let mut arg = UserArg::<ioasid_mock_page_response>::read(arg)?;
-                check_flags(0, 0, arg.__reserved)?;
-                let dev = me.device(arg.mock_id)?;
-                let response = {
-                    let mut responses = dev.responses.lock();
-                    if responses.is_empty() {
-                        return Err(EAGAIN);
-                    }
-                    responses.remove(0)?
-                };
-                arg.out_pasid = response.pasid;
-                arg.out_grpid = response.grpid;
-                arg.out_code = response.code;
-                arg.write_back()?;
-            }
-            PASID_TRANSLATE => {
-                let mut arg = UserArg::<ioasid_mock_pasid_translate>::read(arg)?;
-                check_flags(0, 0, arg.__reserved)?;
-                let file = LocalFile::fget(arg.ioasid_fd as u32)?;
-                let mut ppasid = 0;
-                // SAFETY: we hold a reference to `file` for the call; `ppasid` is a local.
-                let ret = unsafe {
-                    kapi::ioasid_pasid_translate(file.as_ptr(), arg.ns_id, arg.vpasid, &mut ppasid)
-                };
-                if ret < 0 {
-                    return Err(Error::from_errno(ret));
-                }
-                arg.out_ppasid = ppasid;
-                arg.write_back()?;
-            }
+            PAGE_RESPONSE => me.page_response(UserArg::read(arg)?)?,
+            PASID_TRANSLATE => pasid_translate(UserArg::read(arg)?)?,
             _ => return Err(ENOTTY),
         }
         Ok(0)
     }
 }
 
+/// `IOASID_MOCK_PASID_TRANSLATE`: what a driver sees through `ioasid_pasid_translate`.
+fn pasid_translate(mut arg: UserArg<ioasid_mock_pasid_translate>) -> Result {
+    check_flags(0, 0, arg.__reserved)?;
+    let file = LocalFile::fget(arg.ioasid_fd as u32)?;
+    let mut ppasid = 0;
+    // SAFETY: we hold a reference to `file` for the call; `ppasid` is a local.
+    let ret =
+        unsafe { kapi::ioasid_pasid_translate(file.as_ptr(), arg.ns_id, arg.vpasid, &mut ppasid) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    arg.out_ppasid = ppasid;
+    arg.write_back()
+}
+
+/// Reads `n` `struct ioasid_mock_range`s at user address `ptr`.
+///
+/// Errors: `EFAULT`, `EINVAL` a range that ends before it starts, `ENOMEM`.
+fn read_ranges(ptr: usize, n: u32) -> Result<KVec<(u64, u64)>> {
+    let mut ranges = KVec::with_capacity(n as usize, GFP_KERNEL)?;
+    let len = n as usize * size_of::<ioasid_mock_range>();
+    let mut reader = UserSlice::new(UserPtr::from_addr(ptr), len).reader();
+    for _ in 0..n {
+        let range = reader.read::<ioasid_mock_range>()?;
+        if range.start > range.last {
+            return Err(EINVAL);
+        }
+        ranges.push((range.start, range.last), GFP_KERNEL)?;
+    }
+    Ok(ranges)
+}
+
+impl MockControl {
+    /// `IOASID_MOCK_DEVICE_DEL`: hot-unplugs a mock device.
+    fn device_del(&self, arg: UserArg<ioasid_mock_device_del>) -> Result {
+        let entry = {
+            let mut devices = self.devices.lock();
+            let i = devices
+                .iter()
+                .position(|e| e.id == arg.mock_id)
+                .ok_or(ENOENT)?;
+            devices.remove(i)?
+        };
+        entry.unplug();
+        Ok(())
+    }
+
+    /// `IOASID_MOCK_IOTLB`: the IOTLB of a device's domain (RID or PASID).
+    fn iotlb(&self, mut arg: UserArg<ioasid_mock_iotlb>) -> Result {
+        check_flags(0, 0, arg.__reserved)?;
+        let dev = self.device(arg.mock_id)?;
+        let (entries, stale, invalidations) = with_domain(
+            &dev,
+            pasid_of(arg.pasid),
+            |d| d.table.lock().iotlb(),
+            |n| {
+                let (cached, invalidations) = n.iotlb();
+                (cached, 0, invalidations)
+            },
+        )?;
+        arg.out_entries = entries;
+        arg.out_stale = stale;
+        arg.out_invalidations = invalidations;
+        arg.write_back()
+    }
+
+    /// `IOASID_MOCK_PAGE_RESPONSE`: the oldest page response the device received.
+    fn page_response(&self, mut arg: UserArg<ioasid_mock_page_response>) -> Result {
+        check_flags(0, 0, arg.__reserved)?;
+        let dev = self.device(arg.mock_id)?;
+        let response = {
+            let mut responses = dev.responses.lock();
+            if responses.is_empty() {
+                return Err(EAGAIN);
+            }
+            responses.remove(0)?
+        };
+        arg.out_pasid = response.pasid;
+        arg.out_grpid = response.grpid;
+        arg.out_code = response.code;
+        arg.write_back()
+    }
+}
+
 #[pinned_drop]
-impl PinnedDrop for Bench {
+impl PinnedDrop for MockControl {
     fn drop(self: Pin<&mut Self>) {
         let mut devices = core::mem::take(&mut *self.devices.lock());
         // Unplugged last to first, in the opposite order of creation.
@@ -279,7 +306,7 @@ fn user_phys(addr: u64) -> Result<u64> {
     Ok(phys)
 }
 
-impl Bench {
+impl MockControl {
     /// A counted reference to device `id` of this bench.
     fn device(&self, id: u32) -> Result<DevRef> {
         let devices = self.devices.lock();
@@ -298,16 +325,7 @@ impl Bench {
         {
             return Err(EINVAL);
         }
-        let mut reserved = KVec::with_capacity(arg.num_reserved as usize, GFP_KERNEL)?;
-        let len = arg.num_reserved as usize * size_of::<ioasid_mock_range>();
-        let mut reader = UserSlice::new(UserPtr::from_addr(arg.reserved as usize), len).reader();
-        for _ in 0..arg.num_reserved {
-            let range = reader.read::<ioasid_mock_range>()?;
-            if range.start > range.last {
-                return Err(EINVAL);
-            }
-            reserved.push((range.start, range.last), GFP_KERNEL)?;
-        }
+        let reserved = read_ranges(arg.reserved as usize, arg.num_reserved)?;
         let file = LocalFile::fget(arg.ioasid_fd as u32)?;
 
         let mut devices = self.devices.lock();

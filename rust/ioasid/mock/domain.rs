@@ -22,7 +22,6 @@ use kernel::{
 
 use super::{
     hw::{
-        zeroed,
         Global,
         MockDev,
         Slot, //
@@ -119,8 +118,7 @@ impl MockDomain {
                 aperture_end: (1u64 << addr_width) - 1,
                 force_aperture: true,
             },
-            // SAFETY: a C struct of integers, pointers and optional function pointers.
-            ..unsafe { zeroed() }
+            ..pin_init::zeroed()
         };
         let boxed = KBox::pin_init(
             pin_init!(MockDomain {
@@ -176,23 +174,20 @@ pub(super) static PAGING_OPS: Global<bindings::iommu_domain_ops> =
         iotlb_sync: Some(iotlb_sync),
         iova_to_phys: Some(iova_to_phys),
         free: Some(free),
-        // SAFETY: a C struct of optional function pointers.
-        ..unsafe { zeroed() }
+        ..pin_init::zeroed()
     });
 
 static BLOCKED_OPS: Global<bindings::iommu_domain_ops> = Global::new(bindings::iommu_domain_ops {
     attach_dev: Some(blocked_attach_dev),
     set_dev_pasid: Some(blocked_set_dev_pasid),
-    // SAFETY: a C struct of optional function pointers.
-    ..unsafe { zeroed() }
+    ..pin_init::zeroed()
 });
 
 /// The mock's blocking domain (also every device's default domain): no DMA gets through.
 pub(super) static BLOCKED: Global<bindings::iommu_domain> = Global::new(bindings::iommu_domain {
     type_: bindings::IOMMU_DOMAIN_BLOCKED,
     ops: BLOCKED_OPS.get().cast_const(),
-    // SAFETY: a C struct of integers, pointers and optional function pointers.
-    ..unsafe { zeroed() }
+    ..pin_init::zeroed()
 });
 
 /// Points (`dev`, `pasid`) at `domain` (`None`: blocked) in the mock hardware.
@@ -250,6 +245,10 @@ pub(super) unsafe fn set_nested(
     }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.attach_dev` of the blocking domain: called by the IOMMU core
+/// with a device the mock probed.
 unsafe extern "C" fn blocked_attach_dev(
     _domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
@@ -259,6 +258,10 @@ unsafe extern "C" fn blocked_attach_dev(
     unsafe { set_domain(dev, None, None) }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.set_dev_pasid` of the blocking domain: called by the IOMMU
+/// core with a device the mock probed.
 unsafe extern "C" fn blocked_set_dev_pasid(
     _domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
@@ -269,6 +272,10 @@ unsafe extern "C" fn blocked_set_dev_pasid(
     unsafe { set_domain(dev, Some(pasid), None) }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.attach_dev` of paging domains: called by the IOMMU core with
+/// a live mock paging domain and a device the mock probed.
 unsafe extern "C" fn paging_attach_dev(
     domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
@@ -279,6 +286,10 @@ unsafe extern "C" fn paging_attach_dev(
     unsafe { set_domain(dev, None, Some(domain)) }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.set_dev_pasid` of paging domains: called by the IOMMU core
+/// with a live mock paging domain and a device the mock probed.
 unsafe extern "C" fn paging_set_dev_pasid(
     domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
@@ -289,6 +300,10 @@ unsafe extern "C" fn paging_set_dev_pasid(
     unsafe { set_domain(dev, Some(pasid), Some(domain)) }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.map_pages`: called by the IOMMU core with a live mock paging
+/// domain and, if it returns a count, a valid `mapped`.
 unsafe extern "C" fn map_pages(
     domain: *mut bindings::iommu_domain,
     iova: c_ulong,
@@ -326,6 +341,10 @@ unsafe extern "C" fn map_pages(
     0
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.unmap_pages`: called by the IOMMU core with a live mock paging
+/// domain.
 unsafe extern "C" fn unmap_pages(
     domain: *mut bindings::iommu_domain,
     iova: c_ulong,
@@ -352,6 +371,10 @@ unsafe extern "C" fn unmap_pages(
     done as usize
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.flush_iotlb_all`: called by the IOMMU core with a live mock
+/// paging domain.
 unsafe extern "C" fn flush_iotlb_all(domain: *mut bindings::iommu_domain) {
     // SAFETY: as for `map_pages`.
     unsafe { MockDomain::from_raw(domain) }
@@ -360,6 +383,10 @@ unsafe extern "C" fn flush_iotlb_all(domain: *mut bindings::iommu_domain) {
         .invalidate();
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.iotlb_sync`: called by the IOMMU core with a live mock paging
+/// domain.
 unsafe extern "C" fn iotlb_sync(
     domain: *mut bindings::iommu_domain,
     _gather: *mut bindings::iommu_iotlb_gather,
@@ -371,6 +398,10 @@ unsafe extern "C" fn iotlb_sync(
         .invalidate();
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.iova_to_phys`: called by the IOMMU core with a live mock
+/// paging domain.
 unsafe extern "C" fn iova_to_phys(
     domain: *mut bindings::iommu_domain,
     iova: bindings::dma_addr_t,
@@ -383,6 +414,10 @@ unsafe extern "C" fn iova_to_phys(
     }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.free`: called by the IOMMU core once per mock paging domain,
+/// with no device attached; the domain is not used afterwards.
 unsafe extern "C" fn free(domain: *mut bindings::iommu_domain) {
     // SAFETY: `domain` came from `MockDomain::new` as a `KBox`, and the core frees it once,
     // with no device attached.

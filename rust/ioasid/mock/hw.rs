@@ -57,21 +57,10 @@ impl<T> Global<T> {
     }
 }
 
-/// An all-zero C struct, the initial state of every kernel object the mock declares.
-///
-/// # Safety
-///
-/// `T` is a `bindings` struct made of integers, raw pointers, `bool`s and optional
-/// function pointers, all of which are valid when zero.
-pub(super) const unsafe fn zeroed<T>() -> T {
-    // SAFETY: as the caller guarantees.
-    unsafe { core::mem::zeroed() }
-}
-
 // Defined by the IOMMU core with CONFIG_IOMMUFD_TEST (drivers/iommu/iommu-priv.h):
 // register an IOMMU driver for one bus, and add a device with that IOMMU's fwspec.
 // The C structs are only passed by pointer, never inspected through these declarations.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 unsafe extern "C" {
     fn iommu_device_register_bus(
         iommu: *mut bindings::iommu_device,
@@ -91,7 +80,7 @@ unsafe extern "C" {
 }
 
 // From glue.c.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 unsafe extern "C" {
     fn ioasid_mock_set_pasid_width(dev: *mut bindings::device, bits: u32) -> c_int;
     fn ioasid_mock_add_resv(head: *mut bindings::list_head, start: u64, length: u64) -> c_int;
@@ -107,20 +96,17 @@ unsafe extern "C" {
 
 static BUS: Global<bindings::bus_type> = Global::new(bindings::bus_type {
     name: c"ioasid_mock".as_ptr().cast(),
-    // SAFETY: a C struct of pointers and optional function pointers.
-    ..unsafe { zeroed() }
+    ..pin_init::zeroed()
 });
 
-// SAFETY: a C struct of pointers and integers.
-static NOTIFIER: Global<bindings::notifier_block> = Global::new(unsafe { zeroed() });
+static NOTIFIER: Global<bindings::notifier_block> = Global::new(pin_init::zeroed());
 
 /// Widest PASID space of the mock IOMMU: 20 bits, as PCIe.
 const MAX_PASIDS: u32 = 1 << 20;
 
 static IOMMU: Global<bindings::iommu_device> = Global::new(bindings::iommu_device {
     max_pasids: MAX_PASIDS,
-    // SAFETY: a C struct of pointers, integers and `bool`s.
-    ..unsafe { zeroed() }
+    ..pin_init::zeroed()
 });
 
 static OPS: Global<bindings::iommu_ops> = Global::new(bindings::iommu_ops {
@@ -139,8 +125,7 @@ static OPS: Global<bindings::iommu_ops> = Global::new(bindings::iommu_ops {
     blocked_domain: domain::BLOCKED.get(),
     // Built in: no module to pin.
     owner: null_mut(),
-    // SAFETY: a C struct of pointers, optional function pointers and a bitfield.
-    ..unsafe { zeroed() }
+    ..pin_init::zeroed()
 });
 
 /// The mock IOMMU's I/O page-fault queue (the core's per-IOMMU list of devices that may
@@ -388,6 +373,20 @@ impl MockDev {
             // SAFETY: `dev` is initialised and not yet added.
             to_result(unsafe { ioasid_mock_set_pasid_width(dev, props.pasid_width) })?;
         }
+        // SAFETY: `dev` is initialised and named, not added; `this` keeps it.
+        unsafe { Self::add(dev, props.pri) }?;
+        Ok(this)
+    }
+
+    /// Adds the initialised, named device `dev`, which the IOMMU core probes, and makes
+    /// it a member of the I/O page fault queue if it issues page requests (`pri`). On
+    /// failure the device is not added (the caller's reference frees it).
+    ///
+    /// # Safety
+    ///
+    /// `dev` is the initialised, named, not yet added device of a live [`MockDev`] the
+    /// caller holds a reference to.
+    unsafe fn add(dev: *mut bindings::device, pri: bool) -> Result {
         // SAFETY: `dev` is initialised, named and on the mock bus; `IOMMU` is registered.
         let added = to_result(unsafe { iommu_mock_device_add(dev, IOMMU.get()) });
         if let Err(e) = added {
@@ -400,24 +399,24 @@ impl MockDev {
         // SAFETY: `dev` is added; a group reference is taken if it has one.
         let group = unsafe { bindings::iommu_group_get(dev) };
         if group.is_null() {
-            // SAFETY: added above, deleted once; `this` drops the last reference.
+            // SAFETY: added above, deleted once; the caller drops the last reference.
             unsafe { bindings::device_del(dev) };
             return Err(ENODEV);
         }
         // SAFETY: the reference just taken.
         unsafe { bindings::iommu_group_put(group) };
-        if props.pri {
+        if pri {
             // SAFETY: the queue lives as long as the registration, which outlives every
             // device; `dev` is probed. `unregister` takes it out again.
             let ret =
                 unsafe { bindings::iopf_queue_add_device(IOPF_QUEUE.load(Ordering::Acquire), dev) };
             if ret < 0 {
-                // SAFETY: added above, deleted once; `this` drops the last reference.
+                // SAFETY: added above, deleted once; the caller drops the last reference.
                 unsafe { bindings::device_del(dev) };
                 return Err(Error::from_errno(ret));
             }
         }
-        Ok(this)
+        Ok(())
     }
 
     /// The mock device of a `struct device` the IOMMU core hands the mock.
@@ -439,6 +438,11 @@ impl MockDev {
 }
 
 /// `release` of a mock device: frees it when its last reference goes.
+///
+/// # Safety
+///
+/// `device.release` of mock devices: called by the driver core once, when the last
+/// reference to a device `MockDev::create` made is gone.
 unsafe extern "C" fn release(dev: *mut bindings::device) {
     // SAFETY: `dev` is the first field of a `MockDev` allocated by `create` as a `KBox`,
     // and this is the last use of it (invariant of `MockDev`).
@@ -508,10 +512,17 @@ impl core::ops::Deref for DevRef {
     }
 }
 
+/// # Safety
+///
+/// `iommu_ops.capable`: called by the IOMMU core with a device the mock probed.
 unsafe extern "C" fn capable(_dev: *mut bindings::device, cap: bindings::iommu_cap) -> bool {
     cap == bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY
 }
 
+/// # Safety
+///
+/// `iommu_ops.probe_device`: called by the IOMMU core with a valid device of the
+/// mock's bus.
 unsafe extern "C" fn probe_device(dev: *mut bindings::device) -> *mut bindings::iommu_device {
     // SAFETY: the core hands a valid device.
     if unsafe { (*dev).bus } != BUS.get().cast_const() {
@@ -520,6 +531,10 @@ unsafe extern "C" fn probe_device(dev: *mut bindings::device) -> *mut bindings::
     IOMMU.get()
 }
 
+/// # Safety
+///
+/// `iommu_ops.release_device`: called by the IOMMU core with a device the mock
+/// probed.
 unsafe extern "C" fn release_device(dev: *mut bindings::device) {
     // SAFETY: probed by the mock, so on its bus.
     let mdev = unsafe { MockDev::from_raw(dev) };
@@ -528,6 +543,9 @@ unsafe extern "C" fn release_device(dev: *mut bindings::device) {
     attached.pasids.clear();
 }
 
+/// # Safety
+///
+/// `iommu_ops.device_group`: called by the IOMMU core with a device the mock probed.
 unsafe extern "C" fn device_group(dev: *mut bindings::device) -> *mut bindings::iommu_group {
     // SAFETY: probed by the mock, so on its bus.
     let mdev = unsafe { MockDev::from_raw(dev) };
@@ -547,6 +565,10 @@ unsafe extern "C" fn device_group(dev: *mut bindings::device) -> *mut bindings::
     }
 }
 
+/// # Safety
+///
+/// `iommu_ops.get_resv_regions`: called by the IOMMU core with a device the mock
+/// probed and the list of regions it is filling.
 unsafe extern "C" fn get_resv_regions(dev: *mut bindings::device, head: *mut bindings::list_head) {
     // SAFETY: probed by the mock, so on its bus.
     let mdev = unsafe { MockDev::from_raw(dev) };
@@ -557,6 +579,10 @@ unsafe extern "C" fn get_resv_regions(dev: *mut bindings::device, head: *mut bin
     }
 }
 
+/// # Safety
+///
+/// `iommu_ops.page_response`: called by the IOMMU core with a device the mock probed
+/// and a valid response message.
 unsafe extern "C" fn page_response(
     dev: *mut bindings::device,
     _evt: *mut bindings::iopf_fault,
@@ -569,6 +595,10 @@ unsafe extern "C" fn page_response(
     let _ = mdev.responses.lock().push(msg, GFP_KERNEL);
 }
 
+/// # Safety
+///
+/// `iommu_ops.domain_alloc_paging_flags`: called by the IOMMU core with a device the
+/// mock probed and null or valid user data.
 unsafe extern "C" fn domain_alloc_paging_flags(
     dev: *mut bindings::device,
     flags: u32,
@@ -588,6 +618,10 @@ unsafe extern "C" fn domain_alloc_paging_flags(
     }
 }
 
+/// # Safety
+///
+/// `iommu_ops.domain_alloc_nested`: called by the IOMMU core with a device the mock
+/// probed, a paging domain (of its IOMMU, checked) and null or valid user data.
 unsafe extern "C" fn domain_alloc_nested(
     dev: *mut bindings::device,
     parent: *mut bindings::iommu_domain,
@@ -606,6 +640,9 @@ unsafe extern "C" fn domain_alloc_nested(
     }
 }
 
+/// # Safety
+///
+/// `iommu_ops.hw_info`: called by the IOMMU core with valid `length` and `type_`.
 unsafe extern "C" fn hw_info(
     _dev: *mut bindings::device,
     length: *mut u32,

@@ -46,7 +46,7 @@ mod raw {
 pub(crate) struct Mock {
     /// Dropped first: no device can be created once the registration goes.
     #[pin]
-    control: MiscDeviceRegistration<control::Bench>,
+    control: MiscDeviceRegistration<control::MockControl>,
     _hw: hw::Registration,
 }
 

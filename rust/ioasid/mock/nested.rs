@@ -29,7 +29,6 @@ use super::{
         MockDomain, //
     },
     hw::{
-        zeroed,
         Global, //
     },
 };
@@ -240,8 +239,7 @@ pub(super) unsafe fn alloc(
     let domain = bindings::iommu_domain {
         type_: bindings::IOMMU_DOMAIN_NESTED,
         ops: NESTED_OPS.get().cast_const(),
-        // SAFETY: a C struct of integers, pointers and optional function pointers.
-        ..unsafe { zeroed() }
+        ..pin_init::zeroed()
     };
     let boxed = KBox::pin_init(
         pin_init!(MockNested {
@@ -266,10 +264,13 @@ static NESTED_OPS: Global<bindings::iommu_domain_ops> = Global::new(bindings::io
     set_dev_pasid: Some(set_dev_pasid),
     cache_invalidate_user: Some(cache_invalidate_user),
     free: Some(free),
-    // SAFETY: a C struct of optional function pointers.
-    ..unsafe { zeroed() }
+    ..pin_init::zeroed()
 });
 
+/// # Safety
+///
+/// `iommu_domain_ops.attach_dev` of nested domains: called by the IOMMU core with a
+/// live mock nested domain and a device the mock probed.
 unsafe extern "C" fn attach_dev(
     domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
@@ -280,6 +281,10 @@ unsafe extern "C" fn attach_dev(
     unsafe { domain::set_nested(dev, None, MockNested::from_raw(domain)) }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.set_dev_pasid` of nested domains: called by the IOMMU core
+/// with a live mock nested domain and a device the mock probed.
 unsafe extern "C" fn set_dev_pasid(
     domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
@@ -290,6 +295,10 @@ unsafe extern "C" fn set_dev_pasid(
     unsafe { domain::set_nested(dev, Some(pasid), MockNested::from_raw(domain)) }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.cache_invalidate_user`: called by the IOMMU core with a live
+/// mock nested domain and a valid user array description.
 unsafe extern "C" fn cache_invalidate_user(
     domain: *mut bindings::iommu_domain,
     array: *mut bindings::iommu_user_data_array,
@@ -358,6 +367,10 @@ impl MockNested {
     }
 }
 
+/// # Safety
+///
+/// `iommu_domain_ops.free` of nested domains: called by the IOMMU core once per mock
+/// nested domain, with no device attached; the domain is not used afterwards.
 unsafe extern "C" fn free(domain: *mut bindings::iommu_domain) {
     // SAFETY: `domain` came from `alloc` as a `KBox`; the core's user frees it once, with
     // no device attached.
