@@ -18,10 +18,13 @@ use kernel::{
 };
 
 mod abi;
+mod anon_file;
 mod context;
 mod device;
+mod eventfd;
 mod fault;
 mod ioas;
+mod ioctl;
 mod iommu;
 mod kapi;
 #[cfg(CONFIG_IOASID_TEST)]

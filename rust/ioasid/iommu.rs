@@ -28,7 +28,7 @@ pub(crate) struct IommuInfo {
 }
 
 // `struct device` is only passed by pointer, never inspected here.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 unsafe extern "C" {
     /// Fills `info` for `dev`, from `helpers.c`; 0 or a negative errno.
     fn ioasid_iommu_info(dev: *mut bindings::device, info: *mut IommuInfo) -> c_int;

@@ -8,10 +8,18 @@
 //! reference until `ioasid_unbind_device()` gives it back. Nothing below this file calls
 //! back into it: the context knows its files, the device its binding.
 
+use core::sync::atomic::{
+    AtomicPtr,
+    Ordering, //
+};
 use kernel::{
     bindings,
+    fs::File,
     prelude::*,
-    sync::Arc,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
     types::ForeignOwnable, //
 };
 
@@ -28,6 +36,50 @@ use crate::{
     },
     iommu::DmaOwner,
 };
+
+/// The `file_operations` of /dev/ioasid files, recorded by every open, so that a file
+/// handed in by a driver can be recognised as ours ([`ioasid_file`]). No ioasid file
+/// exists before the first open has stored it.
+static IOASID_FOPS: AtomicPtr<bindings::file_operations> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Records the `file_operations` of /dev/ioasid from `file`, a /dev/ioasid file being
+/// opened.
+pub(crate) fn record_fops(file: &File) {
+    // SAFETY: `file` is a valid file; its `f_op` is set before open and never changes.
+    let fops = unsafe { (*file.as_ptr()).f_op };
+    IOASID_FOPS.store(fops.cast_mut(), Ordering::Release);
+}
+
+/// Recognises `file` as a /dev/ioasid file and takes a reference to it.
+///
+/// Errors: `EBADF` another kind of file.
+///
+/// # Safety
+///
+/// `file` is a valid file the caller holds a reference to.
+unsafe fn ioasid_file(file: *mut bindings::file) -> Result<ARef<File>> {
+    let ours = IOASID_FOPS.load(Ordering::Acquire);
+    // SAFETY: `file` is valid by the caller's guarantee.
+    if ours.is_null() || unsafe { (*file).f_op } != ours.cast_const() {
+        return Err(EBADF);
+    }
+    // SAFETY: `file` is valid and the caller holds a reference for this call;
+    // `ARef::from` takes one of our own.
+    Ok(ARef::from(unsafe { File::from_raw_file(file) }))
+}
+
+/// The context of a /dev/ioasid file.
+///
+/// # Safety
+///
+/// `file` is a /dev/ioasid file (one [`ioasid_file`] recognised).
+unsafe fn context_of(file: &File) -> &Context {
+    // SAFETY: the misc device core stored `Pin<KBox<Context>>::into_foreign()` of this
+    // file in `private_data` at open, and releases it only with the file, which the
+    // reference keeps.
+    unsafe { <Pin<KBox<Context>> as ForeignOwnable>::borrow((*file.as_ptr()).private_data) }
+        .get_ref()
+}
 
 /// Binds `dev` to the context of `ioasid_file`; see `include/linux/ioasid.h`.
 ///
@@ -69,9 +121,9 @@ pub(crate) unsafe fn bind(
     intent: u32,
 ) -> Result<Arc<BoundDevice>> {
     // SAFETY: `file` is valid by the caller's guarantee.
-    let file = unsafe { Context::file_ref(file)? };
-    // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
-    let context = unsafe { Context::from_file(&file) };
+    let file = unsafe { ioasid_file(file)? };
+    // SAFETY: recognised as a /dev/ioasid file just above.
+    let context = unsafe { context_of(&file) };
     let access = match intent {
         IOASID_DEVICE_INTENT_RID | IOASID_DEVICE_INTENT_PASID => {
             // Every device of a context is owned under the same cookie: the context.
@@ -101,8 +153,9 @@ pub unsafe extern "C" fn ioasid_unbind_device(idev: *mut c_void) {
 /// Undoes [`bind`]: detaches the device, gives up its DMA ownership and removes its ID.
 pub(crate) fn unbind(bound: Arc<BoundDevice>) {
     bound.unbind();
-    // SAFETY: the binding holds a reference to its /dev/ioasid file (checked by `bind`).
-    unsafe { Context::from_file(bound.file()) }.remove_device(bound.id());
+    // SAFETY: the binding holds a reference to its /dev/ioasid file, which `bind`
+    // recognised.
+    unsafe { context_of(bound.file()) }.remove_device(bound.id());
     // The file goes with the last reference to the binding (an ioctl in flight may hold
     // one a little longer; the device is already released).
 }
@@ -152,13 +205,12 @@ pub unsafe extern "C" fn ioasid_pasid_translate(
     ppasid: *mut u32,
 ) -> c_int {
     // SAFETY: `ioasid_file` is valid by the caller's guarantee.
-    let file = match unsafe { Context::file_ref(ioasid_file) } {
+    let file = match unsafe { self::ioasid_file(ioasid_file) } {
         Ok(file) => file,
         Err(e) => return e.to_errno(),
     };
-    // SAFETY: `file` is a /dev/ioasid file we hold a reference to.
-    let context = unsafe { Context::from_file(&file) };
-    match context.translate_pasid(ns_id, vpasid) {
+    // SAFETY: recognised as a /dev/ioasid file just above.
+    match unsafe { context_of(&file) }.translate_pasid(ns_id, vpasid) {
         Ok(p) => {
             // SAFETY: valid for a write by the caller's guarantee.
             unsafe { *ppasid = p };

@@ -181,24 +181,12 @@ impl ObjectTable {
 #[kunit_tests(ioasid_object)]
 mod tests {
     use super::*;
-    use crate::pin::{
-        PinAccount,
-        UserCharge, //
-    };
-    use kernel::{
-        new_mutex,
-        sync::aref::ARef, //
-    };
+    use crate::pin::PinAccount;
+    use kernel::new_mutex;
 
-    /// A table with `n` fresh address spaces; KUnit runs in a kernel thread, so the
-    /// accounting borrows init's mm (never charged: nothing is mapped here).
+    /// A table with `n` fresh address spaces (nothing is mapped here).
     fn table_with(n: usize) -> Result<(ObjectTable, KVec<u32>)> {
-        // SAFETY: `init_mm` is a static that lives for the whole kernel lifetime.
-        let mm = unsafe { kernel::mm::Mm::from_raw(&raw mut kernel::bindings::init_mm) };
-        let account = Arc::pin_init(
-            new_mutex!(PinAccount::new(ARef::from(mm), UserCharge::current())),
-            GFP_KERNEL,
-        )?;
+        let account = Arc::pin_init(new_mutex!(PinAccount::for_kunit()), GFP_KERNEL)?;
         let mut table = ObjectTable::new();
         let mut ids = KVec::new();
         for _ in 0..n {

@@ -64,6 +64,24 @@ unsafe impl Sync for PinnedPages {}
 /// Pages pinned per call of `pin_user_pages_fast` (one page of pointers).
 const BATCH: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
 
+/// Pins, from the current process's memory at `start`, as many pages as `batch` has
+/// room for (with `flags`), and returns how many it pinned (at least one).
+///
+/// Errors: `EFAULT` the first page is not mapped (as asked), and any error of
+/// `pin_user_pages_fast`.
+fn pin_batch(start: usize, batch: &mut [*mut bindings::page], flags: u32) -> Result<usize> {
+    // SAFETY: `batch` has room for `batch.len()` pointers; `pin_user_pages_fast` writes at
+    // most that many there and returns how many.
+    let ret = unsafe {
+        bindings::pin_user_pages_fast(start as _, batch.len() as _, flags as _, batch.as_mut_ptr())
+    };
+    match ret {
+        0 => Err(EFAULT),
+        ret if ret < 0 => Err(Error::from_errno(ret)),
+        ret => Ok(ret as usize),
+    }
+}
+
 impl PinnedPages {
     /// Pins `npages` pages of the current process's memory starting at `user_va`, for
     /// device writes too when `writable`, charging them to `account` batch by batch as
@@ -105,61 +123,16 @@ impl PinnedPages {
         // Pages `0..charged` of the range are charged in `pre`.
         let mut charged = 0;
         let mut result = Ok(());
-        while result.is_ok() && this.npages + run.map_or(0, |r| r.2) < npages {
-            let done = this.npages + run.map_or(0, |r| r.2);
+        while result.is_ok() && this.pinned(run) < npages {
+            let done = this.pinned(run);
             let want = (npages - done).min(batch.len());
             let start = user_va + done * PAGE_SIZE;
-            // SAFETY: `batch` holds `batch.len() >= want` pointers; `pin_user_pages_fast`
-            // writes at most `want` there and returns how many.
-            let ret = unsafe {
-                bindings::pin_user_pages_fast(start as _, want as _, flags as _, batch.as_mut_ptr())
-            };
-            if ret <= 0 {
-                result = Err(if ret < 0 {
-                    Error::from_errno(ret)
-                } else {
-                    EFAULT
-                });
-                break;
-            }
-            let got = ret as usize;
-            for (i, &page) in batch[..got].iter().enumerate() {
-                // With a virtually contiguous memory map, the page after the run's last
-                // in that map is the next page frame: no need to ask for its address.
-                if let Some((first, _, n)) = &mut run {
-                    if vmemmap && page == first.wrapping_add(*n) {
-                        *n += 1;
-                        continue;
-                    }
-                }
-                // SAFETY: `page` was just pinned.
-                let phys = unsafe { page_to_phys(page) };
-                match &mut run {
-                    Some((_, p0, n)) if *p0 + (*n * PAGE_SIZE) as u64 == phys => *n += 1,
-                    _ => {
-                        if let Some(done_run) = run.take() {
-                            result = this.push_run(done_run);
-                        }
-                        // Kept in `run` even on error, so that it is released below.
-                        run = Some((page, phys, 1));
-                    }
-                }
-                if result.is_err() {
-                    // The rest of the batch is pinned but in no run: release it now.
-                    // SAFETY: those pages were pinned by the call above, once each.
-                    unsafe {
-                        bindings::unpin_user_pages(
-                            batch.as_mut_ptr().add(i + 1),
-                            (got - i - 1) as _,
-                        )
-                    };
-                    break;
-                }
-            }
+            result = pin_batch(start, &mut batch[..want], flags)
+                .and_then(|got| this.add_batch(&mut batch[..got], &mut run, vmemmap));
             // Charged before the next batch is pinned; the last batch needs no precharge:
             // the exact charge of the whole mapping follows at once (so a map of one batch
             // walks the accounting only once).
-            let pinned = this.npages + run.map_or(0, |r| r.2);
+            let pinned = this.pinned(run);
             if result.is_ok() && pinned < npages {
                 result = this.precharge(&mut pre, charged, run);
                 charged = pinned;
@@ -172,6 +145,51 @@ impl PinnedPages {
         result?;
         this.frames = this.frame_runs()?;
         Ok((this, pre))
+    }
+
+    /// Pages pinned so far: those recorded and those of the run being built.
+    fn pinned(&self, run: Option<PendingRun>) -> usize {
+        self.npages + run.map_or(0, |r| r.2)
+    }
+
+    /// Adds the pages just pinned in `batch` to the run being built, or to new runs. If
+    /// recording a run fails, the pages of the batch in no run are released here.
+    fn add_batch(
+        &mut self,
+        batch: &mut [*mut bindings::page],
+        run: &mut Option<PendingRun>,
+        vmemmap: bool,
+    ) -> Result {
+        for i in 0..batch.len() {
+            let page = batch[i];
+            // With a virtually contiguous memory map, the page after the run's last in
+            // that map is the next page frame: no need to ask for its address.
+            if let Some((first, _, n)) = run {
+                if vmemmap && page == first.wrapping_add(*n) {
+                    *n += 1;
+                    continue;
+                }
+            }
+            // SAFETY: `page` was just pinned.
+            let phys = unsafe { page_to_phys(page) };
+            match run {
+                Some((_, p0, n)) if *p0 + (*n * PAGE_SIZE) as u64 == phys => *n += 1,
+                _ => {
+                    // The new page is in `run` even on error, so that it is released.
+                    let Some(done) = run.replace((page, phys, 1)) else {
+                        continue;
+                    };
+                    if let Err(e) = self.push_run(done) {
+                        let rest = &mut batch[i + 1..];
+                        // SAFETY: those pages were pinned by the last batch, once each,
+                        // and are in no run.
+                        unsafe { bindings::unpin_user_pages(rest.as_mut_ptr(), rest.len() as _) };
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records a completed run: its pins are `self`'s from now on. If that fails, the
@@ -479,6 +497,15 @@ impl PinAccount {
         }
     }
 
+    /// Accounting for tests that map nothing: KUnit runs in a kernel thread, which has
+    /// no mm, so it borrows init's (never charged).
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn for_kunit() -> Self {
+        // SAFETY: `init_mm` is a static that lives for the whole kernel lifetime.
+        let mm = unsafe { Mm::from_raw(&raw mut bindings::init_mm) };
+        Self::new(ARef::from(mm), UserCharge::current())
+    }
+
     /// The mm whose memory this context maps.
     pub(crate) fn mm(&self) -> &Mm {
         &self.mm
@@ -550,8 +577,30 @@ impl PinAccount {
     /// failure.
     pub(crate) fn charge(&mut self, pages: &PinnedPages, mut pre: Precharge) -> Result {
         let pre = pre.take();
-        // A dry walk: how many pages are new, and how many nodes the change needs at most
-        // (the runs are disjoint, so splitting for one never adds work for another).
+        let (fresh, want) = self.dry_walk(pages);
+        let mut nodes = self.reserve_nodes(want)?;
+        let settled = match (fresh as usize).checked_sub(pre) {
+            Some(more) => self.account(more, true).inspect_err(|_| {
+                let _ = self.account(pre, false);
+            }),
+            None => self.account(pre - fresh as usize, false),
+        };
+        if let Err(e) = settled {
+            // Back to the pool what fits; the rest is freed.
+            while let Some(node) = nodes.pop() {
+                let _ = self.spare.push_within_capacity(node);
+            }
+            return Err(e);
+        }
+        let charged = self.record(pages, nodes);
+        // Every page counted fresh was recorded (the reservation covers them all).
+        self.account((fresh - charged) as usize, false)
+    }
+
+    /// How many pages of `pages` no mapping pins yet, and how many nodes recording them
+    /// needs at most (the runs are disjoint, so splitting for one never adds work for
+    /// another).
+    fn dry_walk(&self, pages: &PinnedPages) -> (u64, usize) {
         let (mut fresh, mut want) = (0u64, 0usize);
         for (s, e) in pages.pfn_runs() {
             let mut at = s;
@@ -569,6 +618,14 @@ impl PinAccount {
                 at = to;
             }
         }
+        (fresh, want)
+    }
+
+    /// `want` nodes, from the spare pool first, and room in the pool to keep as many
+    /// when their intervals go (best effort: without it they are freed instead).
+    ///
+    /// Errors: `ENOMEM`.
+    fn reserve_nodes(&mut self, want: usize) -> Result<KVVec<Node>> {
         let mut nodes = KVVec::with_capacity(want, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
         while nodes.len() < want {
             let node = match self.spare.pop() {
@@ -578,26 +635,17 @@ impl PinAccount {
             // Capacity was reserved above.
             let _ = nodes.push_within_capacity(node);
         }
-        // Room to keep these nodes when their intervals go (best effort: without it they
-        // are freed instead).
         let keep = (self.spare.len() + want).min(SPARE_NODES);
         let _ = self.spare.reserve(
             keep.saturating_sub(self.spare.len()),
             GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
         );
-        let settled = match (fresh as usize).checked_sub(pre) {
-            Some(more) => self.account(more, true).inspect_err(|_| {
-                let _ = self.account(pre, false);
-            }),
-            None => self.account(pre - fresh as usize, false),
-        };
-        if let Err(e) = settled {
-            // Back to the pool what fits; the rest is freed.
-            while let Some(node) = nodes.pop() {
-                let _ = self.spare.push_within_capacity(node);
-            }
-            return Err(e);
-        }
+        Ok(nodes)
+    }
+
+    /// Records one more user of every page of `pages`, with the nodes the dry walk
+    /// asked for; returns how many pages were new.
+    fn record(&mut self, pages: &PinnedPages, mut nodes: KVVec<Node>) -> u64 {
         let mut node = || nodes.pop();
         let mut charged = 0u64;
         for (s, e) in pages.pfn_runs() {
@@ -624,8 +672,7 @@ impl PinAccount {
                 at = to;
             }
         }
-        // Every page counted fresh was recorded (the reservation covers them all).
-        self.account((fresh - charged) as usize, false)
+        charged
     }
 
     /// Forgets one mapping of `pages`, uncharging the pages no other mapping pins.

@@ -35,6 +35,7 @@ use crate::{
     },
     fault::Route,
     ioas::nested::Child,
+    ioas::CpuUse,
     ioas::Ioas,
     ioas::NestParent,
     iommu::{
@@ -48,6 +49,8 @@ use crate::{
     },
 };
 
+pub(crate) mod ioctl;
+
 /// How a bound device reaches its address space.
 pub(crate) enum DeviceAccess {
     /// DMA through its own IOMMU, whose DMA ownership we hold.
@@ -56,9 +59,13 @@ pub(crate) enum DeviceAccess {
     Cpu,
 }
 
-/// An attached device's address space, and the domain it is attached to (none for a
-/// software-table device).
-type Attachment = (Arc<Ioas>, Option<Arc<Domain>>);
+/// An attached device's address space.
+enum Attachment {
+    /// Through its IOMMU: the address space and the domain the device is attached to.
+    Iommu(Arc<Ioas>, Arc<Domain>),
+    /// A software-table device, counted in the address space while attached.
+    Cpu(CpuUse),
+}
 
 /// A (device, PASID) attachment.
 struct PasidAttachment {
@@ -134,6 +141,23 @@ struct State {
 }
 
 impl State {
+    /// Whether a table may be bound for the RID (`pasid` `None`) or for the PASID:
+    /// `EBUSY` it has an attachment or a bound table already; for a PASID, the errors
+    /// of [`State::pasid_owner`].
+    fn table_slot_free(&self, intent: u32, pasid: Option<(&Arc<PasidNs>, u32)>) -> Result {
+        let busy = match pasid {
+            None => self.attached.is_some(),
+            Some((ns, v)) => {
+                self.pasid_owner(intent)?;
+                self.pasids.iter().any(|a| a.pasid.is(ns, v))
+            }
+        };
+        if busy || self.tables.iter().any(|t| t.is(pasid)) {
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
     /// The DMA ownership of a device that can do PASID-tagged DMA and whose driver
     /// declared `intent`.
     ///
@@ -198,14 +222,14 @@ impl BoundDevice {
         if state.attached.is_some() || state.tables.iter().any(|t| t.is(None)) {
             return Err(EBUSY);
         }
-        let domain = match state.access.as_ref().ok_or(ENOENT)? {
-            DeviceAccess::Iommu(owner) => Some(ioas.attach(owner, self.id)?),
-            DeviceAccess::Cpu => {
-                ioas.attach_cpu(true)?;
-                None
+        let attachment = match state.access.as_ref().ok_or(ENOENT)? {
+            DeviceAccess::Iommu(owner) => {
+                let domain = ioas.attach(owner, self.id)?;
+                Attachment::Iommu(ioas, domain)
             }
+            DeviceAccess::Cpu => Attachment::Cpu(ioas.attach_cpu()?),
         };
-        state.attached = Some((ioas, domain));
+        state.attached = Some(attachment);
         Ok(())
     }
 
@@ -219,10 +243,11 @@ impl BoundDevice {
     }
 
     fn detach_locked(state: &mut State) -> Result {
-        let (ioas, domain) = state.attached.take().ok_or(EINVAL)?;
-        match (&state.access, domain) {
-            (Some(DeviceAccess::Iommu(owner)), Some(domain)) => ioas.detach(owner, &domain),
-            _ => ioas.attach_cpu(false)?,
+        let attachment = state.attached.take().ok_or(EINVAL)?;
+        if let (Some(DeviceAccess::Iommu(owner)), Attachment::Iommu(ioas, domain)) =
+            (&state.access, attachment)
+        {
+            ioas.detach(owner, &domain);
         }
         Ok(())
     }
@@ -300,21 +325,7 @@ impl BoundDevice {
             DeviceAccess::Iommu(owner) => owner,
             DeviceAccess::Cpu => return Err(EOPNOTSUPP),
         };
-        let busy = match &pasid {
-            None => state.attached.is_some(),
-            Some((ns, v)) => {
-                state.pasid_owner(self.intent)?;
-                state.pasids.iter().any(|a| a.pasid.is(ns, *v))
-            }
-        };
-        if busy
-            || state
-                .tables
-                .iter()
-                .any(|t| t.is(pasid.as_ref().map(|(ns, v)| (ns, *v))))
-        {
-            return Err(EBUSY);
-        }
+        state.table_slot_free(self.intent, pasid.as_ref().map(|(ns, v)| (ns, *v)))?;
         let handle = AttachHandle::new(child.fault_route(self.id), owner)?;
         let pasid = pasid.map(|(ns, v)| ns.get(v)).transpose()?;
         let ppasid = pasid.as_ref().map(|u| u.ppasid());
@@ -429,8 +440,10 @@ impl BoundDevice {
         if !matches!(state.access, Some(DeviceAccess::Cpu)) {
             return Err(EINVAL);
         }
-        let (ioas, _) = state.attached.as_ref().ok_or(EINVAL)?;
-        ioas.access(iova, buf, write)
+        match state.attached.as_ref().ok_or(EINVAL)? {
+            Attachment::Cpu(cpu) => cpu.ioas().access(iova, buf, write),
+            Attachment::Iommu(..) => Err(EINVAL),
+        }
     }
 
     /// The device's ID in its context.

@@ -10,7 +10,6 @@
 //! userspace answers it by cookie, or until its attachment ends, the queue's file is
 //! closed (answered INVALID), or the queue is full (refused: the core answers FAILURE).
 
-use core::ptr::NonNull;
 use kernel::{
     bindings,
     fs::File,
@@ -36,15 +35,19 @@ use crate::abi::{
     IOASID_FAULT_QUEUE_DEPTH, IOASID_FAULT_RESPONSE_FAILURE, IOASID_FAULT_RESPONSE_INVALID,
     IOASID_FAULT_RESPONSE_SUCCESS,
 };
-use crate::iommu::{
-    FaultSink,
-    IopfGroup, //
+use crate::{
+    anon_file::{
+        self,
+        AnonFile, //
+    },
+    eventfd::EventFd,
+    iommu::{
+        FaultSink,
+        IopfGroup, //
+    },
 };
 
-// SAFETY: integer fields only, no padding.
-unsafe impl kernel::transmute::AsBytes for ioasid_fault {}
-// SAFETY: integer fields only, no padding: any bit pattern is valid.
-unsafe impl kernel::transmute::FromBytes for ioasid_fault_response {}
+pub(crate) mod ioctl;
 
 const _: () = {
     assert!(IOASID_FAULT_PASID_VALID == bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID);
@@ -61,17 +64,6 @@ const _: () = {
 
 const RECORD: usize = size_of::<ioasid_fault>();
 const RESPONSE: usize = size_of::<ioasid_fault_response>();
-
-// Exported by fs/anon_inodes.c; not in the generated bindings.
-#[allow(improper_ctypes)]
-unsafe extern "C" {
-    fn anon_inode_getfile(
-        name: *const c_char,
-        fops: *const bindings::file_operations,
-        private: *mut c_void,
-        flags: c_int,
-    ) -> *mut bindings::file;
-}
 
 /// Where the faults of one attachment go, and what their records say.
 pub(crate) struct Route {
@@ -134,18 +126,27 @@ struct Inner {
     closed: bool,
 }
 
-/// An eventfd context we hold a reference on.
-struct EventFd(NonNull<bindings::eventfd_ctx>);
-
-// SAFETY: eventfd contexts are reference counted and signalled from any thread.
-unsafe impl Send for EventFd {}
-// SAFETY: as above.
-unsafe impl Sync for EventFd {}
-
-impl Drop for EventFd {
-    fn drop(&mut self) {
-        // SAFETY: we hold the reference `eventfd_ctx_fdget` gave.
-        unsafe { bindings::eventfd_ctx_put(self.0.as_ptr()) };
+impl Inner {
+    /// Queues the records of `group`, named by `cookie`, in capacity reserved before.
+    fn push_records(&mut self, group: &IopfGroup, ioas_id: u32, dev_id: u32, cookie: u32) {
+        for (request, last) in group.requests() {
+            let prm = request.prm();
+            let mut flags = prm.flags & IOASID_FAULT_PASID_VALID;
+            if last {
+                flags |= IOASID_FAULT_LAST_PAGE;
+            }
+            let _ = self.records.push_within_capacity(ioasid_fault {
+                flags,
+                ioas_id,
+                dev_id,
+                pasid: prm.pasid,
+                grpid: prm.grpid,
+                perm: prm.perm,
+                addr: prm.addr,
+                cookie,
+                __reserved: 0,
+            });
+        }
     }
 }
 
@@ -166,15 +167,7 @@ impl FaultQueue {
     ///
     /// Errors: `EBADF` not an eventfd, `EINVAL` an fd of another kind, `ENOMEM`.
     pub(crate) fn new(eventfd: Option<i32>) -> Result<(Arc<Self>, ARef<File>)> {
-        let eventfd = match eventfd {
-            None => None,
-            Some(fd) => {
-                // SAFETY: any fd may be asked about; a reference is taken on success.
-                let ctx = unsafe { bindings::eventfd_ctx_fdget(fd) };
-                let ctx = kernel::error::from_err_ptr(ctx)?;
-                Some(EventFd(NonNull::new(ctx).ok_or(EBADF)?))
-            }
-        };
+        let eventfd = eventfd.map(EventFd::from_fd).transpose()?;
         let queue = Arc::pin_init(
             pin_init!(Self {
                 inner <- new_mutex!(Inner {
@@ -190,28 +183,7 @@ impl FaultQueue {
             }),
             GFP_KERNEL,
         )?;
-        let private = Arc::into_raw(queue.clone()).cast_mut();
-        let flags = bindings::O_RDWR as c_int;
-        // SAFETY: the fops are a static; `private` is ours to give to the file, whose
-        // `release` takes it back.
-        let file = unsafe {
-            anon_inode_getfile(
-                c"[ioasid-fault]".as_ptr().cast(),
-                FOPS.get(),
-                private.cast(),
-                flags,
-            )
-        };
-        let file = match kernel::error::from_err_ptr(file) {
-            Ok(file) => file,
-            Err(e) => {
-                // SAFETY: not given to any file: we take it back.
-                drop(unsafe { Arc::from_raw(private) });
-                return Err(e);
-            }
-        };
-        // SAFETY: a new file, whose one reference `anon_inode_getfile` gave us.
-        let file = unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast::<File>())) };
+        let file = anon_file::create(queue.clone())?;
         Ok((queue, file))
     }
 
@@ -260,25 +232,7 @@ impl FaultQueue {
             return Err((ENOMEM, group));
         }
         let cookie = inner.next_cookie;
-        for (request, last) in group.requests() {
-            let prm = request.prm();
-            let mut flags = prm.flags & IOASID_FAULT_PASID_VALID;
-            if last {
-                flags |= IOASID_FAULT_LAST_PAGE;
-            }
-            // Capacity was reserved above.
-            let _ = inner.records.push_within_capacity(ioasid_fault {
-                flags,
-                ioas_id: route.ioas_id,
-                dev_id,
-                pasid: prm.pasid,
-                grpid: prm.grpid,
-                perm: prm.perm,
-                addr: prm.addr,
-                cookie,
-                __reserved: 0,
-            });
-        }
+        inner.push_records(&group, route.ioas_id, dev_id, cookie);
         let _ = inner.pending.push_within_capacity(Pending {
             cookie,
             group,
@@ -289,8 +243,7 @@ impl FaultQueue {
         drop(inner);
         self.readable.notify_all();
         if let Some(e) = &self.eventfd {
-            // SAFETY: we hold a reference on the context.
-            unsafe { bindings::eventfd_signal_mask(e.0.as_ptr(), 0) };
+            e.signal();
         }
         Ok(())
     }
@@ -371,7 +324,7 @@ impl FaultQueue {
     /// without it: a reader blocked on its buffer (a userfaultfd or FUSE page) must not
     /// stall the page requests of every device behind the IOMMU, nor detach and unbind,
     /// which all take the lock.
-    fn read(&self, file: &File, buf: usize, count: usize) -> Result<usize> {
+    fn read(&self, file: &File, buf: UserPtr, count: usize) -> Result<usize> {
         if count % RECORD != 0 {
             return Err(EINVAL);
         }
@@ -395,7 +348,7 @@ impl FaultQueue {
             inner.records.copy_within(n.., 0);
             inner.records.truncate(left);
         }
-        let mut w = UserSlice::new(UserPtr::from_addr(buf), taken.len() * RECORD).writer();
+        let mut w = UserSlice::new(buf, taken.len() * RECORD).writer();
         let copied = taken.iter().try_for_each(|r| w.write(r));
         if let Err(e) = copied {
             // A fault never gets lost in a failed read: what is still pending goes back
@@ -424,11 +377,11 @@ impl FaultQueue {
         self.readable.notify_all();
     }
 
-    fn write(&self, buf: usize, count: usize) -> Result<usize> {
+    fn write(&self, buf: UserPtr, count: usize) -> Result<usize> {
         if count % RESPONSE != 0 {
             return Err(EINVAL);
         }
-        let mut r = UserSlice::new(UserPtr::from_addr(buf), count).reader();
+        let mut r = UserSlice::new(buf, count).reader();
         let mut done = 0;
         while done < count {
             let resp = r.read::<ioasid_fault_response>();
@@ -459,85 +412,23 @@ impl PinnedDrop for FaultQueue {
     }
 }
 
-/// The queue behind a fault-queue file.
-///
-/// # Safety
-///
-/// `file` is a live file opened by [`FaultQueue::new`].
-unsafe fn queue_of<'a>(file: *mut bindings::file) -> &'a FaultQueue {
-    // SAFETY: `private_data` holds the `Arc` `new` gave the file until `release`.
-    unsafe { &*(*file).private_data.cast::<FaultQueue>() }
-}
+impl AnonFile for FaultQueue {
+    const NAME: &'static CStr = c"[ioasid-fault]";
 
-unsafe extern "C" fn fq_read(
-    file: *mut bindings::file,
-    buf: *mut c_char,
-    count: usize,
-    _pos: *mut bindings::loff_t,
-) -> isize {
-    // SAFETY: the VFS calls with a live file of ours.
-    // SAFETY: the VFS passes a live file for the duration of the call.
-    let f = unsafe { File::from_raw_file(file) };
-    match unsafe { queue_of(file) }.read(f, buf as usize, count) {
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
-    }
-}
-
-unsafe extern "C" fn fq_write(
-    file: *mut bindings::file,
-    buf: *const c_char,
-    count: usize,
-    _pos: *mut bindings::loff_t,
-) -> isize {
-    // SAFETY: as for `fq_read`.
-    match unsafe { queue_of(file) }.write(buf as usize, count) {
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
-    }
-}
-
-unsafe extern "C" fn fq_poll(
-    file: *mut bindings::file,
-    table: *mut bindings::poll_table_struct,
-) -> bindings::__poll_t {
-    // SAFETY: as for `fq_read`.
-    let queue = unsafe { queue_of(file) };
-    // SAFETY: the VFS passes a valid (or null) table for this call; `file` is live.
-    unsafe { PollTable::from_raw(table) }
-        .register_wait(unsafe { File::from_raw_file(file) }, &queue.readable);
-    queue.poll_mask()
-}
-
-unsafe extern "C" fn fq_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-    // SAFETY: `private_data` is the `Arc` `new` gave this file; it is taken back once.
-    let queue = unsafe { Arc::<FaultQueue>::from_raw((*file).private_data.cast()) };
-    queue.close();
-    0
-}
-
-/// The file operations of fault-queue files, a static the VFS reads only.
-struct StaticFops(kernel::types::Opaque<bindings::file_operations>);
-
-// SAFETY: never written after initialisation; the VFS only reads it.
-unsafe impl Sync for StaticFops {}
-
-impl StaticFops {
-    const fn new(fops: bindings::file_operations) -> Self {
-        Self(kernel::types::Opaque::new(fops))
+    fn read(this: &Self, file: &File, buf: UserPtr, count: usize) -> Result<usize> {
+        this.read(file, buf, count)
     }
 
-    fn get(&self) -> *const bindings::file_operations {
-        self.0.get()
+    fn write(this: &Self, _file: &File, buf: UserPtr, count: usize) -> Result<usize> {
+        this.write(buf, count)
+    }
+
+    fn poll(this: &Self, file: &File, table: &PollTable<'_>) -> u32 {
+        table.register_wait(file, &this.readable);
+        this.poll_mask()
+    }
+
+    fn release(this: Arc<Self>) {
+        this.close();
     }
 }
-
-static FOPS: StaticFops = StaticFops::new(bindings::file_operations {
-    read: Some(fq_read),
-    write: Some(fq_write),
-    poll: Some(fq_poll),
-    release: Some(fq_release),
-    llseek: Some(bindings::noop_llseek),
-    // SAFETY: a C struct of pointers and optional function pointers.
-    ..unsafe { core::mem::zeroed() }
-});

@@ -40,6 +40,7 @@ use crate::{
     },
 };
 
+pub(crate) mod ioctl;
 pub(crate) mod iova;
 pub(crate) mod nested;
 
@@ -81,6 +82,40 @@ impl NestParent {
 impl Drop for NestParent {
     fn drop(&mut self) {
         self.ioas.put_nest_parent(self.key, &self.domain);
+    }
+}
+
+/// One child (nested) address space counted in its parent ([`Ioas::add_child`]);
+/// counted out when dropped.
+pub(crate) struct ChildUse(Arc<Ioas>);
+
+impl ChildUse {
+    /// The parent address space.
+    pub(crate) fn ioas(&self) -> &Arc<Ioas> {
+        &self.0
+    }
+}
+
+impl Drop for ChildUse {
+    fn drop(&mut self) {
+        self.0.inner.lock().children -= 1;
+    }
+}
+
+/// One software-table device counted in the address space it is attached to
+/// ([`Ioas::attach_cpu`]); counted out (detached) when dropped.
+pub(crate) struct CpuUse(Arc<Ioas>);
+
+impl CpuUse {
+    /// The address space.
+    pub(crate) fn ioas(&self) -> &Arc<Ioas> {
+        &self.0
+    }
+}
+
+impl Drop for CpuUse {
+    fn drop(&mut self) {
+        self.0.inner.lock().cpu_devices -= 1;
     }
 }
 
@@ -199,6 +234,52 @@ impl Inner {
     }
 
     /// The IOVA ranges mappings may use: everything no attached device reserves.
+    /// Where a mapping of `length` bytes goes: at the fixed IOVA if it is free, or at
+    /// the lowest free IOVA that fits.
+    ///
+    /// Errors: `EEXIST` a fixed IOVA overlaps a mapping, `EADDRINUSE` it overlaps a range
+    /// an attached device reserves, `ENOSPC` no free range is large enough, `ENOMEM`.
+    fn place(&self, placement: Placement, length: u64) -> Result<u64> {
+        match placement {
+            Placement::Fixed(iova) => {
+                let last = iova + (length - 1);
+                if first_overlapping(&self.maps, iova, last).is_some() {
+                    return Err(EEXIST);
+                }
+                // Checked against the reservations themselves: no allocation on this path.
+                if self
+                    .reserved
+                    .iter()
+                    .any(|r| r.range.0 <= last && iova <= r.range.1)
+                {
+                    return Err(EADDRINUSE);
+                }
+                Ok(iova)
+            }
+            Placement::Any => iova::find_free(
+                &self.allowed()?,
+                || self.maps.iter().map(|(&s, m)| (s, m.last)),
+                IOVA_FLOOR,
+                length,
+                IOVA_ALIGNMENT,
+            )
+            .ok_or(ENOSPC),
+        }
+    }
+
+    /// Maps `pages` at `iova` into every domain of the space, or into none.
+    fn map_all(&self, iova: u64, pages: &PinnedPages, prot: Prot) -> Result {
+        for (i, d) in self.domains.iter().enumerate() {
+            if let Err(e) = map_into(&d.domain, iova, pages, prot) {
+                for done in &self.domains[..i] {
+                    done.domain.unmap(iova, pages.len() * PAGE_SIZE);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     fn allowed(&self) -> Result<KVec<(u64, u64)>> {
         let reserved = self.reserved_sorted()?;
         let mut allowed = KVec::with_capacity(reserved.len() + 1, GFP_KERNEL)?;
@@ -285,41 +366,11 @@ impl Ioas {
         if inner.dead {
             return Err(ENOENT);
         }
-        let iova = match placement {
-            Placement::Fixed(iova) => {
-                let last = iova + (length - 1);
-                if first_overlapping(&inner.maps, iova, last).is_some() {
-                    return Err(EEXIST);
-                }
-                // Checked against the reservations themselves: no allocation on this path.
-                if inner
-                    .reserved
-                    .iter()
-                    .any(|r| r.range.0 <= last && iova <= r.range.1)
-                {
-                    return Err(EADDRINUSE);
-                }
-                iova
-            }
-            Placement::Any => iova::find_free(
-                &inner.allowed()?,
-                || inner.maps.iter().map(|(&s, m)| (s, m.last)),
-                IOVA_FLOOR,
-                length,
-                IOVA_ALIGNMENT,
-            )
-            .ok_or(ENOSPC)?,
-        };
+        let iova = inner.place(placement, length)?;
         self.account.lock().charge(&pages, pre)?;
-        let domains = &inner.domains;
-        for (i, d) in domains.iter().enumerate() {
-            if let Err(e) = map_into(&d.domain, iova, &pages, prot) {
-                for done in &domains[..i] {
-                    done.domain.unmap(iova, length as usize);
-                }
-                self.account.lock().uncharge(&pages);
-                return Err(e);
-            }
+        if let Err(e) = inner.map_all(iova, &pages, prot) {
+            self.account.lock().uncharge(&pages);
+            return Err(e);
         }
         let serial = inner.next_serial;
         inner.next_serial += 1;
@@ -576,20 +627,17 @@ impl Ioas {
         }
     }
 
-    /// Counts a child address space in (`true`) or out.
+    /// Counts a new child (nested) address space in: the space cannot be destroyed while
+    /// it has children.
     ///
-    /// Errors: `ENOENT` destroyed.
-    pub(crate) fn child(&self, add: bool) -> Result {
+    /// Errors: `ENOENT` destroyed meanwhile.
+    pub(crate) fn add_child(self: &Arc<Self>) -> Result<ChildUse> {
         let mut inner = self.inner.lock();
-        if add {
-            if inner.dead {
-                return Err(ENOENT);
-            }
-            inner.children += 1;
-        } else {
-            inner.children -= 1;
+        if inner.dead {
+            return Err(ENOENT);
         }
-        Ok(())
+        inner.children += 1;
+        Ok(ChildUse(self.clone()))
     }
 
     /// Forgets (device, `pasid`)'s attachment to `domain` of this address space, which
@@ -703,20 +751,17 @@ impl Ioas {
         Ok(())
     }
 
-    /// Counts a software-table device in or out of the attached devices.
+    /// Counts a software-table device in while it is attached: the space cannot be
+    /// destroyed meanwhile.
     ///
-    /// Errors: `ENOENT` the address space was destroyed.
-    pub(crate) fn attach_cpu(&self, attach: bool) -> Result {
+    /// Errors: `ENOENT` destroyed meanwhile.
+    pub(crate) fn attach_cpu(self: &Arc<Self>) -> Result<CpuUse> {
         let mut inner = self.inner.lock();
-        if attach {
-            if inner.dead {
-                return Err(ENOENT);
-            }
-            inner.cpu_devices += 1;
-        } else {
-            inner.cpu_devices -= 1;
+        if inner.dead {
+            return Err(ENOENT);
         }
-        Ok(())
+        inner.cpu_devices += 1;
+        Ok(CpuUse(self.clone()))
     }
 
     /// Copies between `buf` and the address space at `iova` through the CPU, for a

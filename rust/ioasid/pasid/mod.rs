@@ -27,6 +27,8 @@ use crate::iommu::{
     GlobalPasid, //
 };
 
+pub(crate) mod ioctl;
+
 /// PASIDs are 20 bits (PCIe); 0 is the no-PASID tag.
 pub(crate) const PASID_LIMIT: u32 = 1 << crate::abi::IOASID_PASID_WIDTH_MAX;
 

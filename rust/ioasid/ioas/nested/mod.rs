@@ -18,7 +18,10 @@ use kernel::{
     },
 };
 
-use super::Ioas;
+use super::{
+    ChildUse,
+    Ioas, //
+};
 use crate::{
     abi::{
         IOASID_FORMAT_AMD_V2,
@@ -33,6 +36,8 @@ use crate::{
     },
     iommu::Domain,
 };
+
+pub(crate) mod ioctl;
 
 /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1` of `include/uapi/linux/iommufd.h` (checked in
 /// `helpers.c`); bindgen leaves that enum out.
@@ -79,9 +84,10 @@ struct Inner {
 }
 
 /// A child address space.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct Child {
-    parent: Arc<Ioas>,
+    /// The parent, which counts this child in while it lives.
+    parent: ChildUse,
     format: u32,
     /// The fault queue its bound tables report to, and its own ID.
     faults: Option<(Arc<FaultQueue>, u32)>,
@@ -98,11 +104,10 @@ impl Child {
         format: u32,
         faults: Option<(Arc<FaultQueue>, u32)>,
     ) -> Result<Arc<Self>> {
-        parent.child(true)?;
-        let theirs = parent.clone();
-        let child = Arc::pin_init(
+        let parent = parent.add_child()?;
+        Arc::pin_init(
             pin_init!(Self {
-                parent: theirs,
+                parent,
                 format,
                 faults,
                 inner <- new_mutex!(Inner {
@@ -111,16 +116,12 @@ impl Child {
                 }),
             }),
             GFP_KERNEL,
-        );
-        if child.is_err() {
-            parent.child(false)?;
-        }
-        child
+        )
     }
 
     /// The parent address space.
     pub(crate) fn parent(&self) -> &Arc<Ioas> {
-        &self.parent
+        self.parent.ioas()
     }
 
     /// Where the page requests of `dev_id`'s tables go.
@@ -225,14 +226,6 @@ impl Child {
         }
         inner.dead = true;
         Ok(())
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Child {
-    fn drop(self: Pin<&mut Self>) {
-        // Counted in by `new`; counting out cannot fail.
-        let _ = self.parent.child(false);
     }
 }
 
