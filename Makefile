@@ -11,15 +11,16 @@
 # kernel tree you already have instead of the pinned linux-source package.
 
 SCRIPTS := scripts/ioasid
+TESTING := tools/testing/ioasid
 
 run:
-	@bash $(SCRIPTS)/run.sh
+	@bash $(TESTING)/run.sh
 
 check:
-	@bash $(SCRIPTS)/check.sh
+	@bash $(TESTING)/check.sh
 
 bench:
-	@bash $(SCRIPTS)/bench.sh
+	@bash $(TESTING)/bench.sh
 
 setup:
 	@bash $(SCRIPTS)/setup.sh

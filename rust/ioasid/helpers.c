@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C helpers for what the Rust side cannot reach through bindings: macros and inline
- * functions of the memory-management headers.
+ * C helpers for what the Rust side cannot reach through bindings: macros, inline
+ * functions and callbacks of the mm, IOMMU and PCI headers.
+ *
+ * Where ioasid reaches IOMMU-core internals, it is here and only for nesting: 7.3
+ * exports nested-domain allocation, user cache invalidation and hw_info only to
+ * iommufd, so ioasid_domain_alloc_nested(), ioasid_domain_invalidate_user(),
+ * ioasid_nesting_hw() and ioasid_dev_reports_faults() call the IOMMU driver's ops the
+ * way iommufd does (dev_iommu_ops(), domain->owner set to the driver as
+ * iommufd_hwpt_nested_alloc() does). An exported core API for them would replace
+ * these four functions.
  */
 #include <linux/mm.h>
 
@@ -14,15 +22,24 @@ phys_addr_t ioasid_page_to_phys(struct page *page)
 
 #include <linux/iommu.h>
 
-/* What a device's IOMMU offers, for IOASID_DEVICE_GET_INFO. */
-struct ioasid_iommu_info {
-	u64 pgsize_bitmap;
-	u64 aperture_end;
-	u32 max_pasids;
-	u32 group_devices;
-};
+int ioasid_paging_geometry(struct device *dev, u64 *pgsize_bitmap, u64 *aperture_end);
+u32 ioasid_group_devices(struct iommu_group *group);
 
-int ioasid_iommu_info(struct device *dev, struct ioasid_iommu_info *info);
+/*
+ * The page sizes and aperture of @dev's IOMMU, those of a paging domain for it: 7.3 has
+ * them on domains only. Asked once, when the device is claimed.
+ */
+int ioasid_paging_geometry(struct device *dev, u64 *pgsize_bitmap, u64 *aperture_end)
+{
+	struct iommu_domain *domain = iommu_paging_domain_alloc(dev);
+
+	if (IS_ERR(domain))
+		return PTR_ERR(domain);
+	*pgsize_bitmap = domain->pgsize_bitmap;
+	*aperture_end = domain->geometry.aperture_end;
+	iommu_domain_free(domain);
+	return 0;
+}
 
 static int count_dev(struct device *dev, void *data)
 {
@@ -30,27 +47,13 @@ static int count_dev(struct device *dev, void *data)
 	return 0;
 }
 
-int ioasid_iommu_info(struct device *dev, struct ioasid_iommu_info *info)
+/* How many devices @group has (iommu_group_for_each_dev takes a C callback). */
+u32 ioasid_group_devices(struct iommu_group *group)
 {
-	struct iommu_group *group = iommu_group_get(dev);
-	struct iommu_domain *domain;
+	u32 n = 0;
 
-	if (!group)
-		return -ENODEV;
-	info->group_devices = 0;
-	iommu_group_for_each_dev(group, &info->group_devices, count_dev);
-	iommu_group_put(group);
-
-	/* Page sizes and aperture are those of a paging domain for this device. */
-	domain = iommu_paging_domain_alloc(dev);
-	if (IS_ERR(domain))
-		return PTR_ERR(domain);
-	info->pgsize_bitmap = domain->pgsize_bitmap;
-	info->aperture_end = domain->geometry.aperture_end;
-	iommu_domain_free(domain);
-
-	info->max_pasids = dev->iommu ? dev->iommu->max_pasids : 0;
-	return 0;
+	iommu_group_for_each_dev(group, &n, count_dev);
+	return n;
 }
 
 /* How many PASIDs the device and its IOMMU support (0: no PASID capability). */

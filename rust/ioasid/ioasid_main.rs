@@ -78,8 +78,9 @@ struct IoasidModule {
 
 impl kernel::InPlaceModule for IoasidModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        // Before /dev/ioasid exists.
-        pasid::init_quota();
+        // SAFETY: module init runs once, before /dev/ioasid (the table's only user)
+        // exists.
+        unsafe { pasid::init_quota() };
         try_pin_init!(Self {
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ioasid" }),
             _mock <- mock::Mock::register(),

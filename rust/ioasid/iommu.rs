@@ -10,6 +10,7 @@ use core::ptr::NonNull;
 use kernel::{
     bindings,
     device::Device,
+    interop::list::CListHead,
     prelude::*,
     sync::{
         aref::ARef,
@@ -17,9 +18,7 @@ use kernel::{
     },
 };
 
-/// What a device's IOMMU offers (`struct ioasid_iommu_info` of `helpers.c`).
-#[repr(C)]
-#[derive(Default)]
+/// What a device's IOMMU offers.
 pub(crate) struct IommuInfo {
     pub(crate) pgsize_bitmap: u64,
     pub(crate) aperture_end: u64,
@@ -30,8 +29,15 @@ pub(crate) struct IommuInfo {
 // `struct device` is only passed by pointer, never inspected here.
 #[expect(improper_ctypes)]
 unsafe extern "C" {
-    /// Fills `info` for `dev`, from `helpers.c`; 0 or a negative errno.
-    fn ioasid_iommu_info(dev: *mut bindings::device, info: *mut IommuInfo) -> c_int;
+    /// The page sizes and aperture end of a paging domain for `dev`, from `helpers.c`;
+    /// 0 or a negative errno.
+    fn ioasid_paging_geometry(
+        dev: *mut bindings::device,
+        pgsize_bitmap: *mut u64,
+        aperture_end: *mut u64,
+    ) -> c_int;
+    /// How many devices `group` has, from `helpers.c`.
+    fn ioasid_group_devices(group: *mut bindings::iommu_group) -> u32;
     /// `dev->iommu->max_pasids`, from `helpers.c`.
     fn ioasid_dev_max_pasids(dev: *mut bindings::device) -> u32;
     // Nesting, from `helpers.c`.
@@ -345,6 +351,23 @@ impl Drop for Domain {
     }
 }
 
+/// The identity of a device whose DMA we own (the address of its `struct device`, never
+/// dereferenced through this): equal keys name the same device while it is owned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeviceKey(usize);
+
+/// The identity of an IOMMU group we hold a reference on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GroupKey(usize);
+
+/// The identity of a live attach handle: the attachment its page requests come through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HandleKey(usize);
+
+/// A reserved region of the IOMMU core's list.
+#[repr(transparent)]
+struct ResvRegion(bindings::iommu_resv_region);
+
 /// DMA ownership of a device, claimed from the IOMMU core: while it is held, no kernel
 /// driver's DMA domain is used for the device, which blocks DMA unless attached by us.
 ///
@@ -356,6 +379,10 @@ impl Drop for Domain {
 pub(crate) struct DmaOwner {
     raw: *mut bindings::device,
     group: NonNull<bindings::iommu_group>,
+    /// Page sizes of the IOMMU's paging domains for the device.
+    pgsize_bitmap: u64,
+    /// Last IOVA those domains translate.
+    aperture_end: u64,
     /// Keeps the device alive while owned.
     _dev: ARef<Device>,
 }
@@ -370,7 +397,8 @@ impl DmaOwner {
     /// so devices of one IOMMU group can be owned together).
     ///
     /// Errors: `ENODEV` no IOMMU group, `EPERM` owned by another cookie or in use by a
-    /// kernel driver's DMA domain.
+    /// kernel driver's DMA domain, `ENOMEM`, and the IOMMU driver's errors allocating a
+    /// paging domain (its page sizes and aperture are learnt here, once).
     ///
     /// # Safety
     ///
@@ -389,9 +417,23 @@ impl DmaOwner {
             unsafe { bindings::iommu_device_release_dma_owner(raw) };
             return Err(ENODEV);
         };
+        let (mut pgsize_bitmap, mut aperture_end) = (0, 0);
+        // SAFETY: `raw` is a valid, probed device; both outputs are locals.
+        let ret = unsafe { ioasid_paging_geometry(raw, &mut pgsize_bitmap, &mut aperture_end) };
+        if ret < 0 {
+            // SAFETY: claimed and referenced just above, undone once.
+            unsafe {
+                bindings::iommu_device_release_dma_owner(raw);
+                bindings::iommu_group_put(group.as_ptr());
+            }
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: claimed, and the group reference taken, above.
         Ok(Self {
             raw,
             group,
+            pgsize_bitmap,
+            aperture_end,
             // SAFETY: `raw` is valid; this takes a reference of its own.
             _dev: unsafe { Device::get_device(raw) },
         })
@@ -406,67 +448,59 @@ impl DmaOwner {
     /// Relaxable direct mappings are left out: they may be reused once the device is
     /// owned by userspace.
     pub(crate) fn reserved_regions(&self) -> Result<KVec<(u64, u64)>> {
-        let aperture_end = self.iommu_info()?.aperture_end;
-        let mut head = bindings::list_head {
-            next: core::ptr::null_mut(),
-            prev: core::ptr::null_mut(),
-        };
-        let head_ptr: *mut bindings::list_head = &raw mut head;
-        // An empty list points at itself (`INIT_LIST_HEAD`); `head` is not moved after this.
-        // SAFETY: `head_ptr` points to `head`, live and not otherwise borrowed.
-        unsafe {
-            (*head_ptr).next = head_ptr;
-            (*head_ptr).prev = head_ptr;
-        }
-        // SAFETY: `self.group` is a live group (we hold a reference); `head_ptr` is an
-        // initialised, empty list that outlives the walk below. Its entries are ours to
-        // free; the core allocated them with kmalloc.
-        let ret = unsafe { bindings::iommu_get_group_resv_regions(self.group.as_ptr(), head_ptr) };
+        pin_init::stack_pin_init!(let head = CListHead::new());
+        let head = head.as_raw();
+        // SAFETY: `self.group` is a live group (we hold a reference); `head` is an
+        // initialised, empty, pinned list that outlives the walk below. Its entries are
+        // ours until the put.
+        let ret = unsafe { bindings::iommu_get_group_resv_regions(self.group.as_ptr(), head) };
         let mut ranges = KVec::new();
         let mut result = if ret < 0 {
             Err(Error::from_errno(ret))
         } else {
             Ok(())
         };
-        // SAFETY: as above.
-        let mut node = unsafe { (*head_ptr).next };
-        while node != head_ptr {
-            // SAFETY: every entry of the list is the `list` member of a live
-            // `iommu_resv_region`, until the put below.
-            let region = unsafe {
-                &*node
-                    .byte_sub(core::mem::offset_of!(bindings::iommu_resv_region, list))
-                    .cast::<bindings::iommu_resv_region>()
+        {
+            // SAFETY: the list holds `iommu_resv_region`s by their `list` member and only
+            // we change it, after this borrow; `ResvRegion` is transparent over them.
+            let list = unsafe {
+                kernel::interop::list::clist_create!(
+                    head,
+                    ResvRegion,
+                    bindings::iommu_resv_region,
+                    list
+                )
             };
-            let relaxable = region.type_ == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE;
-            if !relaxable && region.length > 0 && result.is_ok() {
-                let last = region.start.saturating_add(region.length as u64 - 1);
-                result = ranges
-                    .push((region.start, last), GFP_KERNEL)
-                    .map_err(Error::from);
+            for region in list.iter().map(|r| &r.0) {
+                let relaxable =
+                    region.type_ == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE;
+                if !relaxable && region.length > 0 && result.is_ok() {
+                    let last = region.start.saturating_add(region.length as u64 - 1);
+                    result = ranges
+                        .push((region.start, last), GFP_KERNEL)
+                        .map_err(Error::from);
+                }
             }
-            node = region.list.next;
         }
         // SAFETY: the list's entries are the core's merged copies, allocated by
         // `iommu_alloc_resv_region` with no `free` callback, which the put frees.
-        unsafe { bindings::iommu_put_resv_regions(self.raw, head_ptr) };
+        unsafe { bindings::iommu_put_resv_regions(self.raw, head) };
         result?;
-        if aperture_end < u64::MAX {
-            ranges.push((aperture_end + 1, u64::MAX), GFP_KERNEL)?;
+        if self.aperture_end < u64::MAX {
+            ranges.push((self.aperture_end + 1, u64::MAX), GFP_KERNEL)?;
         }
         Ok(ranges)
     }
 
     /// What the device's IOMMU offers.
-    pub(crate) fn iommu_info(&self) -> Result<IommuInfo> {
-        let mut info = IommuInfo::default();
-        // SAFETY: `self.raw` is a valid device with an IOMMU group (we own its DMA);
-        // `info` is a valid, writable `IommuInfo`, laid out as the helper's struct.
-        let ret = unsafe { ioasid_iommu_info(self.raw, &mut info) };
-        if ret < 0 {
-            return Err(Error::from_errno(ret));
+    pub(crate) fn iommu_info(&self) -> IommuInfo {
+        IommuInfo {
+            pgsize_bitmap: self.pgsize_bitmap,
+            aperture_end: self.aperture_end,
+            max_pasids: self.max_pasids(),
+            // SAFETY: `self.group` is a live group (we hold a reference).
+            group_devices: unsafe { ioasid_group_devices(self.group.as_ptr()) },
         }
-        Ok(info)
     }
 
     /// The `hw_info` type of the device's IOMMU if its driver offers nested domains (0
@@ -490,14 +524,14 @@ impl DmaOwner {
         unsafe { ioasid_dev_max_pasids(self.raw) }
     }
 
-    /// A key that identifies this ownership among those of a context.
-    pub(crate) fn key(&self) -> usize {
-        self.raw as usize
+    /// The device's identity.
+    pub(crate) fn key(&self) -> DeviceKey {
+        DeviceKey(self.raw as usize)
     }
 
-    /// A key that identifies the device's IOMMU group.
-    pub(crate) fn group_key(&self) -> usize {
-        self.group.as_ptr() as usize
+    /// The identity of the device's IOMMU group.
+    pub(crate) fn group_key(&self) -> GroupKey {
+        GroupKey(self.group.as_ptr() as usize)
     }
 }
 
@@ -556,14 +590,14 @@ pub(crate) trait FaultSink: Send + Sync + Sized {
     fn deliver(
         &self,
         group: IopfGroup,
-        handle: usize,
+        handle: HandleKey,
     ) -> core::result::Result<(), (Error, IopfGroup)>;
     /// The device `dev`, with ID `dev_id`, is attached through `handle`: its page
     /// requests are taken from now on.
-    fn join(&self, handle: usize, dev: usize, dev_id: u32) -> Result;
+    fn join(&self, handle: HandleKey, dev: DeviceKey, dev_id: u32) -> Result;
     /// The device `dev` (`None`: every device) no longer is: what it delivered and
     /// nobody answered yet is answered now, and its page requests are refused.
-    fn leave(&self, handle: usize, dev: Option<usize>);
+    fn leave(&self, handle: HandleKey, dev: Option<DeviceKey>);
     /// The ID of the device that makes the attachment.
     fn first_device(&self) -> u32;
 }
@@ -593,9 +627,9 @@ impl PageRequest {
 
 impl IopfGroup {
     /// The device that issued it (as [`DmaOwner::key`] names it).
-    pub(crate) fn device_key(&self) -> usize {
+    pub(crate) fn device_key(&self) -> DeviceKey {
         // SAFETY: a live group (invariant) has the live fault parameter of its device.
-        unsafe { (*(*self.0.as_ptr()).fault_param).dev as usize }
+        DeviceKey(unsafe { (*(*self.0.as_ptr()).fault_param).dev as usize })
     }
 
     /// Its page requests, each with whether it is the last of the group.
@@ -646,7 +680,7 @@ unsafe extern "C" fn iopf_handler<S: FaultSink>(group: *mut bindings::iopf_group
     // given back (the core answers it).
     // SAFETY: a live group is not null.
     let group = IopfGroup(unsafe { NonNull::new_unchecked(group) });
-    match sink.deliver(group, raw as usize) {
+    match sink.deliver(group, HandleKey(raw as usize)) {
         Ok(()) => 0,
         Err((e, _back_to_the_core)) => e.to_errno(),
     }
@@ -734,9 +768,9 @@ impl<S: FaultSink> AttachHandle<S> {
         }
     }
 
-    /// A key naming the attachment (the handle's address).
-    pub(crate) fn key(&self) -> usize {
-        self.raw() as usize
+    /// The attachment's identity.
+    pub(crate) fn key(&self) -> HandleKey {
+        HandleKey(self.raw() as usize)
     }
 }
 

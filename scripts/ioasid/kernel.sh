@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Build the VM kernel with ioasid in it: bzImage and the installed uAPI headers.
 #
 # The project tree is linked into the kernel source as drivers/ioasid (two one-line
@@ -26,6 +27,8 @@ mkdir -p "$out"
 
 # Hook the project into the kernel tree (idempotent).
 ln -sfn "$REPO" "$ksrc/drivers/ioasid"
+# The kselftests too, so that `make -C tools/testing/selftests TARGETS=ioasid` works there.
+ln -sfn "$REPO/tools/testing/selftests/ioasid" "$ksrc/tools/testing/selftests/ioasid"
 grep -q 'drivers/ioasid/Kconfig' "$ksrc/drivers/Kconfig" ||
 	printf '\nsource "drivers/ioasid/Kconfig"\n' >>"$ksrc/drivers/Kconfig"
 grep -q 'CONFIG_IOASID' "$ksrc/drivers/Makefile" ||

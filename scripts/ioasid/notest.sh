@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Proves that the mock IOMMU is absent from a kernel built without CONFIG_IOASID_TEST:
 # builds the driver (drivers/ioasid/ only) with the test kernel's configuration minus that
 # option, in its own build directory, and looks for any trace of the mock in the objects.

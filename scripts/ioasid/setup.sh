@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Install and cache everything the build needs, on a Debian 12 machine, as root.
 #
 # Idempotent: every step checks what is already there, so a second run only reads

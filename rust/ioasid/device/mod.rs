@@ -342,9 +342,7 @@ impl BoundDevice {
             None => domain.attach_with_handle(owner, &handle)?,
             Some(p) => domain.attach_pasid(owner, p, &handle, false)?,
         }
-        let key = pasid
-            .as_ref()
-            .map(|u| (Arc::as_ptr(u.ns()) as usize, u.vpasid()));
+        let key = pasid.as_ref().map(|u| (PasidNs::key(u.ns()), u.vpasid()));
         let binding = TableBinding {
             child: child.clone(),
             handle,
@@ -468,7 +466,7 @@ impl BoundDevice {
             info.out_pasid_width = 0;
             return Ok((KVec::new(), KVec::new()));
         };
-        let iommu = owner.iommu_info()?;
+        let iommu = owner.iommu_info();
         info.out_flags = 0;
         if iommu.group_devices > 1 {
             info.out_flags |= IOASID_DEVICE_INFO_GROUP_SHARED;

@@ -42,7 +42,9 @@ use crate::{
     },
     eventfd::EventFd,
     iommu::{
+        DeviceKey,
         FaultSink,
+        HandleKey,
         IopfGroup, //
     },
 };
@@ -77,16 +79,16 @@ impl FaultSink for Route {
     fn deliver(
         &self,
         group: IopfGroup,
-        handle: usize,
+        handle: HandleKey,
     ) -> core::result::Result<(), (Error, IopfGroup)> {
         self.queue.deliver(group, self, handle)
     }
 
-    fn join(&self, handle: usize, dev: usize, dev_id: u32) -> Result {
+    fn join(&self, handle: HandleKey, dev: DeviceKey, dev_id: u32) -> Result {
         self.queue.join(handle, dev, dev_id)
     }
 
-    fn leave(&self, handle: usize, dev: Option<usize>) {
+    fn leave(&self, handle: HandleKey, dev: Option<DeviceKey>) {
         self.queue.leave(handle, dev)
     }
 
@@ -102,8 +104,8 @@ impl FaultSink for Route {
 /// group of a device the IOMMU core may release waits here.
 struct Member {
     /// The attach handle (a key) and the device (a key, [`crate::iommu::DmaOwner::key`]).
-    handle: usize,
-    dev: usize,
+    handle: HandleKey,
+    dev: DeviceKey,
     dev_id: u32,
 }
 
@@ -112,8 +114,8 @@ struct Pending {
     cookie: u32,
     group: IopfGroup,
     /// The attach handle it came through and the device that faulted (keys).
-    handle: usize,
-    dev: usize,
+    handle: HandleKey,
+    dev: DeviceKey,
 }
 
 struct Inner {
@@ -206,7 +208,7 @@ impl FaultQueue {
         &self,
         group: IopfGroup,
         route: &Route,
-        handle: usize,
+        handle: HandleKey,
     ) -> core::result::Result<(), (Error, IopfGroup)> {
         let dev = group.device_key();
         let mut inner = self.inner.lock();
@@ -257,7 +259,7 @@ impl FaultQueue {
     /// `handle`: its page requests through the handle are taken from now on.
     ///
     /// Errors: `ENOMEM`.
-    pub(crate) fn join(&self, handle: usize, dev: usize, dev_id: u32) -> Result {
+    pub(crate) fn join(&self, handle: HandleKey, dev: DeviceKey, dev_id: u32) -> Result {
         let mut inner = self.inner.lock();
         inner.members.push(
             Member {
@@ -273,8 +275,8 @@ impl FaultQueue {
     /// The device `dev` leaves the attachment of `handle` (`None`: every device leaves,
     /// the attachment has ended): the groups it delivered are answered INVALID, their
     /// unread records dropped, and its page requests through the handle are refused.
-    pub(crate) fn leave(&self, handle: usize, dev: Option<usize>) {
-        let gone = |h: usize, d: usize| h == handle && dev.is_none_or(|dev| dev == d);
+    pub(crate) fn leave(&self, handle: HandleKey, dev: Option<DeviceKey>) {
+        let gone = |h: HandleKey, d: DeviceKey| h == handle && dev.is_none_or(|dev| dev == d);
         let mut inner = self.inner.lock();
         inner.members.retain(|m| !gone(m.handle, m.dev));
         let mut i = 0;

@@ -29,8 +29,10 @@ use crate::{
     },
     iommu::{
         AttachHandle,
+        DeviceKey,
         DmaOwner,
         Domain,
+        GroupKey,
         Prot, //
     },
     pin::{
@@ -68,7 +70,7 @@ pub(crate) enum Placement {
 /// it holds; both undone by `Drop`.
 pub(crate) struct NestParent {
     ioas: Arc<Ioas>,
-    key: (usize, u32),
+    key: (DeviceKey, u32),
     domain: Arc<Domain>,
 }
 
@@ -150,7 +152,7 @@ struct AttachedDomain {
 /// An IOMMU group attached to a domain.
 struct GroupAttach {
     /// [`DmaOwner::group_key`].
-    key: usize,
+    key: GroupKey,
     /// Its devices attached to the address space.
     devices: usize,
     /// The core's handle of the attachment, when the address space routes page requests
@@ -201,7 +203,7 @@ impl AttachedDomain {
 /// An IOVA range an attached device's IOMMU reserves.
 struct Reserved {
     /// [`DmaOwner::key`] of the device and the PASID of the attachment (0: none).
-    owner: (usize, u32),
+    owner: (DeviceKey, u32),
     range: (u64, u64),
 }
 
@@ -611,7 +613,7 @@ impl Ioas {
     }
 
     /// Undoes a [`Ioas::nest_parent`] for the reservations' `key`.
-    fn put_nest_parent(&self, key: (usize, u32), domain: &Arc<Domain>) {
+    fn put_nest_parent(&self, key: (DeviceKey, u32), domain: &Arc<Domain>) {
         let mut inner = self.inner.lock();
         inner.reserved.retain(|r| r.owner != key);
         let Some(i) = inner

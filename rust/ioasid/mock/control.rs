@@ -5,7 +5,7 @@
 //!
 //! Each open is a [`MockControl`] that owns the mock devices it creates. A device is bound to
 //! the user's ioasid context when it is created, exactly as a device driver binds its
-//! device, and unbound (detached first) when it is deleted or the bench is closed: a
+//! device, and unbound (detached first) when it is deleted or the file is closed: a
 //! hot-unplug in whatever state the device is.
 
 use core::sync::atomic::{
@@ -100,7 +100,7 @@ const _: () = {
 /// Mock IDs, unique for the life of the kernel (they name the devices).
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
-/// A mock device of a bench and its binding to an ioasid context.
+/// A mock device of a control file and its binding to an ioasid context.
 struct Entry {
     id: u32,
     dev: DevRef,
@@ -307,13 +307,18 @@ fn user_phys(addr: u64) -> Result<u64> {
 }
 
 impl MockControl {
-    /// A counted reference to device `id` of this bench.
+    /// A counted reference to mock device `id` of this file.
     fn device(&self, id: u32) -> Result<DevRef> {
-        let devices = self.devices.lock();
-        let entry = devices.iter().find(|e| e.id == id).ok_or(ENOENT)?;
-        Ok(entry.dev.clone())
+        Ok(Self::find(&self.devices.lock(), id)?.dev.clone())
     }
 
+    /// The entry of mock device `id` (`ENOENT` none).
+    fn find(devices: &[Entry], id: u32) -> Result<&Entry> {
+        devices.iter().find(|e| e.id == id).ok_or(ENOENT)
+    }
+
+    /// `IOASID_MOCK_DEVICE_ADD`: hot-plugs a mock device and binds it to the context of
+    /// the ioasid fd given, with the intent the flags ask for.
     fn device_add(&self, mut arg: UserArg<ioasid_mock_device_add>) -> Result {
         check_flags(
             arg.flags,
@@ -332,14 +337,7 @@ impl MockControl {
         devices.reserve(1, GFP_KERNEL)?;
         let group_with = match arg.group_with {
             0 => None,
-            id => Some(
-                devices
-                    .iter()
-                    .find(|e| e.id == id)
-                    .ok_or(ENOENT)?
-                    .dev
-                    .clone(),
-            ),
+            id => Some(Self::find(&devices, id)?.dev.clone()),
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let dev = MockDev::create(MockProps {

@@ -37,9 +37,13 @@ kernel::sync::global_lock! {
     unsafe(uninit) static USERS: Mutex<KVec<(Kuid, u32)>> = KVec::new();
 }
 
-/// Initialises the quota table. Called once, by module init.
-pub(crate) fn init_quota() {
-    // SAFETY: called exactly once, before anything uses the table.
+/// Initialises the quota table.
+///
+/// # Safety
+///
+/// Called exactly once, by module init, before anything uses the table.
+pub(crate) unsafe fn init_quota() {
+    // SAFETY: as the caller guarantees.
     unsafe { USERS.init() };
 }
 
@@ -90,6 +94,10 @@ struct Inner {
     dead: bool,
 }
 
+/// The identity of a live PASID namespace (its address, never dereferenced through this).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NsKey(usize);
+
 /// A PASID namespace.
 #[pin_data]
 pub(crate) struct PasidNs {
@@ -98,6 +106,11 @@ pub(crate) struct PasidNs {
 }
 
 impl PasidNs {
+    /// The namespace's identity.
+    pub(crate) fn key(this: &Arc<Self>) -> NsKey {
+        NsKey(Arc::as_ptr(this) as usize)
+    }
+
     /// A new, empty namespace.
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(

@@ -123,7 +123,7 @@ pub(crate) fn cache_invalidate(ctx: &Context, mut arg: UserArg<ioasid_cache_inva
             objects.device(d)?;
         }
         let pasid = match pasid {
-            Some((ns_id, v)) => Some((Arc::as_ptr(&objects.pasid_ns(ns_id)?) as usize, v)),
+            Some((ns_id, v)) => Some((PasidNs::key(&objects.pasid_ns(ns_id)?), v)),
             None => None,
         };
         (objects.child(arg.child_id)?, pasid)

@@ -35,6 +35,7 @@ use crate::{
         Route, //
     },
     iommu::Domain,
+    pasid::NsKey,
 };
 
 pub(crate) mod ioctl;
@@ -68,13 +69,13 @@ pub(crate) struct Filter {
     /// Only those of this device ID.
     pub(crate) dev_id: Option<u32>,
     /// Only those of this PASID: its namespace's key and its name there.
-    pub(crate) pasid: Option<(usize, u32)>,
+    pub(crate) pasid: Option<(NsKey, u32)>,
 }
 
 /// One table bound to the child.
 struct Bound {
     dev_id: u32,
-    pasid: Option<(usize, u32)>,
+    pasid: Option<(NsKey, u32)>,
     domain: Arc<Domain>,
 }
 
@@ -144,7 +145,7 @@ impl Child {
     pub(crate) fn add(
         &self,
         dev_id: u32,
-        pasid: Option<(usize, u32)>,
+        pasid: Option<(NsKey, u32)>,
         domain: Arc<Domain>,
     ) -> Result {
         let mut inner = self.inner.lock();

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Boot the test VM once and collect its two serial logs.
 #
 #   vm.sh JOB IOMMU OUTDIR      JOB: run|check|bench   IOMMU: intel|virtio
@@ -9,7 +10,7 @@
 # The VM is killed after $IOASID_VM_TIMEOUT seconds (default 1500): it can never hang.
 # Exits with QEMU's status (124 on timeout).
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../../../scripts/ioasid/common.sh"
 
 job=$1 iommu=$2 outdir=$3
 kernel=${IOASID_KERNEL:-$IOASID_CACHE/build/debug/arch/x86/boot/bzImage}

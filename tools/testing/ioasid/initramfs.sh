@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Pack the VM's initramfs: static busybox, scripts/ioasid/init as /init, the sample client
+# SPDX-License-Identifier: GPL-2.0
+# Pack the VM's initramfs: static busybox, tools/testing/ioasid/init as /init, the sample client
 # and the kselftests. Prints the path of the archive.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../../../scripts/ioasid/common.sh"
 
 user=$IOASID_CACHE/build/user
 root=$IOASID_CACHE/build/initramfs
@@ -10,7 +11,7 @@ out=$IOASID_CACHE/build/initramfs.cpio.gz
 rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,selftests}
 cp /bin/busybox "$root/bin/busybox"
-cp "$REPO/scripts/ioasid/init" "$root/init"
+cp "$REPO/tools/testing/ioasid/init" "$root/init"
 cp "$user/ioasid-sample" "$user/ioasid-bench" "$root/bin/"
 cp "$user"/selftests/* "$root/selftests/"
 chmod 755 "$root/init"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
 """Draw bench.csv (ioasid-bench's CSV) as a PNG: for every row, the median time (or
 rate) of each backend relative to iommufd, with min-max whiskers.
 

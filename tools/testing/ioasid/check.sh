@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # The test command (make check): host unit tests, build checks (notest.sh: no mock without
 # CONFIG_IOASID_TEST), then the test kernel in two VMs (intel-iommu scalable mode,
 # virtio-iommu), each running KUnit and every kselftest.
 # Ends with `N passed, N failed[, N skipped]`; exits non-zero on any failure.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/../../../scripts/ioasid/common.sh"
 
 bash "$REPO/scripts/ioasid/setup.sh"
 runs=$IOASID_CACHE/runs
@@ -26,15 +27,15 @@ kbuild=$(bash "$REPO/scripts/ioasid/kernel.sh" debug)
 log "build checks: the mock is absent without CONFIG_IOASID_TEST"
 bash "$REPO/scripts/ioasid/notest.sh" "$kbuild" >"$runs/notest.log" 2>&1 || true
 grep '^not ok' "$runs/notest.log" >&2 || true
-bash "$REPO/scripts/ioasid/user.sh" "$kbuild"
-bash "$REPO/scripts/ioasid/initramfs.sh" >/dev/null
+bash "$REPO/tools/testing/ioasid/user.sh" "$kbuild"
+bash "$REPO/tools/testing/ioasid/initramfs.sh" >/dev/null
 
 vms=()
 for iommu in intel virtio; do
 	log "VM ($iommu-iommu): KUnit and kselftests"
 	start=$SECONDS
 	status=0
-	bash "$REPO/scripts/ioasid/vm.sh" check "$iommu" "$runs/check-$iommu" || status=$?
+	bash "$REPO/tools/testing/ioasid/vm.sh" check "$iommu" "$runs/check-$iommu" || status=$?
 	log "VM ($iommu-iommu) finished in $((SECONDS - start)) s (qemu status $status); logs in $runs/check-$iommu"
 	vms+=(--vm "vm-$iommu" "$runs/check-$iommu")
 done
@@ -44,6 +45,6 @@ kselftests=$(sed -n '/^TEST_GEN_PROGS/,/[^\\]$/p' "$REPO/tools/testing/selftests
 	sed 's/^TEST_GEN_PROGS *:=//; s/\\//' | tr -s ' \t\n' ',' | sed 's/^,//; s/,$//')
 kunit=$(grep -rhoE 'kunit_tests\([a-z_0-9]+\)' "$REPO/rust" | sed 's/kunit_tests(\(.*\))/\1/' |
 	sort -u | paste -sd, -)
-python3 "$REPO/scripts/ioasid/report.py" --job check --host "$runs/host.log" "$host_status" \
+python3 "$REPO/tools/testing/ioasid/report.py" --job check --host "$runs/host.log" "$host_status" \
 	--tap notest "$runs/notest.log" --tap style "$runs/style.log" "${vms[@]}" --kselftests "$kselftests" --kunit "$kunit" \
 	--allowed-skips "$REPO/tools/testing/ioasid/allowed-skips"
