@@ -336,7 +336,9 @@ static struct stat3 threads_case(enum backend b, void *buf, int same, int reps)
 /* PASIDs allocated and freed per second (ioasid only: the others have no such uAPI). */
 static struct stat3 pasid_case(int reps)
 {
-	struct ioasid_mock_device_add dev = { .argsz = sizeof(dev), .pasid_width = 20 };
+	struct ioasid_mock_device_add dev = {
+		.argsz = sizeof(dev), .flags = IOASID_MOCK_DEVICE_INTENT_PASID, .pasid_width = 20,
+	};
 	struct ioasid_pasid_ns_alloc ns = { .argsz = sizeof(ns) };
 	double v[MAX_REPS];
 	int mock, n = 0;
