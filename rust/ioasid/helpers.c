@@ -244,3 +244,23 @@ bool ioasid_dev_reports_faults(struct device *dev)
 		return pci_pri_supported(to_pci_dev(dev));
 	return rcu_access_pointer(dev->iommu->fault_param);
 }
+
+#include <linux/moduleparam.h>
+
+/*
+ * Interrupt isolation, as iommufd and VFIO type1 require it: a device whose MSIs the
+ * platform cannot isolate could raise any interrupt with a DMA write to the doorbell.
+ * A writable module parameter is a macro, hence here.
+ */
+static bool allow_unsafe_interrupts;
+module_param(allow_unsafe_interrupts, bool, 0644);
+MODULE_PARM_DESC(allow_unsafe_interrupts,
+		 "Bind devices for IOMMU DMA even if the platform cannot isolate their MSIs. "
+		 "Enabling this is a security weakness.");
+
+bool ioasid_allow_unsafe_interrupts(void);
+
+bool ioasid_allow_unsafe_interrupts(void)
+{
+	return READ_ONCE(allow_unsafe_interrupts);
+}

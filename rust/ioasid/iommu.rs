@@ -38,6 +38,8 @@ unsafe extern "C" {
     ) -> c_int;
     /// How many devices `group` has, from `helpers.c`.
     fn ioasid_group_devices(group: *mut bindings::iommu_group) -> u32;
+    /// `ioasid.allow_unsafe_interrupts`, from `helpers.c`.
+    fn ioasid_allow_unsafe_interrupts() -> bool;
     /// `dev->iommu->max_pasids`, from `helpers.c`.
     fn ioasid_dev_max_pasids(dev: *mut bindings::device) -> u32;
     // Nesting, from `helpers.c`.
@@ -142,10 +144,21 @@ impl Domain {
         // SAFETY: `owner.raw` is a valid device (`owner` holds a reference on it).
         let ptr = unsafe { bindings::iommu_paging_domain_alloc_flags(owner.raw, flags) };
         let ptr = kernel::error::from_err_ptr(ptr)?;
-        Ok(Self {
+        let domain = Self {
             ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
             _parent: None,
-        })
+        };
+        // On an IOMMU that translates MSIs (a software MSI window, as on Arm), the IOMMU
+        // core maps each doorbell into the window when the device's MSI is set up, as
+        // VFIO type1 asks it to: without it, the device's interrupts would fault.
+        if let Some(base) = owner.sw_msi_base()? {
+            // SAFETY: a new unmanaged paging domain of ours, with no cookie yet; the core
+            // frees the cookie with the domain.
+            kernel::error::to_result(unsafe {
+                bindings::iommu_get_msi_cookie(domain.ptr.as_ptr(), base)
+            })?;
+        }
+        Ok(domain)
     }
 
     /// A nested domain on `parent` for the IOMMU of the device `owner` holds, from the
@@ -448,13 +461,46 @@ impl DmaOwner {
     /// Relaxable direct mappings are left out: they may be reused once the device is
     /// owned by userspace.
     pub(crate) fn reserved_regions(&self) -> Result<KVec<(u64, u64)>> {
+        let mut ranges = KVec::new();
+        self.walk_resv_regions(|region| {
+            let relaxable = region.type_ == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE;
+            if !relaxable && region.length > 0 {
+                let last = region.start.saturating_add(region.length as u64 - 1);
+                ranges.push((region.start, last), GFP_KERNEL)?;
+            }
+            Ok(())
+        })?;
+        if self.aperture_end < u64::MAX {
+            ranges.push((self.aperture_end + 1, u64::MAX), GFP_KERNEL)?;
+        }
+        Ok(ranges)
+    }
+
+    /// Where the IOMMU's software MSI window begins, if it has one
+    /// (`IOMMU_RESV_SW_MSI`: MSIs are translated, and the IOMMU core maps doorbells there).
+    pub(crate) fn sw_msi_base(&self) -> Result<Option<u64>> {
+        let mut base = None;
+        self.walk_resv_regions(|region| {
+            if region.type_ == bindings::iommu_resv_type_IOMMU_RESV_SW_MSI && base.is_none() {
+                base = Some(region.start);
+            }
+            Ok(())
+        })?;
+        Ok(base)
+    }
+
+    /// Calls `f` with each reserved region of the device's group, stopping at its first
+    /// error.
+    fn walk_resv_regions(
+        &self,
+        mut f: impl FnMut(&bindings::iommu_resv_region) -> Result,
+    ) -> Result {
         pin_init::stack_pin_init!(let head = CListHead::new());
         let head = head.as_raw();
         // SAFETY: `self.group` is a live group (we hold a reference); `head` is an
         // initialised, empty, pinned list that outlives the walk below. Its entries are
         // ours until the put.
         let ret = unsafe { bindings::iommu_get_group_resv_regions(self.group.as_ptr(), head) };
-        let mut ranges = KVec::new();
         let mut result = if ret < 0 {
             Err(Error::from_errno(ret))
         } else {
@@ -471,25 +517,42 @@ impl DmaOwner {
                     list
                 )
             };
-            for region in list.iter().map(|r| &r.0) {
-                let relaxable =
-                    region.type_ == bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE;
-                if !relaxable && region.length > 0 && result.is_ok() {
-                    let last = region.start.saturating_add(region.length as u64 - 1);
-                    result = ranges
-                        .push((region.start, last), GFP_KERNEL)
-                        .map_err(Error::from);
+            for region in list.iter() {
+                if result.is_ok() {
+                    result = f(&region.0);
                 }
             }
         }
         // SAFETY: the list's entries are the core's merged copies, allocated by
         // `iommu_alloc_resv_region` with no `free` callback, which the put frees.
         unsafe { bindings::iommu_put_resv_regions(self.raw, head) };
-        result?;
-        if self.aperture_end < u64::MAX {
-            ranges.push((self.aperture_end + 1, u64::MAX), GFP_KERNEL)?;
+        result
+    }
+
+    /// Whether the platform isolates the MSIs of every device of the group (interrupt
+    /// remapping, or an MSI controller that checks the sender), as the IOMMU core says.
+    pub(crate) fn msi_isolated(&self) -> bool {
+        // SAFETY: `self.group` is a live group (we hold a reference).
+        unsafe { bindings::iommu_group_has_isolated_msi(self.group.as_ptr()) }
+    }
+
+    /// Refuses (`EPERM`) the ownership of a device whose MSIs are not isolated, unless
+    /// the administrator allowed it (`ioasid.allow_unsafe_interrupts=1`); then says so
+    /// in the kernel log, as iommufd does.
+    pub(crate) fn check_msi_isolation(&self) -> Result {
+        if self.msi_isolated() {
+            return Ok(());
         }
-        Ok(ranges)
+        // SAFETY: reads a module parameter.
+        if !unsafe { ioasid_allow_unsafe_interrupts() } {
+            return Err(EPERM);
+        }
+        kernel::dev_warn!(
+            self._dev,
+            "MSI interrupts are not isolated by the platform (is interrupt remapping on?); \
+             bound anyway, as ioasid.allow_unsafe_interrupts allows\n"
+        );
+        Ok(())
     }
 
     /// What the device's IOMMU offers.

@@ -129,7 +129,10 @@ pub(crate) unsafe fn bind(
             // Every device of a context is owned under the same cookie: the context.
             let cookie = core::ptr::from_ref(context).cast();
             // SAFETY: `dev` is probed with `driver_managed_dma` and stays bound (caller).
-            DeviceAccess::Iommu(unsafe { DmaOwner::claim(dev, cookie)? })
+            let owner = unsafe { DmaOwner::claim(dev, cookie)? };
+            // Dropping `owner` on failure gives the DMA ownership back.
+            owner.check_msi_isolation()?;
+            DeviceAccess::Iommu(owner)
         }
         IOASID_DEVICE_INTENT_SW_TABLE => DeviceAccess::Cpu,
         _ => return Err(EINVAL),

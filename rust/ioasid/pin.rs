@@ -82,6 +82,28 @@ fn pin_batch(start: usize, batch: &mut [*mut bindings::page], flags: u32) -> Res
     }
 }
 
+/// The physical address of the page behind user address `addr` (for the mock's page
+/// checks).
+///
+/// Errors: `EFAULT` not mapped, and those of `pin_user_pages_fast`.
+#[cfg(CONFIG_IOASID_TEST)]
+pub(crate) fn user_phys(addr: u64) -> Result<u64> {
+    let mut page: *mut bindings::page = core::ptr::null_mut();
+    // SAFETY: pins at most one page into `page`; any address is safe to ask about.
+    let ret = unsafe { bindings::pin_user_pages_fast(addr as _, 1, 0, &mut page) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    if ret != 1 {
+        return Err(EFAULT);
+    }
+    // SAFETY: `page` is pinned by the call above.
+    let phys = unsafe { page_to_phys(page) };
+    // SAFETY: gives back the pin taken above.
+    unsafe { bindings::unpin_user_page(page) };
+    Ok(phys)
+}
+
 impl PinnedPages {
     /// Pins `npages` pages of the current process's memory starting at `user_va`, for
     /// device writes too when `writable`, charging them to `account` batch by batch as

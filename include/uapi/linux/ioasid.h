@@ -309,10 +309,16 @@ enum ioasid_device_intent {
  *	(attaching one attaches the group; attaching another to a different address
  *	space is refused with EBUSY)
  * @IOASID_DEVICE_INFO_NESTING: the device's IOMMU driver offers nested domains
+ * @IOASID_DEVICE_INFO_MSI_ISOLATED: the platform isolates the MSIs of every device of
+ *	the device's IOMMU group (interrupt remapping, or an MSI controller that checks the
+ *	sender): a DMA write to the MSI doorbell cannot raise another device's interrupt.
+ *	Without it, binding the device needed the administrator's
+ *	ioasid.allow_unsafe_interrupts=1 (see "Interrupt isolation")
  */
 enum ioasid_device_info_flags {
 	IOASID_DEVICE_INFO_GROUP_SHARED = 1 << 0,
 	IOASID_DEVICE_INFO_NESTING = 1 << 1,
+	IOASID_DEVICE_INFO_MSI_ISOLATED = 1 << 2,
 };
 
 /**

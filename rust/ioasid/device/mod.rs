@@ -25,6 +25,7 @@ use crate::{
     abi::{
         ioasid_device_info,
         IOASID_DEVICE_INFO_GROUP_SHARED,
+        IOASID_DEVICE_INFO_MSI_ISOLATED,
         IOASID_DEVICE_INFO_NESTING,
         IOASID_DEVICE_INTENT_PASID,
         IOASID_FORMAT_AMD_V2,
@@ -470,6 +471,9 @@ impl BoundDevice {
         info.out_flags = 0;
         if iommu.group_devices > 1 {
             info.out_flags |= IOASID_DEVICE_INFO_GROUP_SHARED;
+        }
+        if owner.msi_isolated() {
+            info.out_flags |= IOASID_DEVICE_INFO_MSI_ISOLATED;
         }
         let formats = nesting_formats(owner)?;
         if !formats.is_empty() {

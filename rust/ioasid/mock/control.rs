@@ -200,20 +200,28 @@ impl MockControl {
 
     /// `IOASID_MOCK_IOTLB`: the IOTLB of a device's domain (RID or PASID).
     fn iotlb(&self, mut arg: UserArg<ioasid_mock_iotlb>) -> Result {
-        check_flags(0, 0, arg.__reserved)?;
+        check_flags(0, 0, arg.__reserved | arg.__reserved2)?;
         let dev = self.device(arg.mock_id)?;
-        let (entries, stale, invalidations) = with_domain(
+        let ((entries, stale, invalidations), flags) = with_domain(
             &dev,
             pasid_of(arg.pasid),
-            |d| d.table.lock().iotlb(),
+            |d| {
+                let cookie = if d.msi_cookie() {
+                    IOASID_MOCK_IOTLB_MSI_COOKIE
+                } else {
+                    0
+                };
+                (d.table.lock().iotlb(), cookie)
+            },
             |n| {
                 let (cached, invalidations) = n.iotlb();
-                (cached, 0, invalidations)
+                ((cached, 0, invalidations), 0)
             },
         )?;
         arg.out_entries = entries;
         arg.out_stale = stale;
         arg.out_invalidations = invalidations;
+        arg.out_flags = flags;
         arg.write_back()
     }
 
@@ -288,24 +296,6 @@ fn translate(dev: &MockDev, pasid: Option<u32>, iova: u64) -> Result<Option<Tran
     )
 }
 
-/// The physical address of the page behind user address `addr`.
-fn user_phys(addr: u64) -> Result<u64> {
-    let mut page: *mut bindings::page = core::ptr::null_mut();
-    // SAFETY: pins at most one page into `page`; any address is safe to ask about.
-    let ret = unsafe { bindings::pin_user_pages_fast(addr as _, 1, 0, &mut page) };
-    if ret < 0 {
-        return Err(Error::from_errno(ret));
-    }
-    if ret != 1 {
-        return Err(EFAULT);
-    }
-    // SAFETY: `page` is pinned by the call above.
-    let phys = unsafe { crate::pin::page_to_phys(page) };
-    // SAFETY: gives back the pin taken above.
-    unsafe { bindings::unpin_user_page(page) };
-    Ok(phys)
-}
-
 impl MockControl {
     /// A counted reference to mock device `id` of this file.
     fn device(&self, id: u32) -> Result<DevRef> {
@@ -322,7 +312,10 @@ impl MockControl {
     fn device_add(&self, mut arg: UserArg<ioasid_mock_device_add>) -> Result {
         check_flags(
             arg.flags,
-            IOASID_MOCK_DEVICE_PRI | IOASID_MOCK_DEVICE_INTENT_PASID,
+            IOASID_MOCK_DEVICE_PRI
+                | IOASID_MOCK_DEVICE_INTENT_PASID
+                | IOASID_MOCK_DEVICE_MSI_UNISOLATED
+                | IOASID_MOCK_DEVICE_SW_MSI,
             arg.__reserved,
         )?;
         if arg.pasid_width > IOASID_MOCK_PASID_WIDTH_MAX
@@ -347,6 +340,8 @@ impl MockControl {
             reserved,
             group_with,
             pri: arg.flags & IOASID_MOCK_DEVICE_PRI != 0,
+            msi_isolated: arg.flags & IOASID_MOCK_DEVICE_MSI_UNISOLATED == 0,
+            sw_msi: arg.flags & IOASID_MOCK_DEVICE_SW_MSI != 0,
         })?;
         let intent = if arg.flags & IOASID_MOCK_DEVICE_INTENT_PASID != 0 {
             IOASID_DEVICE_INTENT_PASID
@@ -421,8 +416,7 @@ impl MockControl {
             if tries > 5_000 {
                 return Err(EBUSY);
             }
-            // SAFETY: sleeping is allowed here (an ioctl, no lock held).
-            unsafe { bindings::msleep(1) };
+            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
         };
         // SAFETY: `dev` is a live, probed device in the mock's fault queue (it has PRI);
         // `evt` is a valid fault the core copies what it keeps of.
@@ -457,7 +451,9 @@ impl MockControl {
             let expect = if unmapped {
                 None
             } else {
-                Some(user_phys(arg.uptr.checked_add(off).ok_or(EFAULT)?)?)
+                Some(crate::pin::user_phys(
+                    arg.uptr.checked_add(off).ok_or(EFAULT)?,
+                )?)
             };
             let found = translate(&dev, pasid, arg.iova + off)?;
             match (expect, found) {

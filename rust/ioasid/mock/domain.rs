@@ -107,6 +107,14 @@ pub(super) struct MockDomain {
 const _: () = assert!(core::mem::offset_of!(MockDomain, domain) == 0);
 
 impl MockDomain {
+    /// Whether the IOMMU core gave the domain an MSI cookie (`iommu_get_msi_cookie`).
+    pub(super) fn msi_cookie(&self) -> bool {
+        // SAFETY: the domain is initialised; its cookie type is set before any device
+        // is attached and read here under the device's lock.
+        let cookie = unsafe { (*self.domain.get()).cookie_type };
+        cookie == bindings::iommu_domain_cookie_type_IOMMU_COOKIE_DMA_MSI
+    }
+
     /// A new, empty paging domain for devices of `instance`, translating `addr_width`
     /// bits of IOVA, as the core's `struct iommu_domain` pointer.
     pub(super) fn new(instance: u32, addr_width: u32) -> Result<*mut bindings::iommu_domain> {

@@ -6,6 +6,7 @@
  */
 #include <linux/device.h>
 #include <linux/iommu.h>
+#include <linux/irqdomain.h>
 #include <linux/property.h>
 #include <linux/slab.h>
 
@@ -29,6 +30,21 @@ int ioasid_mock_add_resv(struct list_head *head, u64 start, u64 length)
 	struct iommu_resv_region *region;
 
 	region = iommu_alloc_resv_region(start, length, 0, IOMMU_RESV_RESERVED, GFP_KERNEL);
+	if (!region)
+		return -ENOMEM;
+	list_add_tail(&region->list, head);
+	return 0;
+}
+
+int ioasid_mock_add_sw_msi(struct list_head *head, u64 start, u64 length);
+
+/* Adds a software MSI window, as the SMMU drivers report theirs. */
+int ioasid_mock_add_sw_msi(struct list_head *head, u64 start, u64 length)
+{
+	struct iommu_resv_region *region;
+
+	region = iommu_alloc_resv_region(start, length, IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO,
+					 IOMMU_RESV_SW_MSI, GFP_KERNEL);
 	if (!region)
 		return -ENOMEM;
 	list_add_tail(&region->list, head);
@@ -76,4 +92,45 @@ void ioasid_mock_free_dev_iommu(struct device *dev)
 	mutex_destroy(&param->lock);
 	dev->iommu = NULL;
 	kfree(param);
+}
+
+int ioasid_mock_msi_init(void);
+void ioasid_mock_msi_exit(void);
+void ioasid_mock_isolate_msi(struct device *dev);
+
+/*
+ * An interrupt domain that isolates MSIs, as interrupt remapping does: mock devices put
+ * under it have isolated MSI as far as the IOMMU core (iommu_group_has_isolated_msi())
+ * can tell. No interrupt is ever allocated in it.
+ */
+static struct irq_domain *ioasid_mock_msi;
+static const struct irq_domain_ops ioasid_mock_msi_ops = {};
+
+int ioasid_mock_msi_init(void)
+{
+	struct fwnode_handle *fwnode = irq_domain_alloc_named_fwnode("ioasid-mock-msi");
+
+	if (!fwnode)
+		return -ENOMEM;
+	ioasid_mock_msi = irq_domain_create_linear(fwnode, 1, &ioasid_mock_msi_ops, NULL);
+	if (!ioasid_mock_msi) {
+		irq_domain_free_fwnode(fwnode);
+		return -ENOMEM;
+	}
+	ioasid_mock_msi->flags |= IRQ_DOMAIN_FLAG_ISOLATED_MSI;
+	return 0;
+}
+
+void ioasid_mock_msi_exit(void)
+{
+	struct fwnode_handle *fwnode = ioasid_mock_msi->fwnode;
+
+	irq_domain_remove(ioasid_mock_msi);
+	irq_domain_free_fwnode(fwnode);
+}
+
+/* Puts @dev, not yet added, under the isolating interrupt domain. */
+void ioasid_mock_isolate_msi(struct device *dev)
+{
+	dev_set_msi_domain(dev, ioasid_mock_msi);
 }

@@ -36,7 +36,11 @@ use super::{
         self,
         MockNested, //
     },
-    raw::IOASID_MOCK_ADDR_WIDTH,
+    raw::{
+        IOASID_MOCK_ADDR_WIDTH,
+        IOASID_MOCK_SW_MSI_BASE,
+        IOASID_MOCK_SW_MSI_LENGTH, //
+    },
 };
 
 /// A C object at a fixed address for the life of the kernel, handed to C by pointer.
@@ -84,8 +88,12 @@ unsafe extern "C" {
 unsafe extern "C" {
     fn ioasid_mock_set_pasid_width(dev: *mut bindings::device, bits: u32) -> c_int;
     fn ioasid_mock_add_resv(head: *mut bindings::list_head, start: u64, length: u64) -> c_int;
+    fn ioasid_mock_add_sw_msi(head: *mut bindings::list_head, start: u64, length: u64) -> c_int;
     fn ioasid_mock_hw_info_alloc() -> *mut c_void;
     fn ioasid_mock_free_dev_iommu(dev: *mut bindings::device);
+    fn ioasid_mock_msi_init() -> c_int;
+    fn ioasid_mock_msi_exit();
+    fn ioasid_mock_isolate_msi(dev: *mut bindings::device);
     // drivers/iommu/iommu-priv.h.
     fn iommu_attach_handle_get(
         group: *mut bindings::iommu_group,
@@ -201,6 +209,27 @@ impl Drop for Registration {
     }
 }
 
+/// The mock's isolating interrupt domain, which isolated mock devices are put under;
+/// removed on drop.
+pub(super) struct MsiDomain(());
+
+impl MsiDomain {
+    /// Creates the domain. Called once, by module init, before any mock device exists.
+    pub(super) fn new() -> Result<Self> {
+        // SAFETY: called once (the module has one mock); undone by `drop`.
+        to_result(unsafe { ioasid_mock_msi_init() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for MsiDomain {
+    fn drop(&mut self) {
+        // SAFETY: created by `new`; dropped after the bus registration, so no mock
+        // device refers to it any more.
+        unsafe { ioasid_mock_msi_exit() };
+    }
+}
+
 /// What a mock device is created with.
 pub(super) struct MockProps {
     pub(super) id: u32,
@@ -211,6 +240,10 @@ pub(super) struct MockProps {
     pub(super) group_with: Option<DevRef>,
     /// Issues page requests.
     pub(super) pri: bool,
+    /// Its MSIs are isolated (it is under [`MsiDomain`]).
+    pub(super) msi_isolated: bool,
+    /// Its IOMMU has a software MSI window.
+    pub(super) sw_msi: bool,
 }
 
 /// A domain DMA goes through.
@@ -324,6 +357,8 @@ pub(super) struct MockDev {
     group_with: Option<DevRef>,
     /// Issues page requests; a member of [`IOPF_QUEUE`] while registered.
     pub(super) pri: bool,
+    /// Its IOMMU reserves a software MSI window.
+    pub(super) sw_msi: bool,
     #[pin]
     pub(super) attached: Mutex<Attached>,
     /// Page responses the core sent, oldest first.
@@ -344,6 +379,7 @@ impl MockDev {
                 reserved: props.reserved,
                 group_with: props.group_with,
                 pri: props.pri,
+                sw_msi: props.sw_msi,
                 attached <- new_mutex!(Attached {
                     rid: None,
                     pasids: KVec::new(),
@@ -372,6 +408,11 @@ impl MockDev {
         if props.pasid_width > 0 {
             // SAFETY: `dev` is initialised and not yet added.
             to_result(unsafe { ioasid_mock_set_pasid_width(dev, props.pasid_width) })?;
+        }
+        if props.msi_isolated {
+            // SAFETY: `dev` is initialised and not yet added; the domain outlives every
+            // mock device (`MsiDomain` is dropped after the bus registration).
+            unsafe { ioasid_mock_isolate_msi(dev) };
         }
         // SAFETY: `dev` is initialised and named, not added; `this` keeps it.
         unsafe { Self::add(dev, props.pri) }?;
@@ -576,6 +617,16 @@ unsafe extern "C" fn get_resv_regions(dev: *mut bindings::device, head: *mut bin
         // A region that cannot be allocated is left out, as the core does for its own.
         // SAFETY: `head` is the core's list of regions being filled.
         let _ = unsafe { ioasid_mock_add_resv(head, start, last - start + 1) };
+    }
+    if mdev.sw_msi {
+        // SAFETY: as above.
+        let _ = unsafe {
+            ioasid_mock_add_sw_msi(
+                head,
+                u64::from(IOASID_MOCK_SW_MSI_BASE),
+                u64::from(IOASID_MOCK_SW_MSI_LENGTH),
+            )
+        };
     }
 }
 

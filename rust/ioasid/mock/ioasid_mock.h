@@ -57,7 +57,22 @@ enum ioasid_mock_device_flags {
 	IOASID_MOCK_DEVICE_PRI = 1 << 0,
 	/* Bound with the PASID DMA intent (IOASID_DEVICE_INTENT_PASID) instead of RID. */
 	IOASID_MOCK_DEVICE_INTENT_PASID = 1 << 1,
+	/*
+	 * Its MSIs are not isolated: the device is not under the mock's isolating interrupt
+	 * domain, so iommu_group_has_isolated_msi() is false for its group (by default a
+	 * mock device is, like a device behind interrupt remapping).
+	 */
+	IOASID_MOCK_DEVICE_MSI_UNISOLATED = 1 << 2,
+	/*
+	 * The IOMMU translates MSIs, as Arm SMMUs do: it reserves a software MSI window
+	 * (IOMMU_RESV_SW_MSI) at IOASID_MOCK_SW_MSI_BASE for every domain of the device.
+	 */
+	IOASID_MOCK_DEVICE_SW_MSI = 1 << 3,
 };
+
+/* The software MSI window of IOASID_MOCK_DEVICE_SW_MSI devices (that of the SMMU drivers). */
+#define IOASID_MOCK_SW_MSI_BASE 0x8000000ull
+#define IOASID_MOCK_SW_MSI_LENGTH 0x100000ull
 
 /**
  * struct ioasid_mock_device_add - IOASID_MOCK_DEVICE_ADD
@@ -161,6 +176,10 @@ struct ioasid_mock_check_map {
  *	been issued yet: a device could still use them (must be 0 whenever no unmap is
  *	in progress)
  * @out_invalidations: IOTLB invalidations the domain has received so far
+ * @out_flags: (since size 48) IOASID_MOCK_IOTLB_MSI_COOKIE: the domain has the IOMMU
+ *	core's MSI cookie, so the doorbells of MSIs set up for its devices are mapped in
+ *	the device's software MSI window
+ * @__reserved2: must be 0
  *
  * Errors: ENOENT unknown device, ENODEV no domain attached.
  */
@@ -172,6 +191,12 @@ struct ioasid_mock_iotlb {
 	__aligned_u64 out_entries;
 	__aligned_u64 out_stale;
 	__aligned_u64 out_invalidations;
+	__u32 out_flags;
+	__u32 __reserved2;
+};
+
+enum ioasid_mock_iotlb_flags {
+	IOASID_MOCK_IOTLB_MSI_COOKIE = 1 << 0,
 };
 #define IOASID_MOCK_IOTLB _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_IOTLB)
 

@@ -48,12 +48,15 @@ pub(crate) struct Mock {
     #[pin]
     control: MiscDeviceRegistration<control::MockControl>,
     _hw: hw::Registration,
+    /// Dropped last: mock devices may refer to it until the bus is gone.
+    _msi: hw::MsiDomain,
 }
 
 impl Mock {
     /// Registers the mock bus and IOMMU, then /dev/ioasid-mock.
     pub(crate) fn register() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            _msi: hw::MsiDomain::new()?,
             _hw: hw::Registration::new()?,
             control <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"ioasid-mock" }),
         })

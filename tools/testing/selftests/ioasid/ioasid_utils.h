@@ -197,4 +197,39 @@ static inline int wait_blocked(int uffd)
 	       msg.event == UFFD_EVENT_PAGEFAULT ? 0 : -1;
 }
 
+/* Whether the kernel command line holds @word. */
+static inline int cmdline_has(const char *word)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	return strstr(line, word) != NULL;
+}
+
+#define UNSAFE_INTERRUPTS "/sys/module/ioasid/parameters/allow_unsafe_interrupts"
+
+/*
+ * Sets ioasid.allow_unsafe_interrupts to @on; returns the value it had (0 or 1), or -1
+ * if the parameter cannot be read or written.
+ */
+static inline int set_unsafe_interrupts(int on)
+{
+	int fd = open(UNSAFE_INTERRUPTS, O_RDWR);
+	char old = 0;
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, &old, 1) != 1 || pwrite(fd, on ? "1" : "0", 1, 0) != 1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return old == 'Y';
+}
+
 #endif

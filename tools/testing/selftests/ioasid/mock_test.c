@@ -692,3 +692,73 @@ TEST_F(mock, unplug_races_attach_and_detach)
 }
 
 TEST_HARNESS_MAIN
+
+/*
+ * Interrupt isolation: a device whose group's MSIs the platform cannot isolate is bound
+ * only with ioasid.allow_unsafe_interrupts=1. Mock devices are under an isolating
+ * interrupt domain unless created with IOASID_MOCK_DEVICE_MSI_UNISOLATED.
+ */
+TEST_F(mock, binding_needs_isolated_msi_or_the_admin_override)
+{
+	struct ioasid_mock_device_add unisolated = { .flags = IOASID_MOCK_DEVICE_MSI_UNISOLATED };
+	struct ioasid_mock_device_add mate = { 0 };
+	struct ioasid_device_info info;
+	struct mock_dev dev, other;
+	int old = set_unsafe_interrupts(0);
+
+	ASSERT_LE(0, old);
+	ASSERT_EQ(0, get_info(self->fd, self->dev.dev_id, &info, NULL, 0));
+	EXPECT_TRUE(info.out_flags & IOASID_DEVICE_INFO_MSI_ISOLATED);
+
+	/* Refused: the device is unplugged again, its ID never given. */
+	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &unisolated, &dev));
+	EXPECT_EQ(EPERM, errno);
+
+	/* Allowed by the administrator: bound, attached, reported as not isolated. */
+	ASSERT_EQ(0, set_unsafe_interrupts(1));
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &unisolated, &dev));
+	ASSERT_EQ(0, get_info(self->fd, dev.dev_id, &info, NULL, 0));
+	EXPECT_FALSE(info.out_flags & IOASID_DEVICE_INFO_MSI_ISOLATED);
+	EXPECT_EQ(0, attach(self->fd, dev.dev_id, self->ioas));
+
+	/*
+	 * An isolated device in that group is not isolated from it: without the override
+	 * it is refused too.
+	 */
+	ASSERT_EQ(1, set_unsafe_interrupts(0));
+	mate.group_with = dev.mock_id;
+	EXPECT_EQ(-1, mock_add(self->mock, self->fd, &mate, &other));
+	EXPECT_EQ(EPERM, errno);
+
+	/* The override is read at bind time: a bound device stays bound. */
+	EXPECT_EQ(0, detach(self->fd, dev.dev_id));
+	EXPECT_EQ(0, mock_del(self->mock, dev.mock_id));
+	EXPECT_LE(0, set_unsafe_interrupts(old));
+}
+
+/*
+ * On an IOMMU that translates MSIs (a software MSI window, as Arm SMMUs have), every
+ * paging domain gets the IOMMU core's MSI cookie, as VFIO type1 sets it up, so the
+ * doorbells of the device's MSIs are mapped in the window; the window stays reserved.
+ */
+TEST_F(mock, a_software_msi_window_gets_the_msi_cookie)
+{
+	struct ioasid_mock_device_add sw = { .flags = IOASID_MOCK_DEVICE_SW_MSI };
+	struct ioasid_mock_iotlb t;
+	struct mock_dev dev;
+	__u32 ioas;
+
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &sw, &dev));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas));
+	ASSERT_EQ(0, attach(self->fd, dev.dev_id, ioas));
+	ASSERT_EQ(0, iotlb(self->mock, dev.mock_id, &t));
+	EXPECT_TRUE(t.out_flags & IOASID_MOCK_IOTLB_MSI_COOKIE);
+	EXPECT_EQ(-1, map_at(self->fd, ioas, self->buf, SZ_4K, IOASID_MOCK_SW_MSI_BASE));
+	EXPECT_EQ(EADDRINUSE, errno);
+
+	/* A device whose IOMMU has no window: no cookie. */
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, iotlb(self->mock, self->dev.mock_id, &t));
+	EXPECT_FALSE(t.out_flags & IOASID_MOCK_IOTLB_MSI_COOKIE);
+	EXPECT_EQ(0, detach(self->fd, dev.dev_id));
+}
