@@ -217,6 +217,20 @@ impl Domain {
         Ok(())
     }
 
+    /// Makes every DMA through the domain snoop the CPU caches, whatever the device's
+    /// requests say; call it before anything is mapped (the drivers require it).
+    ///
+    /// Errors: `EOPNOTSUPP` the IOMMU driver cannot.
+    pub(crate) fn enforce_coherency(&self) -> Result {
+        // SAFETY: `self.ptr` is a live domain whose ops are its driver's static table.
+        let op = unsafe { (*(*self.ptr.as_ptr()).ops).enforce_cache_coherency };
+        // SAFETY: the driver's op, called on its own live domain, nothing mapped yet.
+        match op.map(|f| unsafe { f(self.ptr.as_ptr()) }) {
+            Some(true) => Ok(()),
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+
     /// Whether this domain belongs to the IOMMU driver of the device `owner` holds.
     pub(crate) fn fits(&self, owner: &DmaOwner) -> bool {
         // SAFETY: live domain; valid, probed device.
@@ -534,6 +548,18 @@ impl DmaOwner {
     pub(crate) fn msi_isolated(&self) -> bool {
         // SAFETY: `self.group` is a live group (we hold a reference).
         unsafe { bindings::iommu_group_has_isolated_msi(self.group.as_ptr()) }
+    }
+
+    /// Whether the device's IOMMU can make its DMA snoop the CPU caches
+    /// (`IOMMU_CAP_ENFORCE_CACHE_COHERENCY`).
+    pub(crate) fn can_enforce_coherency(&self) -> bool {
+        // SAFETY: `self.raw` is a valid, probed device (we own its DMA).
+        unsafe {
+            bindings::device_iommu_capable(
+                self.raw,
+                bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY,
+            )
+        }
     }
 
     /// Refuses (`EPERM`) the ownership of a device whose MSIs are not isolated, unless

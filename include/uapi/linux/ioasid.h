@@ -72,6 +72,8 @@ enum ioasid_extension {
 	IOASID_EXT_NESTING = 4,
 	/* I/O page fault queues. */
 	IOASID_EXT_FAULT_QUEUE = 5,
+	/* Address spaces that enforce cache-coherent DMA (IOASID_IOAS_ALLOC_COHERENT). */
+	IOASID_EXT_ENFORCE_COHERENCY = 6,
 };
 
 /**
@@ -114,9 +116,15 @@ struct ioasid_destroy {
  * @IOASID_IOAS_ALLOC_FAULT_QUEUE: page requests of devices and (device, PASID) pairs
  *	attached to the address space go to the fault queue @fault_queue_id (a field that
  *	was __reserved before this flag)
+ * @IOASID_IOAS_ALLOC_COHERENT: every DMA through the address space snoops the CPU
+ *	caches: the IOMMU ignores the no-snoop attribute of the devices' requests. Only
+ *	devices whose IOMMU can enforce that (IOASID_DEVICE_INFO_ENFORCE_COHERENCY) can be
+ *	attached (EOPNOTSUPP otherwise). A VMM that needs no WBINVD emulation for its
+ *	guest (KVM's non-coherent DMA tracking) asks for it.
  */
 enum ioasid_ioas_alloc_flags {
 	IOASID_IOAS_ALLOC_FAULT_QUEUE = 1 << 0,
+	IOASID_IOAS_ALLOC_COHERENT = 1 << 1,
 };
 
 /**
@@ -314,11 +322,16 @@ enum ioasid_device_intent {
  *	sender): a DMA write to the MSI doorbell cannot raise another device's interrupt.
  *	Without it, binding the device needed the administrator's
  *	ioasid.allow_unsafe_interrupts=1 (see "Interrupt isolation")
+ * @IOASID_DEVICE_INFO_ENFORCE_COHERENCY: the device's IOMMU can force its DMA to snoop
+ *	the CPU caches (IOMMU_CAP_ENFORCE_CACHE_COHERENCY), so it can be attached to
+ *	IOASID_IOAS_ALLOC_COHERENT address spaces. Without it, the device may issue
+ *	no-snoop DMA that bypasses the caches
  */
 enum ioasid_device_info_flags {
 	IOASID_DEVICE_INFO_GROUP_SHARED = 1 << 0,
 	IOASID_DEVICE_INFO_NESTING = 1 << 1,
 	IOASID_DEVICE_INFO_MSI_ISOLATED = 1 << 2,
+	IOASID_DEVICE_INFO_ENFORCE_COHERENCY = 1 << 3,
 };
 
 /**

@@ -24,6 +24,7 @@ use kernel::{
 use crate::{
     abi::{
         ioasid_device_info,
+        IOASID_DEVICE_INFO_ENFORCE_COHERENCY,
         IOASID_DEVICE_INFO_GROUP_SHARED,
         IOASID_DEVICE_INFO_MSI_ISOLATED,
         IOASID_DEVICE_INFO_NESTING,
@@ -474,6 +475,9 @@ impl BoundDevice {
         }
         if owner.msi_isolated() {
             info.out_flags |= IOASID_DEVICE_INFO_MSI_ISOLATED;
+        }
+        if owner.can_enforce_coherency() {
+            info.out_flags |= IOASID_DEVICE_INFO_ENFORCE_COHERENCY;
         }
         let formats = nesting_formats(owner)?;
         if !formats.is_empty() {

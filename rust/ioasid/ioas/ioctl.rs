@@ -35,21 +35,30 @@ fn range_errno(e: iova::RangeError) -> Error {
     }
 }
 
-/// `IOASID_IOAS_ALLOC`, routed to a fault queue if the user names one.
+/// `IOASID_IOAS_ALLOC`, routed to a fault queue if the user names one, enforcing
+/// coherent DMA if asked.
 ///
 /// Errors: `EOPNOTSUPP` unknown flags, `EINVAL` a queue ID without the flag, `ENOENT` /
 /// `EINVAL` the queue ID, `ENOMEM`, `ENOSPC`.
 pub(crate) fn alloc(ctx: &Context, mut arg: UserArg<ioasid_ioas_alloc>) -> Result {
-    check_flags(arg.flags, IOASID_IOAS_ALLOC_FAULT_QUEUE, 0)?;
+    let known = IOASID_IOAS_ALLOC_FAULT_QUEUE | IOASID_IOAS_ALLOC_COHERENT;
+    check_flags(arg.flags, known, 0)?;
     let queue = selector(
         arg.flags,
         IOASID_IOAS_ALLOC_FAULT_QUEUE,
         arg.fault_queue_id(),
     )?;
+    let coherent = arg.flags & IOASID_IOAS_ALLOC_COHERENT != 0;
     let id = ctx.create(|objects| {
         let queue = queue.map(|q| objects.fault_queue(q)).transpose()?;
         let account = ctx.account().clone();
-        Ok(move |id| Ok(Object::Ioas(Ioas::new(account, queue.map(|q| (q, id)))?)))
+        Ok(move |id| {
+            Ok(Object::Ioas(Ioas::new(
+                account,
+                queue.map(|q| (q, id)),
+                coherent,
+            )?))
+        })
     })?;
     arg.out_ioas_id = id;
     ctx.publish(id, arg.write_back())

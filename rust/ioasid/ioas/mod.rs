@@ -235,7 +235,6 @@ impl Inner {
         Ok(v)
     }
 
-    /// The IOVA ranges mappings may use: everything no attached device reserves.
     /// Where a mapping of `length` bytes goes: at the fixed IOVA if it is free, or at
     /// the lowest free IOVA that fits.
     ///
@@ -282,6 +281,7 @@ impl Inner {
         Ok(())
     }
 
+    /// The IOVA ranges mappings may use: everything no attached device reserves.
     fn allowed(&self) -> Result<KVec<(u64, u64)>> {
         let reserved = self.reserved_sorted()?;
         let mut allowed = KVec::with_capacity(reserved.len() + 1, GFP_KERNEL)?;
@@ -301,6 +301,8 @@ pub(crate) struct Ioas {
     account: Arc<Mutex<PinAccount>>,
     /// The fault queue its (device, PASID) attachments report to, and its own ID.
     faults: Option<(Arc<FaultQueue>, u32)>,
+    /// Every domain enforces cache-coherent DMA (`IOASID_IOAS_ALLOC_COHERENT`).
+    coherent: bool,
 }
 
 /// Maps all of `pages` at `iova` into `domain`, run by run, then syncs the IOMMU once
@@ -330,6 +332,7 @@ impl Ioas {
     pub(crate) fn new(
         account: Arc<Mutex<PinAccount>>,
         faults: Option<(Arc<FaultQueue>, u32)>,
+        coherent: bool,
     ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
@@ -344,6 +347,7 @@ impl Ioas {
                 }),
                 account,
                 faults,
+                coherent,
             }),
             GFP_KERNEL,
         )
@@ -504,6 +508,9 @@ impl Ioas {
         pasid: u32,
         attach: impl FnOnce(&mut Inner) -> Result<Arc<Domain>>,
     ) -> Result<Arc<Domain>> {
+        if self.coherent && !owner.can_enforce_coherency() {
+            return Err(EOPNOTSUPP);
+        }
         let regions = owner.reserved_regions()?;
         let mut inner = self.inner.lock();
         if inner.dead {
@@ -534,7 +541,7 @@ impl Ioas {
         if self.faults.is_some() {
             domain.route_faults::<Route>();
         }
-        Self::fill(inner, domain)
+        self.fill(inner, domain)
     }
 
     /// Where the page requests of `dev_id`'s attachments to this address space go.
@@ -547,7 +554,10 @@ impl Ioas {
     }
 
     /// `domain`, filled with every mapping.
-    fn fill(inner: &Inner, domain: Domain) -> Result<Arc<Domain>> {
+    fn fill(&self, inner: &Inner, domain: Domain) -> Result<Arc<Domain>> {
+        if self.coherent {
+            domain.enforce_coherency()?;
+        }
         let domain = Arc::new(domain, GFP_KERNEL)?;
         for (&iova, m) in inner.maps.iter() {
             // A failed fill is undone by freeing the domain.
@@ -594,7 +604,7 @@ impl Ioas {
                 return Ok(d.domain.clone());
             }
             // Room in `inner.domains` was reserved by `attach_with`.
-            let domain = Self::fill(inner, Domain::new_nest_parent(owner)?)?;
+            let domain = self.fill(inner, Domain::new_nest_parent(owner)?)?;
             let _ = inner.domains.push_within_capacity(AttachedDomain {
                 domain: domain.clone(),
                 groups: KVec::new(),

@@ -206,12 +206,15 @@ impl MockControl {
             &dev,
             pasid_of(arg.pasid),
             |d| {
-                let cookie = if d.msi_cookie() {
-                    IOASID_MOCK_IOTLB_MSI_COOKIE
-                } else {
-                    0
-                };
-                (d.table.lock().iotlb(), cookie)
+                let mut flags = 0;
+                if d.msi_cookie() {
+                    flags |= IOASID_MOCK_IOTLB_MSI_COOKIE;
+                }
+                let table = d.table.lock();
+                if table.coherent {
+                    flags |= IOASID_MOCK_IOTLB_COHERENT;
+                }
+                (table.iotlb(), flags)
             },
             |n| {
                 let (cached, invalidations) = n.iotlb();
@@ -315,7 +318,8 @@ impl MockControl {
             IOASID_MOCK_DEVICE_PRI
                 | IOASID_MOCK_DEVICE_INTENT_PASID
                 | IOASID_MOCK_DEVICE_MSI_UNISOLATED
-                | IOASID_MOCK_DEVICE_SW_MSI,
+                | IOASID_MOCK_DEVICE_SW_MSI
+                | IOASID_MOCK_DEVICE_NO_COHERENCY,
             arg.__reserved,
         )?;
         if arg.pasid_width > IOASID_MOCK_PASID_WIDTH_MAX
@@ -342,6 +346,7 @@ impl MockControl {
             pri: arg.flags & IOASID_MOCK_DEVICE_PRI != 0,
             msi_isolated: arg.flags & IOASID_MOCK_DEVICE_MSI_UNISOLATED == 0,
             sw_msi: arg.flags & IOASID_MOCK_DEVICE_SW_MSI != 0,
+            enforce_coherency: arg.flags & IOASID_MOCK_DEVICE_NO_COHERENCY == 0,
         })?;
         let intent = if arg.flags & IOASID_MOCK_DEVICE_INTENT_PASID != 0 {
             IOASID_DEVICE_INTENT_PASID

@@ -46,6 +46,8 @@ pub(super) struct PageTable {
     stale: u64,
     /// Invalidations received.
     invalidations: u64,
+    /// Every DMA through the domain snoops the CPU caches (`enforce_cache_coherency`).
+    pub(super) coherent: bool,
 }
 
 impl PageTable {
@@ -136,6 +138,7 @@ impl MockDomain {
                     entries: RBTree::new(),
                     stale: 0,
                     invalidations: 0,
+                    coherent: false,
                 }),
             }),
             GFP_KERNEL,
@@ -181,6 +184,7 @@ pub(super) static PAGING_OPS: Global<bindings::iommu_domain_ops> =
         flush_iotlb_all: Some(flush_iotlb_all),
         iotlb_sync: Some(iotlb_sync),
         iova_to_phys: Some(iova_to_phys),
+        enforce_cache_coherency: Some(enforce_cache_coherency),
         free: Some(free),
         ..pin_init::zeroed()
     });
@@ -420,6 +424,21 @@ unsafe extern "C" fn iova_to_phys(
         Some((start, pte)) => pte.phys + (iova - start),
         None => 0,
     }
+}
+
+/// # Safety
+///
+/// `iommu_domain_ops.enforce_cache_coherency`: called by the IOMMU core's users with a
+/// live mock paging domain.
+unsafe extern "C" fn enforce_cache_coherency(domain: *mut bindings::iommu_domain) -> bool {
+    // SAFETY: as the caller guarantees.
+    let mut table = unsafe { MockDomain::from_raw(domain) }.table.lock();
+    // As real IOMMUs: only before anything is mapped (or once it is already enforced).
+    if table.entries.iter().next().is_some() && !table.coherent {
+        return false;
+    }
+    table.coherent = true;
+    true
 }
 
 /// # Safety

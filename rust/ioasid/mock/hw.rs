@@ -244,6 +244,8 @@ pub(super) struct MockProps {
     pub(super) msi_isolated: bool,
     /// Its IOMMU has a software MSI window.
     pub(super) sw_msi: bool,
+    /// Its IOMMU can enforce cache-coherent DMA.
+    pub(super) enforce_coherency: bool,
 }
 
 /// A domain DMA goes through.
@@ -359,6 +361,8 @@ pub(super) struct MockDev {
     pub(super) pri: bool,
     /// Its IOMMU reserves a software MSI window.
     pub(super) sw_msi: bool,
+    /// Its IOMMU can enforce cache-coherent DMA.
+    pub(super) enforce_coherency: bool,
     #[pin]
     pub(super) attached: Mutex<Attached>,
     /// Page responses the core sent, oldest first.
@@ -380,6 +384,7 @@ impl MockDev {
                 group_with: props.group_with,
                 pri: props.pri,
                 sw_msi: props.sw_msi,
+                enforce_coherency: props.enforce_coherency,
                 attached <- new_mutex!(Attached {
                     rid: None,
                     pasids: KVec::new(),
@@ -556,8 +561,11 @@ impl core::ops::Deref for DevRef {
 /// # Safety
 ///
 /// `iommu_ops.capable`: called by the IOMMU core with a device the mock probed.
-unsafe extern "C" fn capable(_dev: *mut bindings::device, cap: bindings::iommu_cap) -> bool {
+unsafe extern "C" fn capable(dev: *mut bindings::device, cap: bindings::iommu_cap) -> bool {
+    // SAFETY: probed by the mock, so on its bus.
+    let mdev = unsafe { MockDev::from_raw(dev) };
     cap == bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY
+        || (cap == bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY && mdev.enforce_coherency)
 }
 
 /// # Safety

@@ -68,6 +68,11 @@ enum ioasid_mock_device_flags {
 	 * (IOMMU_RESV_SW_MSI) at IOASID_MOCK_SW_MSI_BASE for every domain of the device.
 	 */
 	IOASID_MOCK_DEVICE_SW_MSI = 1 << 3,
+	/*
+	 * Its IOMMU cannot enforce cache-coherent DMA (no IOMMU_CAP_ENFORCE_CACHE_COHERENCY;
+	 * by default a mock device's can, and its domains take enforce_cache_coherency).
+	 */
+	IOASID_MOCK_DEVICE_NO_COHERENCY = 1 << 4,
 };
 
 /* The software MSI window of IOASID_MOCK_DEVICE_SW_MSI devices (that of the SMMU drivers). */
@@ -178,7 +183,8 @@ struct ioasid_mock_check_map {
  * @out_invalidations: IOTLB invalidations the domain has received so far
  * @out_flags: (since size 48) IOASID_MOCK_IOTLB_MSI_COOKIE: the domain has the IOMMU
  *	core's MSI cookie, so the doorbells of MSIs set up for its devices are mapped in
- *	the device's software MSI window
+ *	the device's software MSI window; IOASID_MOCK_IOTLB_COHERENT: the domain enforces
+ *	cache-coherent DMA
  * @__reserved2: must be 0
  *
  * Errors: ENOENT unknown device, ENODEV no domain attached.
@@ -197,6 +203,7 @@ struct ioasid_mock_iotlb {
 
 enum ioasid_mock_iotlb_flags {
 	IOASID_MOCK_IOTLB_MSI_COOKIE = 1 << 0,
+	IOASID_MOCK_IOTLB_COHERENT = 1 << 1,
 };
 #define IOASID_MOCK_IOTLB _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_IOTLB)
 

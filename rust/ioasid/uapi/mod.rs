@@ -254,6 +254,7 @@ pub(crate) fn extension_supported(extension: u32) -> bool {
             | IOASID_EXT_PASID
             | IOASID_EXT_NESTING
             | IOASID_EXT_FAULT_QUEUE
+            | IOASID_EXT_ENFORCE_COHERENCY
     )
 }
 
@@ -296,6 +297,7 @@ mod tests {
         assert!(extension_supported(IOASID_EXT_PASID));
         assert!(extension_supported(IOASID_EXT_NESTING));
         assert!(extension_supported(IOASID_EXT_FAULT_QUEUE));
+        assert!(extension_supported(IOASID_EXT_ENFORCE_COHERENCY));
         for ext in [0, u32::MAX] {
             assert!(!extension_supported(ext));
         }

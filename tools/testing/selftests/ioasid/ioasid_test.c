@@ -80,6 +80,9 @@ TEST_F(ioasid, check_extension_supported)
 	supported = 0;
 	ASSERT_EQ(0, check_extension(self->fd, IOASID_EXT_FAULT_QUEUE, &supported));
 	EXPECT_EQ(1, supported);
+	supported = 0;
+	ASSERT_EQ(0, check_extension(self->fd, IOASID_EXT_ENFORCE_COHERENCY, &supported));
+	EXPECT_EQ(1, supported);
 }
 
 TEST_F(ioasid, check_extension_unknown_number)

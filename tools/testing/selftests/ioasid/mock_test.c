@@ -762,3 +762,38 @@ TEST_F(mock, a_software_msi_window_gets_the_msi_cookie)
 	EXPECT_FALSE(t.out_flags & IOASID_MOCK_IOTLB_MSI_COOKIE);
 	EXPECT_EQ(0, detach(self->fd, dev.dev_id));
 }
+
+/*
+ * Enforced cache coherency: a coherent address space makes each of its domains ignore
+ * no-snoop (enforce_cache_coherency, before the replay of what is mapped) and takes only
+ * devices whose IOMMU can do that.
+ */
+TEST_F(mock, a_coherent_address_space_takes_only_devices_that_enforce_it)
+{
+	struct ioasid_ioas_alloc a = { .argsz = sizeof(a), .flags = IOASID_IOAS_ALLOC_COHERENT };
+	struct ioasid_mock_device_add nc = { .flags = IOASID_MOCK_DEVICE_NO_COHERENCY };
+	struct ioasid_device_info info;
+	struct ioasid_mock_iotlb t;
+	struct mock_dev dev;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_ALLOC, &a));
+	ASSERT_EQ(0, map_at(self->fd, a.out_ioas_id, self->buf, self->len, A));
+	ASSERT_EQ(0, get_info(self->fd, self->dev.dev_id, &info, NULL, 0));
+	EXPECT_TRUE(info.out_flags & IOASID_DEVICE_INFO_ENFORCE_COHERENCY);
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, a.out_ioas_id));
+	ASSERT_EQ(0, iotlb(self->mock, self->dev.mock_id, &t));
+	EXPECT_TRUE(t.out_flags & IOASID_MOCK_IOTLB_COHERENT);
+	EXPECT_LT(0, t.out_entries);
+
+	/* A device whose IOMMU cannot: refused there, attached anywhere else. */
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &nc, &dev));
+	ASSERT_EQ(0, get_info(self->fd, dev.dev_id, &info, NULL, 0));
+	EXPECT_FALSE(info.out_flags & IOASID_DEVICE_INFO_ENFORCE_COHERENCY);
+	EXPECT_EQ(-1, attach(self->fd, dev.dev_id, a.out_ioas_id));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, attach(self->fd, dev.dev_id, self->ioas));
+	ASSERT_EQ(0, iotlb(self->mock, dev.mock_id, &t));
+	EXPECT_FALSE(t.out_flags & IOASID_MOCK_IOTLB_COHERENT);
+	EXPECT_EQ(0, detach(self->fd, dev.dev_id));
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+}
