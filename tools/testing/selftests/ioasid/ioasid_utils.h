@@ -213,9 +213,13 @@ static inline int cmdline_has(const char *word)
 
 #define UNSAFE_INTERRUPTS "/sys/module/ioasid/parameters/allow_unsafe_interrupts"
 
+/* The value ioasid.allow_unsafe_interrupts had before this test first set it; -1: untouched. */
+static int unsafe_interrupts_before = -1;
+
 /*
  * Sets ioasid.allow_unsafe_interrupts to @on; returns the value it had (0 or 1), or -1
- * if the parameter cannot be read or written.
+ * if the parameter cannot be read or written. The first value is kept for
+ * restore_unsafe_interrupts().
  */
 static inline int set_unsafe_interrupts(int on)
 {
@@ -229,7 +233,19 @@ static inline int set_unsafe_interrupts(int on)
 		return -1;
 	}
 	close(fd);
+	if (unsafe_interrupts_before < 0)
+		unsafe_interrupts_before = old == 'Y';
 	return old == 'Y';
+}
+
+/*
+ * For a fixture's teardown: puts back the value the test found, also after a failed
+ * assertion, so that a failing test cannot change what the next ones see.
+ */
+static inline void restore_unsafe_interrupts(void)
+{
+	if (unsafe_interrupts_before >= 0)
+		set_unsafe_interrupts(unsafe_interrupts_before);
 }
 
 #endif

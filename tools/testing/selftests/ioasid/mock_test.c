@@ -138,6 +138,7 @@ FIXTURE_TEARDOWN(mock)
 	close(self->mock);
 	close(self->fd);
 	munmap(self->buf, self->len);
+	restore_unsafe_interrupts();
 }
 
 TEST_F(mock, every_page_is_mapped_and_none_is_stale_after_unmap)
