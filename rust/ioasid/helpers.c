@@ -178,6 +178,77 @@ bool ioasid_vmemmap(void)
 }
 
 /*
+ * Pinning a file's pages by offset (IOASID_IOAS_MAP_FILE), with no user mapping of the
+ * file: memfd_pin_folios() pins each folio once, and folio_add_pins() gives each page
+ * of the range its own pin, so that the pages are released like GUP-pinned ones, run
+ * by run, with unpin_user_page_range_dirty_lock().
+ */
+#include <linux/fcntl.h>
+#include <linux/hugetlb.h>
+#include <linux/memfd.h>
+#include <linux/shmem_fs.h>
+
+int ioasid_file_check(struct file *file, bool read, bool write);
+long ioasid_pin_file_pages(struct file *file, u64 offset, unsigned long nr,
+			   struct page **pages);
+
+/* Whether @file's pages can be pinned, and for the access asked for. */
+int ioasid_file_check(struct file *file, bool read, bool write)
+{
+	int seals;
+
+	if (!shmem_file(file) && !is_file_hugepages(file))
+		return -EINVAL;
+	if (read && !(file->f_mode & FMODE_READ))
+		return -EACCES;
+	if (!write)
+		return 0;
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EACCES;
+	/* A file that takes no seals (not a memfd) answers -EINVAL: none. */
+	seals = memfd_get_seals(file);
+	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return -EACCES;
+	return 0;
+}
+
+/*
+ * Pins up to @nr pages of @file from byte @offset into @pages, one pin each; returns
+ * how many (at least one), or an errno (-EINVAL past the end of the file).
+ */
+long ioasid_pin_file_pages(struct file *file, u64 offset, unsigned long nr,
+			   struct page **pages)
+{
+	unsigned long got = 0;
+	struct folio **folios;
+	pgoff_t skip = 0;
+	long n, i;
+
+	folios = kmalloc_array(nr, sizeof(*folios), GFP_KERNEL);
+	if (!folios)
+		return -ENOMEM;
+	/* At most @nr folios hold the @nr pages, so all of them are found at once. */
+	n = memfd_pin_folios(file, offset, offset + nr * PAGE_SIZE - 1, folios, nr, &skip);
+	for (i = 0; i < n; i++) {
+		struct folio *folio = folios[i];
+		unsigned long first = i ? 0 : skip >> PAGE_SHIFT;
+		unsigned long count = min(folio_nr_pages(folio) - first, nr - got);
+		int ret = count > 1 ? folio_add_pins(folio, count - 1) : 0;
+
+		if (ret) {
+			unpin_user_pages(pages, got);
+			unpin_folios(folios + i, n - i);
+			n = ret;
+			break;
+		}
+		while (count--)
+			pages[got++] = folio_page(folio, first++);
+	}
+	kfree(folios);
+	return n < 0 ? n : got;
+}
+
+/*
  * Locked-memory accounting by user, as io_uring and iommufd do it: pinned pages count in
  * user_struct.locked_vm against RLIMIT_MEMLOCK, so that pins which outlive the process
  * that made them (an fd kept across exec, or passed on) still count for that user.

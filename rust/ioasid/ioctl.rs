@@ -116,6 +116,9 @@ ioctl_table! {
     IOASID_CMD_FAULT_QUEUE_ALLOC, ioasid_fault_queue_alloc, __reserved => fault::ioctl::alloc;
     IOASID_CMD_FAULT_QUEUE_STATUS, ioasid_fault_queue_status, out_overflows
         => fault::ioctl::status;
+    IOASID_CMD_IOAS_COPY, ioasid_ioas_copy, dst_iova => ioas::ioctl::copy;
+    IOASID_CMD_IOAS_MAP_FILE, ioasid_ioas_map_file, iova => ioas::ioctl::map_file;
+    IOASID_CMD_CHANGE_PROCESS, ioasid_change_process, out_pages => change_process;
 }
 
 static OPS: [Op; TABLE.len()] = TABLE;
@@ -141,6 +144,17 @@ fn get_api_version(_ctx: &Context) -> Result<isize> {
 fn check_extension(_ctx: &Context, mut arg: UserArg<ioasid_check_extension>) -> Result {
     check_flags(arg.flags, 0, 0)?;
     arg.supported = u32::from(uapi::extension_supported(arg.extension));
+    arg.write_back()
+}
+
+/// `IOASID_CHANGE_PROCESS`: the caller becomes the process the context charges. The
+/// change is made before the count is written back (a failed write-back leaves it
+/// made; calling again is harmless).
+///
+/// Errors: `EOPNOTSUPP` unknown flags, `ENOMEM` the caller's limit.
+fn change_process(ctx: &Context, mut arg: UserArg<ioasid_change_process>) -> Result {
+    check_flags(arg.flags, 0, 0)?;
+    arg.out_pages = ctx.account().lock().change_process()? as u64;
     arg.write_back()
 }
 
@@ -194,5 +208,8 @@ mod tests {
         assert_eq!(ioasid_cache_invalidate::MIN_SIZE, 40);
         assert_eq!(ioasid_fault_queue_alloc::MIN_SIZE, 24);
         assert_eq!(ioasid_fault_queue_status::MIN_SIZE, 32);
+        assert_eq!(ioasid_ioas_copy::MIN_SIZE, 40);
+        assert_eq!(ioasid_ioas_map_file::MIN_SIZE, 40);
+        assert_eq!(ioasid_change_process::MIN_SIZE, 16);
     }
 }

@@ -12,7 +12,8 @@ use kernel::{
         __GFP_NOWARN, //
         GFP_KERNEL_ACCOUNT,
     },
-    bindings,
+    bindings, current,
+    fs::LocalFile,
     mm::Mm,
     page::PAGE_SIZE,
     prelude::*,
@@ -64,16 +65,62 @@ unsafe impl Sync for PinnedPages {}
 /// Pages pinned per call of `pin_user_pages_fast` (one page of pointers).
 const BATCH: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
 
-/// Pins, from the current process's memory at `start`, as many pages as `batch` has
-/// room for (with `flags`), and returns how many it pinned (at least one).
+/// Where pages are pinned from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// The calling process's memory, from this user address.
+    User(usize),
+    /// A shmem or hugetlbfs file (see [`check_file`]), from this byte offset.
+    File(&'a LocalFile, u64),
+}
+
+/// Checks that `file` can be pinned from (shmem or hugetlbfs) for the access asked for:
+/// open for reading if `read`; open for writing and not sealed against writes if
+/// `write`.
 ///
-/// Errors: `EFAULT` the first page is not mapped (as asked), and any error of
-/// `pin_user_pages_fast`.
-fn pin_batch(start: usize, batch: &mut [*mut bindings::page], flags: u32) -> Result<usize> {
-    // SAFETY: `batch` has room for `batch.len()` pointers; `pin_user_pages_fast` writes at
-    // most that many there and returns how many.
-    let ret = unsafe {
-        bindings::pin_user_pages_fast(start as _, batch.len() as _, flags as _, batch.as_mut_ptr())
+/// Errors: `EINVAL` another kind of file, `EACCES` the open mode or seals forbid it.
+pub(crate) fn check_file(file: &LocalFile, read: bool, write: bool) -> Result {
+    // SAFETY: `file` is a live file, referenced for the duration of the call.
+    let ret = unsafe { ioasid_file_check(file.as_ptr(), read, write) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
+}
+
+/// Pins, from `source` at page `done`, as many pages as `batch` has room for (with GUP
+/// `flags`), and returns how many it pinned (at least one), each holding one pin that
+/// `unpin_user_page*()` releases.
+///
+/// Errors: `EFAULT` the first page is not mapped (as asked), `EINVAL` a file range past
+/// the end of the file, and any error of `pin_user_pages_fast` or `memfd_pin_folios`.
+fn pin_batch(
+    source: Source<'_>,
+    done: usize,
+    batch: &mut [*mut bindings::page],
+    flags: u32,
+) -> Result<usize> {
+    let ret = match source {
+        // SAFETY: `batch` has room for `batch.len()` pointers; `pin_user_pages_fast`
+        // writes at most that many there and returns how many.
+        Source::User(va) => unsafe {
+            bindings::pin_user_pages_fast(
+                (va + done * PAGE_SIZE) as _,
+                batch.len() as _,
+                flags as _,
+                batch.as_mut_ptr(),
+            )
+        },
+        // SAFETY: `file` is live for the call; `batch` has room for `batch.len()`
+        // pointers, and the helper writes at most that many and returns how many.
+        Source::File(file, offset) => unsafe {
+            ioasid_pin_file_pages(
+                file.as_ptr(),
+                offset + (done * PAGE_SIZE) as u64,
+                batch.len(),
+                batch.as_mut_ptr(),
+            ) as _
+        },
     };
     match ret {
         0 => Err(EFAULT),
@@ -105,8 +152,7 @@ pub(crate) fn user_phys(addr: u64) -> Result<u64> {
 }
 
 impl PinnedPages {
-    /// Pins `npages` pages of the current process's memory starting at `user_va`, for
-    /// device writes too when `writable`, charging them to `account` batch by batch as
+    /// Pins `npages` pages of `source`, for device writes too when `writable`, charging them to `account` batch by batch as
     /// they are pinned (all but the last): a range beyond the locked-memory limit fails
     /// once the limit is reached, not after the whole range is pinned. The charge is returned with the
     /// pins, to be settled by [`PinAccount::charge`].
@@ -115,15 +161,12 @@ impl PinnedPages {
     /// to be), `ENOMEM` (including `RLIMIT_MEMLOCK`), and any error of
     /// `pin_user_pages_fast`. Nothing stays pinned or charged on failure.
     pub(crate) fn pin(
-        user_va: usize,
+        source: Source<'_>,
         npages: usize,
         writable: bool,
         account: &Arc<Mutex<PinAccount>>,
     ) -> Result<(Self, Precharge)> {
-        let mut pre = Precharge {
-            account: account.clone(),
-            pages: 0,
-        };
+        let mut pre = Precharge::none(account);
         // Room for the runs of a small map at once (grown as needed for larger ones).
         let mut this = Self {
             runs: KVVec::with_capacity(npages.min(BATCH), GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
@@ -148,8 +191,7 @@ impl PinnedPages {
         while result.is_ok() && this.pinned(run) < npages {
             let done = this.pinned(run);
             let want = (npages - done).min(batch.len());
-            let start = user_va + done * PAGE_SIZE;
-            result = pin_batch(start, &mut batch[..want], flags)
+            result = pin_batch(source, done, &mut batch[..want], flags)
                 .and_then(|got| this.add_batch(&mut batch[..got], &mut run, vmemmap));
             // Charged before the next batch is pinned; the last batch needs no precharge:
             // the exact charge of the whole mapping follows at once (so a map of one batch
@@ -287,6 +329,11 @@ impl PinnedPages {
         self.npages
     }
 
+    /// Pinned for device writes.
+    pub(crate) fn writable(&self) -> bool {
+        self.writable
+    }
+
     /// The pinned memory as physically contiguous runs: `(byte offset, physical address,
     /// length)`, so that a domain can map each run with the largest page sizes it allows.
     pub(crate) fn phys_runs(&self) -> impl Iterator<Item = (usize, u64, usize)> + '_ {
@@ -380,6 +427,15 @@ unsafe extern "C" {
     /// Whether `struct page`s are one virtually contiguous array indexed by page frame
     /// (`CONFIG_SPARSEMEM_VMEMMAP`), from `helpers.c`.
     fn ioasid_vmemmap() -> bool;
+    /// Whether a file can be pinned for an access, from `helpers.c`.
+    fn ioasid_file_check(file: *mut bindings::file, read: bool, write: bool) -> c_int;
+    /// Pins up to `nr` pages of a shmem or hugetlbfs file, one pin each, from `helpers.c`.
+    fn ioasid_pin_file_pages(
+        file: *mut bindings::file,
+        offset: u64,
+        nr: usize,
+        pages: *mut *mut bindings::page,
+    ) -> isize;
     // The locked-memory count of a user (`user_struct.locked_vm`), from `helpers.c`.
     fn ioasid_current_user() -> *mut bindings::user_struct;
     fn ioasid_put_user(user: *mut bindings::user_struct);
@@ -426,6 +482,11 @@ impl UserCharge {
         Ok(())
     }
 
+    /// Whether `self` and `other` are the same user.
+    fn same(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+
     /// Gives back `npages` charged before.
     fn uncharge(&self, npages: usize) {
         // SAFETY: a live user (invariant).
@@ -448,11 +509,21 @@ pub(crate) struct Precharge {
 }
 
 impl Precharge {
+    /// No pages charged yet: for pages pinned already (a copy of a mapping).
+    pub(crate) fn none(account: &Arc<Mutex<PinAccount>>) -> Self {
+        Self {
+            account: account.clone(),
+            pages: 0,
+        }
+    }
+
     /// Charges the pages of the pfn runs `pfns` that no mapping of the context pins yet.
     ///
-    /// Errors: `ENOMEM` over the locked-memory limit (nothing more is charged).
+    /// Errors: `ENOMEM` over the locked-memory limit, `EPERM` the caller is no longer the
+    /// process the context charges (nothing more is charged).
     fn add(&mut self, pfns: impl Iterator<Item = (u64, u64)>) -> Result {
-        let account = self.account.lock();
+        let mut account = self.account.lock();
+        account.check_owner()?;
         let fresh = account.fresh(pfns);
         account.account(fresh, true)?;
         self.pages += fresh;
@@ -482,9 +553,13 @@ impl Drop for Precharge {
 /// mappings pin it, so that a mapping of physically contiguous memory (huge pages,
 /// transparent huge pages, large folios) costs a few tree nodes, not one per 4 KiB page.
 pub(crate) struct PinAccount {
+    /// The process charged: the only one whose memory may be pinned (see
+    /// [`PinAccount::check_owner`]).
     mm: ARef<Mm>,
     /// The user charged for every page (see [`UserCharge`]).
     user: UserCharge,
+    /// Pages charged now: those of the tree and those of the precharges in flight.
+    charged: usize,
     /// `start pfn -> (end pfn, exclusive; users)`, disjoint.
     users: RBTree<u64, Interval>,
     /// Nodes of removed intervals, kept for the next charges (at most [`SPARE_NODES`]):
@@ -514,6 +589,7 @@ impl PinAccount {
         Self {
             mm,
             user,
+            charged: 0,
             users: RBTree::new(),
             spare: KVVec::new(),
         }
@@ -528,9 +604,49 @@ impl PinAccount {
         Self::new(ARef::from(mm), UserCharge::current())
     }
 
-    /// The mm whose memory this context maps.
-    pub(crate) fn mm(&self) -> &Mm {
-        &self.mm
+    /// Whether the calling process is the one charged, the only one allowed to pin
+    /// memory for the context: a pin must never be charged to a process that did not
+    /// make it (one whose fd was inherited or passed, or that has exec'ed since).
+    ///
+    /// Errors: `EPERM` another process.
+    pub(crate) fn check_owner(&self) -> Result {
+        match current!().mm() {
+            Some(mm) if core::ptr::eq::<Mm>(&**mm, &*self.mm) => Ok(()),
+            _ => Err(EPERM),
+        }
+    }
+
+    /// Makes the calling process the one charged: every page charged moves from the
+    /// previous process's locked memory (and its user's) to the caller's, in one step.
+    /// Returns how many pages that is.
+    ///
+    /// Errors: `ENOMEM` they do not fit in the caller's `RLIMIT_MEMLOCK` (nothing
+    /// changes), `EINVAL` a kernel thread.
+    pub(crate) fn change_process(&mut self) -> Result<usize> {
+        let mm = ARef::from(&**current!().mm().ok_or(EINVAL)?);
+        let user = UserCharge::current();
+        let n = self.charged;
+        let same_mm = core::ptr::eq::<Mm>(&*mm, &*self.mm);
+        let same_user = user.same(&self.user);
+        if !same_user {
+            user.charge(n)?;
+        }
+        if !same_mm {
+            if let Err(e) = lock_vm(&mm, n, true) {
+                if !same_user {
+                    user.uncharge(n);
+                }
+                return Err(e);
+            }
+            // An exited process's mm keeps no count.
+            let _ = lock_vm(&self.mm, n, false);
+        }
+        if !same_user {
+            self.user.uncharge(n);
+        }
+        self.mm = mm;
+        self.user = user;
+        Ok(n)
     }
 
     /// The interval holding pfn `at`, as `(start, end, users)`.
@@ -595,10 +711,14 @@ impl PinAccount {
     /// one range, or another mapping's pages unpinned meanwhile, make the two differ).
     ///
     /// Errors: `ENOMEM` if the new pages would exceed `RLIMIT_MEMLOCK` (and the caller
-    /// lacks `CAP_IPC_LOCK`) or memory runs out; nothing is recorded or charged on
-    /// failure.
+    /// lacks `CAP_IPC_LOCK`) or memory runs out, `EPERM` the caller is not the process
+    /// charged; nothing is recorded or charged on failure.
     pub(crate) fn charge(&mut self, pages: &PinnedPages, mut pre: Precharge) -> Result {
         let pre = pre.take();
+        if let Err(e) = self.check_owner() {
+            let _ = self.account(pre, false);
+            return Err(e);
+        }
         let (fresh, want) = self.dry_walk(pages);
         let mut nodes = self.reserve_nodes(want)?;
         let settled = match (fresh as usize).checked_sub(pre) {
@@ -738,30 +858,39 @@ impl PinAccount {
     ///
     /// Errors (charging only): `ENOMEM` over either's `RLIMIT_MEMLOCK`, `ESRCH` the
     /// process has exited.
-    fn account(&self, npages: usize, inc: bool) -> Result {
+    fn account(&mut self, npages: usize, inc: bool) -> Result {
         if npages == 0 {
             return Ok(());
         }
         if !inc {
             self.user.uncharge(npages);
             // An exited process's mm keeps no count.
-            if let Some(mm) = self.mm.mmget_not_zero() {
-                // SAFETY: as below.
-                unsafe { bindings::account_locked_vm(mm.as_raw(), npages as _, false) };
-            }
+            let _ = lock_vm(&self.mm, npages, false);
+            self.charged -= npages;
             return Ok(());
         }
         self.user.charge(npages)?;
-        let ret = match self.mm.mmget_not_zero() {
-            // SAFETY: `mm` holds an `mmget` reference, so the mm_struct and its users are
-            // alive for the duration of the call, which takes the mmap lock itself.
-            Some(mm) => unsafe { bindings::account_locked_vm(mm.as_raw(), npages as _, true) },
-            None => ESRCH.to_errno(),
-        };
-        if ret < 0 {
+        if let Err(e) = lock_vm(&self.mm, npages, true) {
             self.user.uncharge(npages);
-            return Err(Error::from_errno(ret));
+            return Err(e);
         }
+        self.charged += npages;
         Ok(())
     }
+}
+
+/// Charges (`inc`) or uncharges `npages` to `mm`'s locked memory (`VmLck`), within the
+/// caller's `RLIMIT_MEMLOCK` unless it has `CAP_IPC_LOCK`.
+///
+/// Errors: `ENOMEM` over the limit, `ESRCH` the process has exited (its mm keeps no
+/// count).
+fn lock_vm(mm: &Mm, npages: usize, inc: bool) -> Result {
+    let mm = mm.mmget_not_zero().ok_or(ESRCH)?;
+    // SAFETY: `mm` holds an `mmget` reference, so the mm_struct and its users are alive
+    // for the duration of the call, which takes the mmap lock itself.
+    let ret = unsafe { bindings::account_locked_vm(mm.as_raw(), npages as _, inc) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
 }

@@ -48,6 +48,9 @@ enum ioasid_cmd {
 	IOASID_CMD_CACHE_INVALIDATE,
 	IOASID_CMD_FAULT_QUEUE_ALLOC,
 	IOASID_CMD_FAULT_QUEUE_STATUS,
+	IOASID_CMD_IOAS_COPY,
+	IOASID_CMD_IOAS_MAP_FILE,
+	IOASID_CMD_CHANGE_PROCESS,
 };
 
 /**
@@ -74,6 +77,12 @@ enum ioasid_extension {
 	IOASID_EXT_FAULT_QUEUE = 5,
 	/* Address spaces that enforce cache-coherent DMA (IOASID_IOAS_ALLOC_COHERENT). */
 	IOASID_EXT_ENFORCE_COHERENCY = 6,
+	/* IOASID_IOAS_COPY: mappings shared between address spaces, pinned once. */
+	IOASID_EXT_IOAS_COPY = 7,
+	/* IOASID_IOAS_MAP_FILE: maps of memfd, shmem and hugetlbfs files by fd. */
+	IOASID_EXT_MAP_FILE = 8,
+	/* IOASID_CHANGE_PROCESS: the locked-memory charge moves to a new process. */
+	IOASID_EXT_CHANGE_PROCESS = 9,
 };
 
 /**
@@ -219,8 +228,10 @@ enum ioasid_ioas_map_flags {
  * zero or unaligned @length, @user_va or @iova; E2BIG; EFAULT bad argument pointer or
  * memory that cannot be pinned; EOPNOTSUPP unknown @flags; EOVERFLOW @user_va + @length
  * or @iova + @length past 2^64; ENOENT unknown @ioas_id; EEXIST the fixed range overlaps
- * a mapping; EADDRINUSE it overlaps a range reserved by an attached device's IOMMU; ENOSPC no free range large enough; ENOMEM past RLIMIT_MEMLOCK or out of
- * memory; EPERM the caller is not the process that opened the context.
+ * a mapping; EADDRINUSE it overlaps a range reserved by an attached device's IOMMU;
+ * ENOSPC no free range large enough; ENOMEM past RLIMIT_MEMLOCK or out of memory; EPERM
+ * the caller is not the process the context charges: the one that opened it, or the
+ * last to call IOASID_CHANGE_PROCESS.
  */
 struct ioasid_ioas_map {
 	__u32 argsz;
@@ -899,6 +910,112 @@ struct ioasid_fault_queue_status {
 	__aligned_u64 out_overflows;
 };
 #define IOASID_FAULT_QUEUE_STATUS _IO(IOASID_TYPE, IOASID_CMD_FAULT_QUEUE_STATUS)
+
+/**
+ * struct ioasid_ioas_copy - IOASID_IOAS_COPY argument
+ * @argsz: sizeof(struct ioasid_ioas_copy)
+ * @flags: enum ioasid_ioas_map_flags: READABLE, WRITEABLE or both, and FIXED_IOVA
+ * @dst_ioas_id: the address space the mappings are copied into
+ * @src_ioas_id: the address space they are copied from (may be @dst_ioas_id)
+ * @length: bytes of the source range
+ * @src_iova: start of the source range
+ * @dst_iova: in with IOASID_MAP_FIXED_IOVA, out otherwise: where the copy starts
+ *
+ * Maps, in @dst_ioas_id, the memory of every mapping inside the source range, at the
+ * same offsets from @dst_iova as from @src_iova, without pinning or charging it again:
+ * both address spaces then share the pins (the RFC's pre-registration: pin guest memory
+ * once, map it into as many address spaces as the devices need). The source range is
+ * made of whole mappings, as for IOASID_IOAS_UNMAP; gaps between them stay unmapped in
+ * the copy, and the whole destination range must be free. Each copy is a mapping of
+ * its own: unmapping the source leaves it intact, and the pages stay pinned (counted
+ * once against RLIMIT_MEMLOCK) until the last mapping of them goes. Copied memory can
+ * be WRITEABLE only if every source mapping pinned it writable.
+ *
+ * Errors: EINVAL argsz too small, neither READABLE nor WRITEABLE, zero or unaligned
+ * @length, @src_iova or @dst_iova, or a source range that cuts a mapping; E2BIG;
+ * EFAULT; EOPNOTSUPP unknown @flags; EOVERFLOW a range past 2^64; ENOENT unknown ID, or
+ * nothing mapped in the source range; EACCES WRITEABLE asked of memory pinned
+ * read-only; EEXIST / EADDRINUSE / ENOSPC as for IOASID_IOAS_MAP; ENOMEM; EPERM the
+ * caller is not the process the context charges (see IOASID_CHANGE_PROCESS).
+ */
+struct ioasid_ioas_copy {
+	__u32 argsz;
+	__u32 flags;
+	__u32 dst_ioas_id;
+	__u32 src_ioas_id;
+	__aligned_u64 length;
+	__aligned_u64 src_iova;
+	__aligned_u64 dst_iova;
+};
+#define IOASID_IOAS_COPY _IO(IOASID_TYPE, IOASID_CMD_IOAS_COPY)
+
+/**
+ * struct ioasid_ioas_map_file - IOASID_IOAS_MAP_FILE argument
+ * @argsz: sizeof(struct ioasid_ioas_map_file)
+ * @flags: enum ioasid_ioas_map_flags, as for IOASID_IOAS_MAP
+ * @ioas_id: the address space
+ * @fd: a memfd, or another shmem or hugetlbfs file
+ * @start: byte offset in the file of the memory to map
+ * @length: bytes to map
+ * @iova: in with IOASID_MAP_FIXED_IOVA, out otherwise: where the memory is mapped
+ *
+ * IOASID_IOAS_MAP of a file's pages, found by offset: no mapping of the file in the
+ * caller's memory is needed (a VMM can hand devices guest memory it never maps itself).
+ * Holes in the file are filled (allocated) first. The pages are pinned, and charged,
+ * as for IOASID_IOAS_MAP. @start and @length are multiples of the IOVA alignment; a
+ * hugetlbfs file may be mapped at any such offset.
+ *
+ * The file's size and seals are checked when mapping: the range must lie inside the
+ * file, READABLE needs a file open for reading, and WRITEABLE one open for writing and
+ * sealed against neither writes nor future writes (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE).
+ * A mapping keeps its pages whatever happens to the file later: truncating the file,
+ * or punching a hole, takes the pages out of the file but not out of the address space;
+ * devices reach them until they are unmapped, and only then are they freed.
+ *
+ * Errors: those of IOASID_IOAS_MAP, and EBADF @fd is not an open file; EINVAL the file
+ * is not shmem or hugetlbfs, or the range goes past its end; EACCES the file's open mode
+ * or seals forbid the access asked for.
+ */
+struct ioasid_ioas_map_file {
+	__u32 argsz;
+	__u32 flags;
+	__u32 ioas_id;
+	__s32 fd;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define IOASID_IOAS_MAP_FILE _IO(IOASID_TYPE, IOASID_CMD_IOAS_MAP_FILE)
+
+/**
+ * struct ioasid_change_process - IOASID_CHANGE_PROCESS argument
+ * @argsz: sizeof(struct ioasid_change_process)
+ * @flags: must be 0
+ * @out_pages: out, the pages now charged to the caller
+ *
+ * Makes the calling process the one the context pins memory for and charges: the
+ * live-update step of a VMM that received the /dev/ioasid fd (SCM_RIGHTS, or across
+ * exec). Every page the context pins moves, in one step, from the locked memory of
+ * the previous process (its VmLck and its user's RLIMIT_MEMLOCK count) to the caller's;
+ * mappings and DMA are not touched, so devices keep running. Mappings of the previous
+ * process's memory stay pinned and mapped (they no longer depend on that process).
+ * When both processes belong to the same user, that user's count does not change.
+ *
+ * Until this call, IOASID_IOAS_MAP, IOASID_IOAS_MAP_FILE and IOASID_IOAS_COPY from any
+ * process other than the charged one fail with EPERM (after fork, after exec, or with
+ * a passed fd), so that no pin is ever charged to a process that did not make it; the
+ * other ioctls work from any process holding the fd. Calling it from the charged
+ * process changes nothing.
+ *
+ * Errors: EINVAL argsz too small; E2BIG; EFAULT; EOPNOTSUPP unknown @flags; ENOMEM the
+ * pages do not fit in the caller's RLIMIT_MEMLOCK (nothing changes).
+ */
+struct ioasid_change_process {
+	__u32 argsz;
+	__u32 flags;
+	__aligned_u64 out_pages;
+};
+#define IOASID_CHANGE_PROCESS _IO(IOASID_TYPE, IOASID_CMD_CHANGE_PROCESS)
 
 /**
  * enum ioasid_fault_flags - flags of struct ioasid_fault

@@ -3,7 +3,7 @@
 //! The ioctls of I/O address spaces: `IOASID_IOAS_*`.
 
 use kernel::{
-    current,
+    fs::LocalFile,
     prelude::*, //
 };
 
@@ -18,7 +18,11 @@ use crate::{
     context::Context,
     iommu::Prot,
     object::Object,
-    pin::PinnedPages,
+    pin::{
+        self,
+        PinnedPages,
+        Source, //
+    },
     uapi::{
         self,
         check_flags,
@@ -82,40 +86,136 @@ pub(crate) fn iova_ranges(ctx: &Context, mut arg: UserArg<ioasid_ioas_iova_range
     Ok(())
 }
 
+/// What the map ioctls share: the protection and placement their flags ask for.
+struct MapRequest {
+    prot: Prot,
+    writable: bool,
+    placement: Placement,
+}
+
+impl MapRequest {
+    /// Checks the flags (`IOASID_MAP_*`), the length and, with `IOASID_MAP_FIXED_IOVA`,
+    /// the IOVA of a map or a copy.
+    ///
+    /// Errors: `EOPNOTSUPP` unknown flags, `EINVAL` a reserved field, neither readable
+    /// nor writable, a zero or unaligned range, `EOVERFLOW` past 2^64.
+    fn parse(flags: u32, reserved: u32, length: u64, iova: u64) -> Result<Self> {
+        let known = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE;
+        check_flags(flags, known, reserved)?;
+        if flags & (IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE) == 0 {
+            return Err(EINVAL);
+        }
+        let placement = if flags & IOASID_MAP_FIXED_IOVA != 0 {
+            iova::check_range(iova, length, IOVA_ALIGNMENT).map_err(range_errno)?;
+            Placement::Fixed(iova)
+        } else {
+            iova::check_range(0, length, IOVA_ALIGNMENT).map_err(range_errno)?;
+            Placement::Any
+        };
+        let writable = flags & IOASID_MAP_WRITEABLE != 0;
+        Ok(Self {
+            prot: Prot::new(flags & IOASID_MAP_READABLE != 0, writable),
+            writable,
+            placement,
+        })
+    }
+
+    /// Pins `npages` of `source` and maps them into the address space `ioas_id`;
+    /// returns the IOVA once the user learnt it through `write_back` (on failure of
+    /// which the mapping is undone).
+    ///
+    /// Errors: `EPERM` the caller is not the process the context charges, and those of
+    /// lookup, pinning, [`Ioas::map`] and `write_back`.
+    fn pin_and_map(
+        self,
+        ctx: &Context,
+        ioas_id: u32,
+        source: Source<'_>,
+        npages: usize,
+        write_back: impl FnOnce(u64) -> Result,
+    ) -> Result {
+        let ioas = ctx.objects().ioas(ioas_id)?;
+        let account = ctx.account();
+        // Checked again, under the accounting's lock, whenever pages are charged.
+        account.lock().check_owner()?;
+        let (pages, pre) = PinnedPages::pin(source, npages, self.writable, account)?;
+        let made = ioas.map(pages, pre, self.prot, self.placement)?;
+        if let Err(e) = write_back(made.iova) {
+            // The user never learnt the IOVA: undo the mapping.
+            ioas.unmap_made(made);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// Pages in `length` bytes (a checked, aligned length).
+fn pages_in(length: u64) -> Result<usize> {
+    usize::try_from(length / IOVA_ALIGNMENT).map_err(|_| EOVERFLOW)
+}
+
 /// `IOASID_IOAS_MAP`: pins the user's pages and maps them at a fixed or a chosen IOVA.
 ///
 /// Errors: see the uAPI documentation (flags, alignment, overflow, `EPERM` another
-/// process than the opener, and those of pinning and of [`Ioas::map`]).
+/// process than the one charged, and those of pinning and of [`Ioas::map`]).
 pub(crate) fn map(ctx: &Context, mut arg: UserArg<ioasid_ioas_map>) -> Result {
-    let known = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE;
-    check_flags(arg.flags, known, arg.__reserved)?;
-    if arg.flags & (IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE) == 0 {
-        return Err(EINVAL);
-    }
+    let req = MapRequest::parse(arg.flags, arg.__reserved, arg.length, arg.iova)?;
     iova::check_range(arg.user_va, arg.length, IOVA_ALIGNMENT).map_err(range_errno)?;
-    let placement = if arg.flags & IOASID_MAP_FIXED_IOVA != 0 {
-        iova::check_range(arg.iova, arg.length, IOVA_ALIGNMENT).map_err(range_errno)?;
-        Placement::Fixed(arg.iova)
-    } else {
-        Placement::Any
-    };
     let user_va = usize::try_from(arg.user_va).map_err(|_| EOVERFLOW)?;
-    let npages = usize::try_from(arg.length / IOVA_ALIGNMENT).map_err(|_| EOVERFLOW)?;
-    let writable = arg.flags & IOASID_MAP_WRITEABLE != 0;
-    let prot = Prot::new(arg.flags & IOASID_MAP_READABLE != 0, writable);
+    let source = Source::User(user_va);
+    req.pin_and_map(ctx, arg.ioas_id, source, pages_in(arg.length)?, |iova| {
+        arg.iova = iova;
+        arg.write_back()
+    })
+}
 
-    let ioas = ctx.objects().ioas(arg.ioas_id)?;
-    let account = ctx.account();
-    let opener = account.lock().mm().as_raw();
-    if current!().mm().map(|mm| mm.as_raw()) != Some(opener) {
-        return Err(EPERM);
+/// `IOASID_IOAS_MAP_FILE`: pins a shmem or hugetlbfs file's pages by offset and maps
+/// them, as `IOASID_IOAS_MAP` does the user's.
+///
+/// Errors: those of `IOASID_IOAS_MAP`, `EBADF` not an open file, `EINVAL` not shmem or
+/// hugetlbfs or past the end of the file, `EACCES` the file's mode or seals.
+pub(crate) fn map_file(ctx: &Context, mut arg: UserArg<ioasid_ioas_map_file>) -> Result {
+    let req = MapRequest::parse(arg.flags, 0, arg.length, arg.iova)?;
+    iova::check_range(arg.start, arg.length, IOVA_ALIGNMENT).map_err(range_errno)?;
+    let fd = u32::try_from(arg.fd).map_err(|_| EBADF)?;
+    let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
+    pin::check_file(&file, arg.flags & IOASID_MAP_READABLE != 0, req.writable)?;
+    let source = Source::File(&file, arg.start);
+    req.pin_and_map(ctx, arg.ioas_id, source, pages_in(arg.length)?, |iova| {
+        arg.iova = iova;
+        arg.write_back()
+    })
+}
+
+/// `IOASID_IOAS_COPY`: maps the memory of another range's mappings again, sharing
+/// their pins and their charge.
+///
+/// Errors: see the uAPI documentation (flags and ranges as for `IOASID_IOAS_MAP`,
+/// `EINVAL` / `ENOENT` the source range as for `IOASID_IOAS_UNMAP`, `EACCES` writable
+/// copy of read-only pins, and those of [`Ioas::map_shared`]).
+pub(crate) fn copy(ctx: &Context, mut arg: UserArg<ioasid_ioas_copy>) -> Result {
+    let req = MapRequest::parse(arg.flags, 0, arg.length, arg.dst_iova)?;
+    let src_last =
+        iova::check_range(arg.src_iova, arg.length, IOVA_ALIGNMENT).map_err(range_errno)?;
+    let (src, dst) = {
+        let objects = ctx.objects();
+        (
+            objects.ioas(arg.src_ioas_id)?,
+            objects.ioas(arg.dst_ioas_id)?,
+        )
+    };
+    ctx.account().lock().check_owner()?;
+    let parts = src.shared(arg.src_iova, src_last)?;
+    if req.writable && parts.iter().any(|(_, pages)| !pages.writable()) {
+        return Err(EACCES);
     }
-    let (pages, pre) = PinnedPages::pin(user_va, npages, writable, account)?;
-    let made = ioas.map(pages, pre, prot, placement)?;
-    arg.iova = made.iova;
+    let (iova, made) = dst.map_shared(parts, arg.length, req.prot, req.placement)?;
+    arg.dst_iova = iova;
     if let Err(e) = arg.write_back() {
-        // The user never learnt the IOVA: undo the mapping.
-        ioas.unmap_made(made);
+        // The user never learnt the IOVA: undo the copy.
+        for token in made {
+            dst.unmap_made(token);
+        }
         return Err(e);
     }
     Ok(())

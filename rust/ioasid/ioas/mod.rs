@@ -128,14 +128,18 @@ pub(crate) struct MapToken {
     serial: u64,
 }
 
-/// One mapping: pinned pages at `iova..=last`.
+/// One mapping: pinned pages at `iova..=last`, which copies of the mapping
+/// (`IOASID_IOAS_COPY`) share.
 struct Mapping {
     /// Names this mapping among all the address space ever had at its IOVA.
     serial: u64,
     last: u64,
     prot: Prot,
-    pages: PinnedPages,
+    pages: Arc<PinnedPages>,
 }
+
+/// The pinned memory of one mapping, at its offset in a range being copied.
+pub(crate) type SharedPart = (u64, Arc<PinnedPages>);
 
 /// A domain of this address space, the IOMMU groups attached to it and how many of each
 /// group's devices are attached (a group is attached while any of its devices is).
@@ -225,6 +229,56 @@ struct Inner {
 }
 
 impl Inner {
+    /// Records a mapping that every domain holds, with the node reserved for it.
+    fn record(
+        &mut self,
+        node: RBTreeNodeReservation<u64, Mapping>,
+        iova: u64,
+        pages: Arc<PinnedPages>,
+        prot: Prot,
+    ) -> MapToken {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let last = iova + ((pages.len() * PAGE_SIZE) as u64 - 1);
+        self.maps.insert(node.into_node(
+            iova,
+            Mapping {
+                serial,
+                last,
+                prot,
+                pages,
+            },
+        ));
+        MapToken { iova, serial }
+    }
+
+    /// The mappings inside `start..=last`, as `(start, last)`, in order.
+    ///
+    /// Errors: `EINVAL` the range cuts through a mapping, `ENOENT` nothing is mapped in
+    /// it, `ENOMEM`.
+    fn whole_mappings(&self, start: u64, last: u64) -> Result<KVVec<(u64, u64)>> {
+        let mut found = KVVec::new();
+        let mut next = first_overlapping(&self.maps, start, last);
+        while let Some((s, m_last)) = next {
+            if s < start || m_last > last {
+                return Err(EINVAL);
+            }
+            found.push((s, m_last), GFP_KERNEL)?;
+            next = match m_last.checked_add(1) {
+                Some(after) => self
+                    .maps
+                    .cursor_lower_bound(&after)
+                    .map(|c| (*c.current().0, c.current().1.last))
+                    .filter(|&(s, _)| s <= last),
+                None => None,
+            };
+        }
+        if found.is_empty() {
+            return Err(ENOENT);
+        }
+        Ok(found)
+    }
+
     /// The reserved ranges, sorted by start.
     fn reserved_sorted(&self) -> Result<KVec<(u64, u64)>> {
         let mut v = KVec::with_capacity(self.reserved.len(), GFP_KERNEL)?;
@@ -367,6 +421,7 @@ impl Ioas {
         placement: Placement,
     ) -> Result<MapToken> {
         let length = (pages.len() * PAGE_SIZE) as u64;
+        let pages = Arc::new(pages, GFP_KERNEL)?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut inner = self.inner.lock();
         if inner.dead {
@@ -378,18 +433,77 @@ impl Ioas {
             self.account.lock().uncharge(&pages);
             return Err(e);
         }
-        let serial = inner.next_serial;
-        inner.next_serial += 1;
-        inner.maps.insert(node.into_node(
-            iova,
-            Mapping {
-                serial,
-                last: iova + (length - 1),
-                prot,
-                pages,
-            },
-        ));
-        Ok(MapToken { iova, serial })
+        Ok(inner.record(node, iova, pages, prot))
+    }
+
+    /// The pinned memory of every mapping inside `start..=last`, at its offset from
+    /// `start`, for a copy of the range.
+    ///
+    /// Errors: `EINVAL` the range cuts through a mapping, `ENOENT` nothing is mapped in
+    /// it, `ENOMEM`.
+    pub(crate) fn shared(&self, start: u64, last: u64) -> Result<KVVec<SharedPart>> {
+        let inner = self.inner.lock();
+        let found = inner.whole_mappings(start, last)?;
+        let mut parts = KVVec::with_capacity(found.len(), GFP_KERNEL)?;
+        for (s, _) in found {
+            if let Some(m) = inner.maps.get(&s) {
+                // Capacity was reserved above.
+                let _ = parts.push_within_capacity((s - start, m.pages.clone()));
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Maps `parts` ([`Ioas::shared`] of another range, `length` bytes long) at their
+    /// offsets from a fixed or a chosen IOVA, charging no page they pin already; all of
+    /// them or none. Returns the IOVA of the range and a token per mapping made.
+    ///
+    /// Errors: those of [`Ioas::map`] (`EPERM` included).
+    pub(crate) fn map_shared(
+        &self,
+        parts: KVVec<SharedPart>,
+        length: u64,
+        prot: Prot,
+        placement: Placement,
+    ) -> Result<(u64, KVVec<MapToken>)> {
+        let mut nodes = KVVec::with_capacity(parts.len(), GFP_KERNEL)?;
+        for _ in 0..parts.len() {
+            // Capacity was reserved above.
+            let _ = nodes.push_within_capacity(RBTreeNodeReservation::new(GFP_KERNEL)?);
+        }
+        let mut tokens = KVVec::with_capacity(parts.len(), GFP_KERNEL)?;
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
+        let base = inner.place(placement, length)?;
+        for (i, (offset, pages)) in parts.iter().enumerate() {
+            // The accounting's lock is not held while the domains are filled.
+            let charged = self
+                .account
+                .lock()
+                .charge(pages, Precharge::none(&self.account));
+            let result = charged.and_then(|()| {
+                inner.map_all(base + offset, pages, prot).inspect_err(|_| {
+                    self.account.lock().uncharge(pages);
+                })
+            });
+            if let Err(e) = result {
+                for (offset, pages) in &parts[..i] {
+                    for d in inner.domains.iter() {
+                        d.domain.unmap(base + offset, pages.len() * PAGE_SIZE);
+                    }
+                    self.account.lock().uncharge(pages);
+                }
+                return Err(e);
+            }
+        }
+        for ((offset, pages), node) in parts.into_iter().zip(nodes) {
+            let token = inner.record(node, base + offset, pages, prot);
+            // Capacity was reserved above.
+            let _ = tokens.push_within_capacity(token);
+        }
+        Ok((base, tokens))
     }
 
     /// Undoes the mapping `token` names, if it is still there: a mapping a racing thread
@@ -429,28 +543,11 @@ impl Ioas {
     /// nothing is mapped in the range.
     pub(crate) fn unmap(&self, start: u64, last: u64) -> Result<u64> {
         let mut inner = self.inner.lock();
+        let victims = inner.whole_mappings(start, last)?;
         let Inner { maps, domains, .. } = &mut *inner;
-        let mut victims = KVec::new();
-        let mut next = first_overlapping(maps, start, last);
-        while let Some((s, m_last)) = next {
-            if s < start || m_last > last {
-                return Err(EINVAL);
-            }
-            victims.push(s, GFP_KERNEL)?;
-            next = match m_last.checked_add(1) {
-                Some(after) => maps
-                    .cursor_lower_bound(&after)
-                    .map(|c| (*c.current().0, c.current().1.last))
-                    .filter(|&(s, _)| s <= last),
-                None => None,
-            };
-        }
-        if victims.is_empty() {
-            return Err(ENOENT);
-        }
         let mut bytes = 0u64;
         let mut account = self.account.lock();
-        for s in victims {
+        for (s, _) in victims {
             if let Some(m) = maps.remove(&s) {
                 bytes += Self::release(domains, &mut account, s, m);
             }

@@ -255,6 +255,9 @@ pub(crate) fn extension_supported(extension: u32) -> bool {
             | IOASID_EXT_NESTING
             | IOASID_EXT_FAULT_QUEUE
             | IOASID_EXT_ENFORCE_COHERENCY
+            | IOASID_EXT_IOAS_COPY
+            | IOASID_EXT_MAP_FILE
+            | IOASID_EXT_CHANGE_PROCESS
     )
 }
 
@@ -298,6 +301,9 @@ mod tests {
         assert!(extension_supported(IOASID_EXT_NESTING));
         assert!(extension_supported(IOASID_EXT_FAULT_QUEUE));
         assert!(extension_supported(IOASID_EXT_ENFORCE_COHERENCY));
+        assert!(extension_supported(IOASID_EXT_IOAS_COPY));
+        assert!(extension_supported(IOASID_EXT_MAP_FILE));
+        assert!(extension_supported(IOASID_EXT_CHANGE_PROCESS));
         for ext in [0, u32::MAX] {
             assert!(!extension_supported(ext));
         }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "abi/ioasid-v1.h"
@@ -100,6 +101,42 @@ TEST_F(abi, the_first_version_keeps_working)
 	/* The first published device info, 56 bytes, without the capability chain. */
 	info.argsz = 56;
 	EXPECT_EQ(0, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+}
+
+/*
+ * The first version's map path, from a binary that knows nothing of what came later
+ * (IOAS_COPY, MAP_FILE, CHANGE_PROCESS, the extensions after 5): same numbers, same
+ * results, same errnos, and a forked process still gets the EPERM it always got.
+ */
+TEST_F(abi, the_first_version_maps_as_before)
+{
+	struct ioasid_check_extension ce = { .argsz = sizeof(ce), .extension = IOASID_EXT_MAP_DMA };
+	struct ioasid_ioas_map map = {
+		.argsz = sizeof(map), .flags = IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE,
+		.ioas_id = self->parent, .user_va = (uintptr_t)self->guest, .length = SZ_4K,
+	};
+	struct ioasid_ioas_unmap unmap = { .argsz = sizeof(unmap), .ioas_id = self->parent };
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_CHECK_EXTENSION, &ce));
+	EXPECT_EQ(1, ce.supported);
+	ce.extension = 99;
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_CHECK_EXTENSION, &ce));
+	EXPECT_EQ(0, ce.supported);
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_MAP, &map));
+	EXPECT_NE(0, map.iova);
+	pid = fork();
+	if (pid == 0)
+		_exit(ioctl(self->fd, IOASID_IOAS_MAP, &map) != -1 || errno != EPERM);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unmap.iova = map.iova;
+	unmap.length = SZ_4K;
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_UNMAP, &unmap));
+	EXPECT_EQ(SZ_4K, unmap.length);
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_UNMAP, &unmap));
+	EXPECT_EQ(ENOENT, errno);
 }
 
 /* A later header's struct: a larger union (a new format's member) and a new flag. */

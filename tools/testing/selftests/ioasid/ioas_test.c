@@ -4,6 +4,7 @@
  * IOASID_DESTROY, IOASID_IOAS_IOVA_RANGES, IOASID_IOAS_MAP and IOASID_IOAS_UNMAP, with
  * good and bad input, and the locked-memory accounting of pinned pages.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -617,8 +618,8 @@ TEST_F(ioas, map_far_past_rlimit_memlock_stops_at_the_limit)
 /*
  * Pins outlive the process that made them when its context's fd survives an exec: they
  * stay charged to the user, so the program exec'd cannot pin a second limit's worth in
- * a new context, nor pin through the old one (EPERM); closing the old one frees its
- * charge. Stage two runs in the exec'd program (exec_stage, below).
+ * a new context, nor pin through the old one (EPERM) until it takes the charge over
+ * (IOASID_CHANGE_PROCESS); closing the old one frees its charge. Stage two runs in the exec'd program (exec_stage, below).
  */
 static void map_across_exec(int fd, __u32 ioas, void *buf)
 {
@@ -646,7 +647,7 @@ __attribute__((constructor)) static void exec_stage(void)
 	const char *env = getenv("IOASID_EXEC_STAGE");
 	long page = sysconf(_SC_PAGESIZE);
 	__u32 ioas, old_ioas;
-	__u64 iova = 0;
+	__u64 iova = 0, pages = 0;
 	int old, fd;
 	char *mem;
 
@@ -664,7 +665,15 @@ __attribute__((constructor)) static void exec_stage(void)
 		_exit(12);
 	if (map(old, old_ioas, RW, mem, page, &iova) != -1 || errno != EPERM)
 		_exit(13);
+	/* The live update: the exec'd program takes the old context's charge over. */
+	if (change_process(old, &pages) || pages != 16 || locked_bytes() != 16 * page)
+		_exit(15);
+	/* Now it may pin through it, within the same user's limit: full. */
+	if (map(old, old_ioas, RW, mem, page, &iova) != -1 || errno != ENOMEM)
+		_exit(16);
 	close(old);
+	if (locked_bytes() != 0)
+		_exit(17);
 	if (map(fd, ioas, RW, mem, 16 * page, &iova))
 		_exit(14);
 	_exit(0);
@@ -734,6 +743,388 @@ TEST_F(ioas, concurrent_map_unmap_destroy)
 	EXPECT_EQ(ENOENT, errno);
 }
 
+/*
+ * IOASID_IOAS_COPY: the copy shares the pins and the charge of what it copies; the
+ * layout of the source range, gaps included, is kept; either side unmaps alone.
+ */
+TEST_F(ioas, copy_shares_the_pins_and_the_charge)
+{
+	long base = locked_bytes();
+	__u64 a = 0x100000, b = a + 8 * page_size, dst = 0, again = 0x10000000, unmapped = 0;
+	__u32 second;
+
+	ASSERT_LE(0, base);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &second));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, 4 * page_size, a));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, (char *)self->buf + 4 * page_size,
+			    4 * page_size, b));
+	EXPECT_EQ(base + 8 * page_size, locked_bytes());
+	ASSERT_EQ(0, copy(self->fd, second, self->ioas, RW, a, 12 * page_size, &dst));
+	EXPECT_NE(0, dst);
+	EXPECT_EQ(base + 8 * page_size, locked_bytes());
+	/* The gap stays a gap; the copies are whole mappings of their own. */
+	EXPECT_EQ(-1, unmap(self->fd, second, dst + 4 * page_size, 4 * page_size, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, unmap(self->fd, second, dst, 2 * page_size, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	/* The source goes; the copy keeps the pages pinned and charged. */
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(8 * page_size, unmapped);
+	EXPECT_EQ(base + 8 * page_size, locked_bytes());
+	/* A copy of the copy, in the same address space, at a fixed IOVA. */
+	ASSERT_EQ(0, copy(self->fd, second, second, FIXED, dst, 12 * page_size, &again));
+	EXPECT_EQ(0x10000000, again);
+	ASSERT_EQ(0, unmap(self->fd, second, dst, 12 * page_size, &unmapped));
+	EXPECT_EQ(8 * page_size, unmapped);
+	EXPECT_EQ(base + 8 * page_size, locked_bytes());
+	ASSERT_EQ(0, destroy(self->fd, second));
+	EXPECT_EQ(base, locked_bytes());
+}
+
+static void copy_from_other_process(int fd, __u32 ioas, void *buf)
+{
+	__u64 dst = 0;
+
+	if (copy(fd, ioas, ioas, RW, 0x100000, page_size, &dst) != -1 || errno != EPERM)
+		_exit(1);
+}
+
+TEST_F(ioas, copy_bad_input)
+{
+	long base = locked_bytes();
+	__u64 a = 0x100000, p = page_size, top = UINT64_MAX - p + 1, dst, unmapped = 0;
+	char *ro = mmap(NULL, 4 * p, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			-1, 0);
+	__u32 second, x = self->ioas;
+	struct {
+		__u32 to, from, flags;
+		__u64 src, length, dst;
+		int err;
+	} cases[] = {
+		{ 0, x, RW | (1u << 20), a, 4 * p, 0, EOPNOTSUPP },
+		{ 0, x, IOASID_MAP_FIXED_IOVA, a, 4 * p, 0, EINVAL },
+		{ 0, x, RW, a, 0, 0, EINVAL },
+		{ 0, x, RW, a + 1, 4 * p, 0, EINVAL },
+		{ 0, x, RW, a, 4 * p + 1, 0, EINVAL },
+		{ 0, x, FIXED, a, 4 * p, 0x10000001, EINVAL },
+		{ 0, x, RW, a, 2 * p, 0, EINVAL },
+		{ 0, x, RW, a + p, 4 * p, 0, EINVAL },
+		{ 0, x, RW, 0x10000000, 4 * p, 0, ENOENT },
+		{ 9999, x, RW, a, 4 * p, 0, ENOENT },
+		{ 0, 9999, RW, a, 4 * p, 0, ENOENT },
+		{ 0, x, RW, top, 2 * p, 0, EOVERFLOW },
+		{ 0, x, FIXED, a, 4 * p, top, EOVERFLOW },
+		{ x, x, FIXED, a, 4 * p, a + 2 * p, EEXIST },
+		/* Pinned read-only: no writable copy. */
+		{ 0, x, RW, 0x200000, 4 * p, 0, EACCES },
+	};
+
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &second));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, 4 * p, a));
+	dst = 0x200000;
+	ASSERT_EQ(0, map(self->fd, self->ioas, IOASID_MAP_READABLE | IOASID_MAP_FIXED_IOVA, ro,
+			 4 * p, &dst));
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		dst = cases[i].dst;
+		TH_LOG("case %u", i);
+		EXPECT_EQ(-1, copy(self->fd, cases[i].to ?: second, cases[i].from, cases[i].flags,
+				   cases[i].src, cases[i].length, &dst));
+		EXPECT_EQ(cases[i].err, errno);
+	}
+	/* Nothing was copied by any of them. */
+	EXPECT_EQ(-1, unmap(self->fd, second, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	/* Read-only memory copies read-only. */
+	dst = 0;
+	EXPECT_EQ(0, copy(self->fd, second, self->ioas, IOASID_MAP_READABLE, 0x200000, 4 * p,
+			  &dst));
+	EXPECT_EQ(0, in_child(copy_from_other_process, self->fd, self->ioas, self->buf));
+	EXPECT_EQ(0, unmap(self->fd, second, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(4 * p, unmapped);
+	EXPECT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(8 * p, unmapped);
+	EXPECT_EQ(base, locked_bytes());
+	munmap(ro, 4 * p);
+}
+
+/* A memfd of @len bytes, never mapped into this process. */
+static int memfd(size_t len, unsigned int flags)
+{
+	int fd = memfd_create("ioasid-test", MFD_CLOEXEC | flags);
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * IOASID_IOAS_MAP_FILE: a file's pages by offset, with no user mapping; holes are
+ * filled; the same file pages count once; truncating the file leaves the mapping.
+ */
+TEST_F(ioas, map_file_by_offset)
+{
+	long base = locked_bytes();
+	int mfd = memfd(16 * page_size, 0);
+	__u64 iova = 0, again = 0, unmapped = 0;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, RW, mfd, 4 * page_size, 8 * page_size,
+			      &iova));
+	EXPECT_NE(0, iova);
+	EXPECT_EQ(base + 8 * page_size, locked_bytes());
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, RW, mfd, 0, 8 * page_size, &again));
+	EXPECT_EQ(base + 12 * page_size, locked_bytes());
+	ASSERT_EQ(0, ftruncate(mfd, 0));
+	EXPECT_EQ(base + 12 * page_size, locked_bytes());
+	/* Now past the end of the file. */
+	EXPECT_EQ(-1, map_file(self->fd, self->ioas, RW, mfd, 0, page_size, &iova));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(16 * page_size, unmapped);
+	EXPECT_EQ(base, locked_bytes());
+	close(mfd);
+}
+
+/* A hugetlbfs file maps at any page offset, and charges only the pages it maps. */
+TEST_F(ioas, map_file_of_hugetlbfs)
+{
+	long base = locked_bytes();
+	int mfd = memfd(2 * MiB, MFD_HUGETLB);
+	__u64 iova = 0, whole = 0, unmapped = 0;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, RW, mfd, page_size, 2 * page_size, &iova));
+	EXPECT_EQ(base + 2 * page_size, locked_bytes());
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, RW, mfd, 0, 2 * MiB, &whole));
+	EXPECT_EQ(base + (long)(2 * MiB), locked_bytes());
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(2 * MiB + 2 * page_size, unmapped);
+	EXPECT_EQ(base, locked_bytes());
+	close(mfd);
+}
+
+static void map_file_from_other_process(int fd, __u32 ioas, void *buf)
+{
+	int mfd = memfd(page_size, 0);
+	__u64 iova = 0;
+
+	if (mfd < 0)
+		_exit(2);
+	if (map_file(fd, ioas, RW, mfd, 0, page_size, &iova) != -1 || errno != EPERM)
+		_exit(1);
+}
+
+TEST_F(ioas, map_file_bad_input)
+{
+	long base = locked_bytes();
+	__u64 p = page_size, top = UINT64_MAX - p + 1, iova;
+	int mfd = memfd(16 * p, MFD_ALLOW_SEALING), sealed = memfd(p, MFD_ALLOW_SEALING);
+	int future = memfd(p, MFD_ALLOW_SEALING), null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	char path[64];
+	int ro, pipes[2];
+
+	ASSERT_LE(0, mfd);
+	ASSERT_LE(0, sealed);
+	ASSERT_LE(0, future);
+	ASSERT_LE(0, null);
+	ASSERT_EQ(0, pipe(pipes));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	ASSERT_EQ(0, fcntl(sealed, F_ADD_SEALS, F_SEAL_WRITE));
+	ASSERT_EQ(0, fcntl(future, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	struct {
+		int file;
+		__u32 flags;
+		__u64 start, length, iova;
+		int err;
+	} cases[] = {
+		{ -1, RW, 0, p, 0, EBADF },
+		{ 1000, RW, 0, p, 0, EBADF },
+		{ null, RW, 0, p, 0, EINVAL },
+		{ pipes[0], RW, 0, p, 0, EINVAL },
+		{ self->fd, RW, 0, p, 0, EINVAL },
+		{ mfd, RW, 15 * p, 2 * p, 0, EINVAL },
+		{ mfd, RW, 16 * p, p, 0, EINVAL },
+		{ mfd, RW, 1, p, 0, EINVAL },
+		{ mfd, RW, 0, 0, 0, EINVAL },
+		{ mfd, RW, 0, p + 1, 0, EINVAL },
+		{ mfd, FIXED, 0, p, 1, EINVAL },
+		{ mfd, IOASID_MAP_FIXED_IOVA, 0, p, 0x100000, EINVAL },
+		{ mfd, RW | (1u << 20), 0, p, 0, EOPNOTSUPP },
+		{ mfd, RW, top, 2 * p, 0, EOVERFLOW },
+		{ mfd, FIXED, 0, 2 * p, top, EOVERFLOW },
+		{ ro, RW, 0, p, 0, EACCES },
+		{ sealed, RW, 0, p, 0, EACCES },
+		{ future, RW, 0, p, 0, EACCES },
+	};
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		iova = cases[i].iova;
+		TH_LOG("case %u", i);
+		EXPECT_EQ(-1, map_file(self->fd, self->ioas, cases[i].flags, cases[i].file,
+				       cases[i].start, cases[i].length, &iova));
+		EXPECT_EQ(cases[i].err, errno);
+	}
+	EXPECT_EQ(base, locked_bytes());
+	/* What the mode and seals allow: reading. */
+	iova = 0;
+	EXPECT_EQ(0, map_file(self->fd, self->ioas, IOASID_MAP_READABLE, ro, 0, p, &iova));
+	EXPECT_EQ(0, map_file(self->fd, self->ioas, IOASID_MAP_READABLE, sealed, 0, p, &iova));
+	EXPECT_EQ(0, map_file(self->fd, self->ioas, IOASID_MAP_READABLE, future, 0, p, &iova));
+	EXPECT_EQ(0, in_child(map_file_from_other_process, self->fd, self->ioas, self->buf));
+	EXPECT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(base, locked_bytes());
+	close(ro);
+	close(mfd);
+	close(sealed);
+	close(future);
+	close(null);
+	close(pipes[0]);
+	close(pipes[1]);
+}
+
+/*
+ * The fd @fd of the parent, as a process that did not inherit it receives it (the test
+ * kernel has no sockets for SCM_RIGHTS; pidfd_getfd() hands over the same file).
+ */
+static int fd_from_parent(int fd)
+{
+	int pidfd = syscall(SYS_pidfd_open, getppid(), 0);
+	int got;
+
+	if (pidfd < 0)
+		return -1;
+	got = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	return got;
+}
+
+/*
+ * The new VMM of a live update: receives the fd, cannot pin before it takes the charge
+ * over, takes it (the 16 pages its predecessor mapped), then maps memory of its own.
+ */
+static int new_vmm(int parent_fd, __u32 ioas)
+{
+	char *mem = buffer(4 * page_size);
+	__u64 iova = 0, pages = 0;
+	long before = locked_bytes();
+	int fd = fd_from_parent(parent_fd);
+
+	if (fd < 0 || !mem || before < 0)
+		return 1;
+	if (map(fd, ioas, RW, mem, 4 * page_size, &iova) != -1 || errno != EPERM)
+		return 2;
+	if (copy(fd, ioas, ioas, RW, 0, UINT64_MAX & ~(page_size - 1), &iova) != -1 ||
+	    errno != EPERM)
+		return 3;
+	if (change_process(fd, &pages) || pages != 16)
+		return 4;
+	if (locked_bytes() != before + 16 * page_size)
+		return 5;
+	if (map(fd, ioas, RW, mem, 4 * page_size, &iova))
+		return 6;
+	if (locked_bytes() != before + 20 * page_size)
+		return 7;
+	return 0;
+}
+
+TEST_F(ioas, change_process_moves_the_charge)
+{
+	long base = locked_bytes();
+	__u64 iova = 0, pages = 0, unmapped = 0;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, 16 * page_size, &iova));
+	EXPECT_EQ(base + 16 * page_size, locked_bytes());
+	/* From the charged process: nothing changes. */
+	ASSERT_EQ(0, change_process(self->fd, &pages));
+	EXPECT_EQ(16, pages);
+	EXPECT_EQ(base + 16 * page_size, locked_bytes());
+	pid = fork();
+	if (pid == 0) {
+		/* A new process that gets the fd only by fd passing. */
+		int fd = self->fd;
+
+		close(fd);
+		_exit(new_vmm(fd, self->ioas));
+	}
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* Moved out of this process, which can no longer pin; the mappings stay. */
+	EXPECT_EQ(base, locked_bytes());
+	EXPECT_EQ(-1, map(self->fd, self->ioas, RW, self->buf, page_size, &iova));
+	EXPECT_EQ(EPERM, errno);
+	/* Taken back from the exited one: its pages and the child's. */
+	ASSERT_EQ(0, change_process(self->fd, &pages));
+	EXPECT_EQ(20, pages);
+	EXPECT_EQ(base + 20 * page_size, locked_bytes());
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(20 * page_size, unmapped);
+	EXPECT_EQ(base, locked_bytes());
+}
+
+/* Another user, whose limit cannot hold the 16 pages: refused, nothing moves. */
+static void take_over_past_memlock(int fd, __u32 ioas, void *buf)
+{
+	__u64 pages = 0;
+
+	if (become_user(4003) || set_memlock(8 * page_size))
+		_exit(2);
+	if (change_process(fd, &pages) != -1 || errno != ENOMEM)
+		_exit(3);
+	if (locked_bytes() != 0)
+		_exit(4);
+}
+
+/*
+ * Another user, whose limit holds them: the user is charged for them (what is left
+ * of its limit is 16 pages less), and the change cannot be called with flags.
+ */
+static void take_over_as_another_user(int fd, __u32 ioas, void *buf)
+{
+	struct ioasid_change_process bad = { .argsz = sizeof(bad), .flags = 1 };
+	char *mem = buffer(16 * page_size);
+	__u64 pages = 0, iova = 0;
+
+	if (!mem || become_user(4004) || set_memlock(24 * page_size))
+		_exit(2);
+	if (ioctl(fd, IOASID_CHANGE_PROCESS, &bad) != -1 || errno != EOPNOTSUPP)
+		_exit(3);
+	if (change_process(fd, &pages) || pages != 16)
+		_exit(4);
+	if (map(fd, ioas, RW, mem, 16 * page_size, &iova) != -1 || errno != ENOMEM)
+		_exit(5);
+	if (map(fd, ioas, RW, mem, 8 * page_size, &iova))
+		_exit(6);
+}
+
+TEST_F(ioas, change_process_checks_the_new_limit)
+{
+	long base = locked_bytes();
+	__u64 iova = 0, pages = 0;
+
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, 16 * page_size, &iova));
+	EXPECT_EQ(0, in_child(take_over_past_memlock, self->fd, self->ioas, self->buf));
+	/* Still this process's: it maps, and its count is unchanged. */
+	EXPECT_EQ(base + 16 * page_size, locked_bytes());
+	EXPECT_EQ(0, map(self->fd, self->ioas, RW, self->buf, page_size, &iova));
+	EXPECT_EQ(0, in_child(take_over_as_another_user, self->fd, self->ioas, self->buf));
+	EXPECT_EQ(base, locked_bytes());
+	ASSERT_EQ(0, change_process(self->fd, &pages));
+	EXPECT_EQ(24, pages);
+	EXPECT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(base, locked_bytes());
+}
+
 /* Every ioctl with a struct argument, its struct's first published size, and its size. */
 #define IOCTL(cmd, type, first) { cmd, first, sizeof(struct type), #cmd }
 static const struct {
@@ -761,6 +1152,9 @@ static const struct {
 	IOCTL(IOASID_CACHE_INVALIDATE, ioasid_cache_invalidate, 40),
 	IOCTL(IOASID_FAULT_QUEUE_ALLOC, ioasid_fault_queue_alloc, 24),
 	IOCTL(IOASID_FAULT_QUEUE_STATUS, ioasid_fault_queue_status, 32),
+	IOCTL(IOASID_IOAS_COPY, ioasid_ioas_copy, 40),
+	IOCTL(IOASID_IOAS_MAP_FILE, ioasid_ioas_map_file, 40),
+	IOCTL(IOASID_CHANGE_PROCESS, ioasid_change_process, 16),
 };
 
 /* The argsz rules hold for every ioctl, before anything else is looked at. */

@@ -58,6 +58,47 @@ static inline int map_at(int fd, __u32 ioas, void *va, __u64 len, __u64 iova)
 	return map(fd, ioas, FIXED, va, len, &iova);
 }
 
+/* Maps @length bytes of file @file from byte @start, as map() does memory. */
+static inline int map_file(int fd, __u32 ioas, __u32 flags, int file, __u64 start,
+			   __u64 length, __u64 *iova)
+{
+	struct ioasid_ioas_map_file arg = {
+		.argsz = sizeof(arg), .flags = flags, .ioas_id = ioas, .fd = file,
+		.start = start, .length = length, .iova = *iova,
+	};
+	int ret = ioctl(fd, IOASID_IOAS_MAP_FILE, &arg);
+
+	if (!ret)
+		*iova = arg.iova;
+	return ret;
+}
+
+/* Copies the mappings of [src, src + length) of @from into @to, at *@dst (with FIXED). */
+static inline int copy(int fd, __u32 to, __u32 from, __u32 flags, __u64 src, __u64 length,
+		       __u64 *dst)
+{
+	struct ioasid_ioas_copy arg = {
+		.argsz = sizeof(arg), .flags = flags, .dst_ioas_id = to, .src_ioas_id = from,
+		.length = length, .src_iova = src, .dst_iova = *dst,
+	};
+	int ret = ioctl(fd, IOASID_IOAS_COPY, &arg);
+
+	if (!ret)
+		*dst = arg.dst_iova;
+	return ret;
+}
+
+/* Makes the caller the process @fd's context charges; the pages moved go to *@pages. */
+static inline int change_process(int fd, __u64 *pages)
+{
+	struct ioasid_change_process arg = { .argsz = sizeof(arg) };
+	int ret = ioctl(fd, IOASID_CHANGE_PROCESS, &arg);
+
+	if (!ret && pages)
+		*pages = arg.out_pages;
+	return ret;
+}
+
 /* Reads the allowed IOVA ranges; returns how many there are. */
 static inline int iova_ranges(int fd, __u32 ioas, struct ioasid_iova_range *r, int max)
 {

@@ -5,6 +5,7 @@
  * API that drives intel-iommu; unmaps leave no stale entry; huge pages use huge IOMMU
  * pages; groups, reserved regions, a second (incompatible) IOMMU, and hot-unplug.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/ioasid.h>
@@ -692,7 +694,6 @@ TEST_F(mock, unplug_races_attach_and_detach)
 	EXPECT_EQ(0, destroy(self->fd, self->ioas));
 }
 
-TEST_HARNESS_MAIN
 
 /*
  * Interrupt isolation: a device whose group's MSIs the platform cannot isolate is bound
@@ -798,3 +799,90 @@ TEST_F(mock, a_coherent_address_space_takes_only_devices_that_enforce_it)
 	EXPECT_EQ(0, detach(self->fd, dev.dev_id));
 	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
 }
+
+/* IOASID_IOAS_COPY maps the very pages of the source into the device's domain. */
+TEST_F(mock, a_copy_maps_the_same_pages)
+{
+	long base = locked_bytes();
+	__u64 dst = 0x400000;
+	__u32 other;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &other));
+	ASSERT_EQ(0, map_at(self->fd, other, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, copy(self->fd, self->ioas, other, FIXED, A, self->len, &dst));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, dst, self->len,
+			       self->buf, NULL));
+	EXPECT_EQ(base + (long)self->len, locked_bytes());
+	/* The source goes; the device keeps reaching the pages. */
+	ASSERT_EQ(0, destroy(self->fd, other));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, dst, self->len,
+			       self->buf, NULL));
+	EXPECT_EQ(base + (long)self->len, locked_bytes());
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, dst, self->len, NULL));
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, dst, self->len));
+	EXPECT_EQ(base, locked_bytes());
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+}
+
+/*
+ * IOASID_IOAS_MAP_FILE maps the file's pages at the offset asked for (seen here through
+ * a mapping of the file made only to find them); a hugetlbfs file's huge pages become
+ * huge IOMMU pages.
+ */
+TEST_F(mock, a_file_is_mapped_by_offset)
+{
+	int mfd = memfd_create("ioasid-mock", MFD_CLOEXEC);
+	int hfd = memfd_create("ioasid-mock-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	__u64 iova = A, huge_iova = 4 * SZ_2M, pgsizes = 0;
+	uint8_t *mem, *huge;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_LE(0, hfd);
+	ASSERT_EQ(0, ftruncate(mfd, 64 * SZ_4K));
+	ASSERT_EQ(0, ftruncate(hfd, 2 * SZ_2M));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, FIXED, mfd, 8 * SZ_4K, 16 * SZ_4K, &iova));
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, FIXED, hfd, SZ_2M, SZ_2M, &huge_iova));
+	mem = mmap(NULL, 64 * SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	huge = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, hfd, 0);
+	ASSERT_NE(MAP_FAILED, huge);
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, 16 * SZ_4K,
+			       mem + 8 * SZ_4K, NULL));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, 4 * SZ_2M, SZ_2M,
+			       huge + SZ_2M, &pgsizes));
+	EXPECT_EQ(SZ_2M, pgsizes);
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(0, unmapped(self->mock, self->dev.mock_id, A, 16 * SZ_4K));
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+	munmap(mem, 64 * SZ_4K);
+	munmap(huge, 2 * SZ_2M);
+	close(mfd);
+	close(hfd);
+}
+
+/* IOASID_CHANGE_PROCESS moves only the charge: the device's mappings are untouched. */
+TEST_F(mock, changing_the_process_leaves_dma_alone)
+{
+	__u64 pages = 0;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	pid = fork();
+	if (pid == 0)
+		_exit(change_process(self->fd, &pages) || pages != NPAGES);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, A, self->len,
+			       self->buf, NULL));
+	ASSERT_EQ(0, change_process(self->fd, &pages));
+	EXPECT_EQ(NPAGES, pages);
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+}
+
+TEST_HARNESS_MAIN

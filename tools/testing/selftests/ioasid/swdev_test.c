@@ -4,6 +4,7 @@
  * sample /dev/ioasid-swdev: it reaches its address space through the CPU, only where
  * and how the mappings allow, and an unmap during a copy is safe.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -89,6 +90,44 @@ TEST_F(swdev, copy_through_the_cpu)
 	EXPECT_EQ(0, memcmp(self->src + 100, self->dst + 300, 2 * page_size + 17));
 	EXPECT_EQ(0xee, self->dst[299]);
 	EXPECT_EQ(0xee, self->dst[300 + 2 * page_size + 17]);
+}
+
+/*
+ * File-backed memory (IOASID_IOAS_MAP_FILE) and a copy of it in a second address space
+ * (IOASID_IOAS_COPY) are the file's pages: what the device writes there is read back
+ * through the file, and survives a truncation until it is unmapped.
+ */
+TEST_F(swdev, reaches_file_pages_and_copies_of_them)
+{
+	int mfd = memfd_create("ioasid-swdev", MFD_CLOEXEC);
+	__u64 iova = 0x400000, dst = 0x800000;
+	uint8_t back[64];
+	__u32 second;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 4 * page_size));
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, FIXED, mfd, page_size, 2 * page_size,
+			      &iova));
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	/* A (user memory) to the file's second page, at byte 10. */
+	ASSERT_EQ(0, swdev_copy(self->swdev, A, 0x400000 + 10, sizeof(back)));
+	ASSERT_EQ(sizeof(back), pread(mfd, back, sizeof(back), page_size + 10));
+	EXPECT_EQ(0, memcmp(back, self->src, sizeof(back)));
+	/* Through a copy in another address space, the same pages. */
+	ASSERT_EQ(0, ioas_alloc(self->fd, &second));
+	ASSERT_EQ(0, copy(self->fd, second, self->ioas, FIXED, 0x400000, 2 * page_size, &dst));
+	ASSERT_EQ(0, map_at(self->fd, second, self->dst, self->len, B));
+	ASSERT_EQ(0, detach(self->fd, self->dev));
+	ASSERT_EQ(0, attach(self->fd, self->dev, second));
+	ASSERT_EQ(0, swdev_copy(self->swdev, 0x800000 + 10, B, sizeof(back)));
+	EXPECT_EQ(0, memcmp(self->dst, self->src, sizeof(back)));
+	/* Truncated: the pages left the file, not the address space. */
+	ASSERT_EQ(0, ftruncate(mfd, 0));
+	memset(self->dst, 0, sizeof(back));
+	ASSERT_EQ(0, swdev_copy(self->swdev, 0x800000 + 10, B, sizeof(back)));
+	EXPECT_EQ(0, memcmp(self->dst, self->src, sizeof(back)));
+	ASSERT_EQ(0, detach(self->fd, self->dev));
+	close(mfd);
 }
 
 TEST_F(swdev, info_reports_the_intent_and_no_iommu)
