@@ -335,3 +335,70 @@ bool ioasid_allow_unsafe_interrupts(void)
 {
 	return READ_ONCE(allow_unsafe_interrupts);
 }
+
+/*
+ * Dirty tracking through the IOMMU core's dirty ops, as iommufd drives them: an
+ * iova_bitmap over the user's bitmap, filled by the driver's read_and_clear_dirty()
+ * (iommu_dirty_bitmap_record() is inline) and by ioasid for software-table writes.
+ */
+#include <linux/iova_bitmap.h>
+
+struct iova_bitmap *ioasid_dirty_bitmap_alloc(u64 iova, u64 length, u64 page_size,
+					      u64 __user *data);
+void ioasid_dirty_bitmap_free(struct iova_bitmap *bitmap);
+void ioasid_dirty_bitmap_set(struct iova_bitmap *bitmap, u64 iova, u64 length);
+bool ioasid_domain_tracks_dirty(struct iommu_domain *domain);
+int ioasid_domain_set_dirty(struct iommu_domain *domain, bool enable);
+int ioasid_domain_read_dirty(struct iommu_domain *domain, struct iova_bitmap *bitmap,
+			     u64 iova, u64 length, bool no_clear);
+
+struct iova_bitmap *ioasid_dirty_bitmap_alloc(u64 iova, u64 length, u64 page_size,
+					      u64 __user *data)
+{
+	return iova_bitmap_alloc(iova, length, page_size, data);
+}
+
+void ioasid_dirty_bitmap_free(struct iova_bitmap *bitmap)
+{
+	iova_bitmap_free(bitmap);
+}
+
+void ioasid_dirty_bitmap_set(struct iova_bitmap *bitmap, u64 iova, u64 length)
+{
+	iova_bitmap_set(bitmap, iova, length);
+}
+
+bool ioasid_domain_tracks_dirty(struct iommu_domain *domain)
+{
+	return domain->dirty_ops;
+}
+
+int ioasid_domain_set_dirty(struct iommu_domain *domain, bool enable)
+{
+	if (!domain->dirty_ops)
+		return -EOPNOTSUPP;
+	return domain->dirty_ops->set_dirty_tracking(domain, enable);
+}
+
+/*
+ * Reads (and without @no_clear clears, flushing the IOTLB) the dirty bits of
+ * [@iova, @iova + @length) into @bitmap; a NULL @bitmap only clears them.
+ */
+int ioasid_domain_read_dirty(struct iommu_domain *domain, struct iova_bitmap *bitmap,
+			     u64 iova, u64 length, bool no_clear)
+{
+	struct iommu_iotlb_gather gather;
+	struct iommu_dirty_bitmap dirty;
+	int ret;
+
+	if (!domain->dirty_ops)
+		return -EOPNOTSUPP;
+	iommu_iotlb_gather_init(&gather);
+	iommu_dirty_bitmap_init(&dirty, bitmap, &gather);
+	ret = domain->dirty_ops->read_and_clear_dirty(domain, iova, length,
+						       no_clear ? IOMMU_DIRTY_NO_CLEAR : 0,
+						       &dirty);
+	if (!no_clear)
+		iommu_iotlb_sync(domain, &gather);
+	return ret;
+}

@@ -119,6 +119,10 @@ ioctl_table! {
     IOASID_CMD_IOAS_COPY, ioasid_ioas_copy, dst_iova => ioas::ioctl::copy;
     IOASID_CMD_IOAS_MAP_FILE, ioasid_ioas_map_file, iova => ioas::ioctl::map_file;
     IOASID_CMD_CHANGE_PROCESS, ioasid_change_process, out_pages => change_process;
+    IOASID_CMD_IOAS_SET_DIRTY_TRACKING, ioasid_ioas_set_dirty_tracking, __reserved
+        => ioas::ioctl::set_dirty_tracking;
+    IOASID_CMD_IOAS_GET_DIRTY_BITMAP, ioasid_ioas_get_dirty_bitmap, data
+        => ioas::ioctl::get_dirty_bitmap;
 }
 
 static OPS: [Op; TABLE.len()] = TABLE;
@@ -211,5 +215,7 @@ mod tests {
         assert_eq!(ioasid_ioas_copy::MIN_SIZE, 40);
         assert_eq!(ioasid_ioas_map_file::MIN_SIZE, 40);
         assert_eq!(ioasid_change_process::MIN_SIZE, 16);
+        assert_eq!(ioasid_ioas_set_dirty_tracking::MIN_SIZE, 16);
+        assert_eq!(ioasid_ioas_get_dirty_bitmap::MIN_SIZE, 48);
     }
 }

@@ -60,6 +60,24 @@ unsafe extern "C" {
     fn ioasid_domain_fits(domain: *mut bindings::iommu_domain, dev: *mut bindings::device) -> bool;
     fn ioasid_nesting_hw(dev: *mut bindings::device, ecap: *mut u64) -> u32;
     fn ioasid_dev_reports_faults(dev: *mut bindings::device) -> bool;
+    // Dirty tracking, from `helpers.c`.
+    fn ioasid_dirty_bitmap_alloc(
+        iova: u64,
+        length: u64,
+        page_size: u64,
+        data: *mut u64,
+    ) -> *mut bindings::iova_bitmap;
+    fn ioasid_dirty_bitmap_free(bitmap: *mut bindings::iova_bitmap);
+    fn ioasid_dirty_bitmap_set(bitmap: *mut bindings::iova_bitmap, iova: u64, length: u64);
+    fn ioasid_domain_tracks_dirty(domain: *mut bindings::iommu_domain) -> bool;
+    fn ioasid_domain_set_dirty(domain: *mut bindings::iommu_domain, enable: bool) -> c_int;
+    fn ioasid_domain_read_dirty(
+        domain: *mut bindings::iommu_domain,
+        bitmap: *mut bindings::iova_bitmap,
+        iova: u64,
+        length: u64,
+        no_clear: bool,
+    ) -> c_int;
     // Attach a group with a handle, and undo it (drivers/iommu/iommu-priv.h).
     fn iommu_attach_group_handle(
         domain: *mut bindings::iommu_domain,
@@ -108,6 +126,43 @@ impl Prot {
     }
 }
 
+/// A user's dirty bitmap, as the IOMMU core's drivers fill it (`struct iova_bitmap`):
+/// setting a bit writes the user's memory, pinning its pages as needed, so it is set
+/// only where no lock of the fault path, unbind or unplug is held.
+///
+/// # Invariants
+///
+/// `0` came from `iova_bitmap_alloc` and is freed only by `Drop`.
+pub(crate) struct DirtyBitmap(NonNull<bindings::iova_bitmap>);
+
+impl DirtyBitmap {
+    /// The bitmap at user address `data` of `iova..iova + length`, one bit per
+    /// `page_size` (a power of two; `iova` and `length` are multiples of it).
+    ///
+    /// Errors: `ENOMEM`.
+    pub(crate) fn new(iova: u64, length: u64, page_size: u64, data: usize) -> Result<Self> {
+        // SAFETY: `data` is a user address, only ever accessed through user-copy and GUP
+        // functions, so any value is safe.
+        let ptr = unsafe { ioasid_dirty_bitmap_alloc(iova, length, page_size, data as _) };
+        let ptr = kernel::error::from_err_ptr(ptr)?;
+        // INVARIANT: from `iova_bitmap_alloc`.
+        Ok(Self(NonNull::new(ptr).ok_or(ENOMEM)?))
+    }
+
+    /// Records `iova..iova + length` as dirty (a user write that may fault pages in).
+    pub(crate) fn set(&self, iova: u64, length: u64) {
+        // SAFETY: a live bitmap (invariant).
+        unsafe { ioasid_dirty_bitmap_set(self.0.as_ptr(), iova, length) };
+    }
+}
+
+impl Drop for DirtyBitmap {
+    fn drop(&mut self) {
+        // SAFETY: from `iova_bitmap_alloc`, freed once (invariant).
+        unsafe { ioasid_dirty_bitmap_free(self.0.as_ptr()) };
+    }
+}
+
 /// An IOMMU paging domain (one I/O page table), allocated for the IOMMU of a device.
 ///
 /// # Invariants
@@ -127,17 +182,62 @@ unsafe impl Send for Domain {}
 unsafe impl Sync for Domain {}
 
 impl Domain {
-    /// A new paging domain suitable for the IOMMU of the device `owner` holds.
-    pub(crate) fn new_paging(owner: &DmaOwner) -> Result<Self> {
-        Self::new_paging_flags(owner, 0)
+    /// A new paging domain suitable for the IOMMU of the device `owner` holds, that
+    /// can track dirty pages if `dirty`.
+    pub(crate) fn new_paging(owner: &DmaOwner, dirty: bool) -> Result<Self> {
+        Self::new_paging_flags(owner, Self::dirty_flag(dirty))
     }
 
-    /// A new paging domain that can be the parent (stage 2) of nested domains.
-    pub(crate) fn new_nest_parent(owner: &DmaOwner) -> Result<Self> {
+    /// A new paging domain that can be the parent (stage 2) of nested domains (and
+    /// track dirty pages if `dirty`).
+    pub(crate) fn new_nest_parent(owner: &DmaOwner, dirty: bool) -> Result<Self> {
         Self::new_paging_flags(
             owner,
-            bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT,
+            bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT
+                | Self::dirty_flag(dirty),
         )
+    }
+
+    fn dirty_flag(dirty: bool) -> u32 {
+        if dirty {
+            bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+        } else {
+            0
+        }
+    }
+
+    /// Whether the domain can track dirty pages (its driver gave it dirty ops).
+    pub(crate) fn tracks_dirty(&self) -> bool {
+        // SAFETY: a live domain (invariant).
+        unsafe { ioasid_domain_tracks_dirty(self.ptr.as_ptr()) }
+    }
+
+    /// Starts or stops dirty tracking in the IOMMU.
+    ///
+    /// Errors: `EOPNOTSUPP` the domain cannot track, and the driver's.
+    pub(crate) fn set_dirty_tracking(&self, enable: bool) -> Result {
+        // SAFETY: a live domain (invariant).
+        kernel::error::to_result(unsafe { ioasid_domain_set_dirty(self.ptr.as_ptr(), enable) })
+    }
+
+    /// Reads the dirty bits of `iova..iova + length` into `bitmap` (or, with `None`,
+    /// only clears them) and, unless `no_clear`, clears them and flushes the IOTLB. The
+    /// caller keeps the range's mappings in place meanwhile.
+    ///
+    /// Errors: `EOPNOTSUPP` the domain cannot track, and the driver's.
+    pub(crate) fn read_dirty(
+        &self,
+        bitmap: Option<&DirtyBitmap>,
+        iova: u64,
+        length: u64,
+        no_clear: bool,
+    ) -> Result {
+        let bitmap = bitmap.map_or(core::ptr::null_mut(), |b| b.0.as_ptr());
+        // SAFETY: a live domain (invariant) and a live bitmap or none; the caller keeps
+        // the page table of the range from being freed (no unmap runs meanwhile).
+        kernel::error::to_result(unsafe {
+            ioasid_domain_read_dirty(self.ptr.as_ptr(), bitmap, iova, length, no_clear)
+        })
     }
 
     fn new_paging_flags(owner: &DmaOwner, flags: u32) -> Result<Self> {
@@ -548,6 +648,15 @@ impl DmaOwner {
     pub(crate) fn msi_isolated(&self) -> bool {
         // SAFETY: `self.group` is a live group (we hold a reference).
         unsafe { bindings::iommu_group_has_isolated_msi(self.group.as_ptr()) }
+    }
+
+    /// Whether the device's IOMMU can record the pages it writes
+    /// (`IOMMU_CAP_DIRTY_TRACKING`).
+    pub(crate) fn can_track_dirty(&self) -> bool {
+        // SAFETY: `self.raw` is a valid, probed device (we own its DMA).
+        unsafe {
+            bindings::device_iommu_capable(self.raw, bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING)
+        }
     }
 
     /// Whether the device's IOMMU can make its DMA snoop the CPU caches

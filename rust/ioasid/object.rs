@@ -190,7 +190,7 @@ mod tests {
         let mut table = ObjectTable::new();
         let mut ids = KVec::new();
         for _ in 0..n {
-            let ioas = Ioas::new(account.clone(), None, false)?;
+            let ioas = Ioas::new(account.clone(), None, false, false)?;
             let id = table.insert(RBTreeNodeReservation::new(GFP_KERNEL)?, Object::Ioas(ioas))?;
             ids.push(id, GFP_KERNEL)?;
         }

@@ -51,6 +51,8 @@ enum ioasid_cmd {
 	IOASID_CMD_IOAS_COPY,
 	IOASID_CMD_IOAS_MAP_FILE,
 	IOASID_CMD_CHANGE_PROCESS,
+	IOASID_CMD_IOAS_SET_DIRTY_TRACKING,
+	IOASID_CMD_IOAS_GET_DIRTY_BITMAP,
 };
 
 /**
@@ -83,6 +85,8 @@ enum ioasid_extension {
 	IOASID_EXT_MAP_FILE = 8,
 	/* IOASID_CHANGE_PROCESS: the locked-memory charge moves to a new process. */
 	IOASID_EXT_CHANGE_PROCESS = 9,
+	/* Dirty tracking for live migration (IOASID_IOAS_ALLOC_DIRTY_TRACKING). */
+	IOASID_EXT_DIRTY_TRACKING = 10,
 };
 
 /**
@@ -130,10 +134,16 @@ struct ioasid_destroy {
  *	devices whose IOMMU can enforce that (IOASID_DEVICE_INFO_ENFORCE_COHERENCY) can be
  *	attached (EOPNOTSUPP otherwise). A VMM that needs no WBINVD emulation for its
  *	guest (KVM's non-coherent DMA tracking) asks for it.
+ * @IOASID_IOAS_ALLOC_DIRTY_TRACKING: the address space can track the pages devices
+ *	write (IOASID_IOAS_SET_DIRTY_TRACKING): its IOMMU domains are made for it, and
+ *	only devices whose IOMMU can track (IOASID_DEVICE_INFO_DIRTY_TRACKING) or that
+ *	use no IOMMU (software-table devices, tracked by ioasid itself) can be attached
+ *	(EOPNOTSUPP otherwise). Tracking starts disabled.
  */
 enum ioasid_ioas_alloc_flags {
 	IOASID_IOAS_ALLOC_FAULT_QUEUE = 1 << 0,
 	IOASID_IOAS_ALLOC_COHERENT = 1 << 1,
+	IOASID_IOAS_ALLOC_DIRTY_TRACKING = 1 << 2,
 };
 
 /**
@@ -337,12 +347,16 @@ enum ioasid_device_intent {
  *	the CPU caches (IOMMU_CAP_ENFORCE_CACHE_COHERENCY), so it can be attached to
  *	IOASID_IOAS_ALLOC_COHERENT address spaces. Without it, the device may issue
  *	no-snoop DMA that bypasses the caches
+ * @IOASID_DEVICE_INFO_DIRTY_TRACKING: the device's IOMMU records the pages the device
+ *	writes (IOMMU_CAP_DIRTY_TRACKING), so it can be attached to address spaces that
+ *	track dirty pages. Software-table devices are tracked by ioasid and have it too
  */
 enum ioasid_device_info_flags {
 	IOASID_DEVICE_INFO_GROUP_SHARED = 1 << 0,
 	IOASID_DEVICE_INFO_NESTING = 1 << 1,
 	IOASID_DEVICE_INFO_MSI_ISOLATED = 1 << 2,
 	IOASID_DEVICE_INFO_ENFORCE_COHERENCY = 1 << 3,
+	IOASID_DEVICE_INFO_DIRTY_TRACKING = 1 << 4,
 };
 
 /**
@@ -1016,6 +1030,87 @@ struct ioasid_change_process {
 	__aligned_u64 out_pages;
 };
 #define IOASID_CHANGE_PROCESS _IO(IOASID_TYPE, IOASID_CMD_CHANGE_PROCESS)
+
+/**
+ * enum ioasid_dirty_tracking_flags - flags of struct ioasid_ioas_set_dirty_tracking
+ * @IOASID_DIRTY_TRACKING_ENABLE: start tracking (without it: stop)
+ */
+enum ioasid_dirty_tracking_flags {
+	IOASID_DIRTY_TRACKING_ENABLE = 1 << 0,
+};
+
+/**
+ * struct ioasid_ioas_set_dirty_tracking - IOASID_IOAS_SET_DIRTY_TRACKING argument
+ * @argsz: sizeof(struct ioasid_ioas_set_dirty_tracking)
+ * @flags: enum ioasid_dirty_tracking_flags
+ * @ioas_id: the address space
+ * @__reserved: must be 0
+ *
+ * Starts or stops recording which pages of the address space devices write. Starting
+ * clears what was recorded before, so the first IOASID_IOAS_GET_DIRTY_BITMAP reports
+ * only writes made since. An address space made without
+ * IOASID_IOAS_ALLOC_DIRTY_TRACKING becomes one (with the same attach rules) when
+ * tracking starts, which is possible only while no device is attached to it through
+ * an IOMMU domain. Devices attached later get domains that track from the start.
+ * Starting twice, or stopping when not tracking, changes nothing.
+ *
+ * Errors: EINVAL argsz too small, @__reserved not 0; E2BIG; EFAULT; EOPNOTSUPP unknown
+ * @flags, or a device is attached through an IOMMU domain that cannot track; ENOENT
+ * unknown @ioas_id; errors of the IOMMU driver.
+ */
+struct ioasid_ioas_set_dirty_tracking {
+	__u32 argsz;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+};
+#define IOASID_IOAS_SET_DIRTY_TRACKING _IO(IOASID_TYPE, IOASID_CMD_IOAS_SET_DIRTY_TRACKING)
+
+/**
+ * enum ioasid_dirty_bitmap_flags - flags of struct ioasid_ioas_get_dirty_bitmap
+ * @IOASID_DIRTY_BITMAP_NO_CLEAR: report the dirty pages but leave them dirty
+ */
+enum ioasid_dirty_bitmap_flags {
+	IOASID_DIRTY_BITMAP_NO_CLEAR = 1 << 0,
+};
+
+/**
+ * struct ioasid_ioas_get_dirty_bitmap - IOASID_IOAS_GET_DIRTY_BITMAP argument
+ * @argsz: sizeof(struct ioasid_ioas_get_dirty_bitmap)
+ * @flags: enum ioasid_dirty_bitmap_flags
+ * @ioas_id: the address space, tracking dirty pages
+ * @__reserved: must be 0
+ * @iova: start of the range
+ * @length: bytes in the range
+ * @page_size: what one bit stands for: a power of two, at least the IOVA alignment
+ * @data: user address of the bitmap, 8-byte aligned: bit n of 64-bit word n / 64 is
+ *	the page at @iova + n * @page_size; DIV_ROUND_UP(@length / @page_size, 64) words
+ *
+ * Writes the bitmap of the pages of the range that devices wrote since tracking started
+ * or since the last read of them, and (without IOASID_DIRTY_BITMAP_NO_CLEAR) clears
+ * them, with the IOTLB flushed so that the next write is recorded again. The kernel
+ * zeroes the bitmap first; a bit is set if any byte of its page was written, whatever
+ * the size of the IOMMU page that maps it (a written 2 MiB IOMMU page sets all of its
+ * bits at a 4 KiB @page_size). Unmapped parts of the range read as clean. Pages that
+ * software-table devices write (ioasid_access_rw()) are recorded by ioasid.
+ *
+ * Errors: EINVAL argsz too small, @__reserved not 0, tracking is not started, zero
+ * @length, a @page_size that is not a power of two or below the IOVA alignment, @iova
+ * or @length not a multiple of @page_size, @data not 8-byte aligned; E2BIG; EFAULT the
+ * argument or the bitmap; EOPNOTSUPP unknown @flags; EOVERFLOW @iova + @length past
+ * 2^64; ENOENT unknown @ioas_id; ENOMEM; errors of the IOMMU driver.
+ */
+struct ioasid_ioas_get_dirty_bitmap {
+	__u32 argsz;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 page_size;
+	__aligned_u64 data;
+};
+#define IOASID_IOAS_GET_DIRTY_BITMAP _IO(IOASID_TYPE, IOASID_CMD_IOAS_GET_DIRTY_BITMAP)
 
 /**
  * enum ioasid_fault_flags - flags of struct ioasid_fault

@@ -24,6 +24,7 @@ use kernel::{
 use crate::{
     abi::{
         ioasid_device_info,
+        IOASID_DEVICE_INFO_DIRTY_TRACKING,
         IOASID_DEVICE_INFO_ENFORCE_COHERENCY,
         IOASID_DEVICE_INFO_GROUP_SHARED,
         IOASID_DEVICE_INFO_MSI_ISOLATED,
@@ -460,8 +461,9 @@ impl BoundDevice {
         info.out_intent = self.intent;
         let state = self.state.lock();
         let DeviceAccess::Iommu(owner) = state.access.as_ref().ok_or(ENOENT)? else {
-            // Through the CPU: any page-aligned IOVA, no group, no reservation.
-            info.out_flags = 0;
+            // Through the CPU: any page-aligned IOVA, no group, no reservation; its
+            // writes are tracked by the address space itself.
+            info.out_flags = IOASID_DEVICE_INFO_DIRTY_TRACKING;
             info.out_group_devices = 0;
             info.out_pgsize_bitmap = kernel::page::PAGE_SIZE as u64;
             info.out_addr_width = 64;
@@ -475,6 +477,9 @@ impl BoundDevice {
         }
         if owner.msi_isolated() {
             info.out_flags |= IOASID_DEVICE_INFO_MSI_ISOLATED;
+        }
+        if owner.can_track_dirty() {
+            info.out_flags |= IOASID_DEVICE_INFO_DIRTY_TRACKING;
         }
         if owner.can_enforce_coherency() {
             info.out_flags |= IOASID_DEVICE_INFO_ENFORCE_COHERENCY;

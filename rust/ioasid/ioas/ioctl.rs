@@ -16,7 +16,10 @@ use super::{
 use crate::{
     abi::*,
     context::Context,
-    iommu::Prot,
+    iommu::{
+        DirtyBitmap,
+        Prot, //
+    },
     object::Object,
     pin::{
         self,
@@ -45,7 +48,9 @@ fn range_errno(e: iova::RangeError) -> Error {
 /// Errors: `EOPNOTSUPP` unknown flags, `EINVAL` a queue ID without the flag, `ENOENT` /
 /// `EINVAL` the queue ID, `ENOMEM`, `ENOSPC`.
 pub(crate) fn alloc(ctx: &Context, mut arg: UserArg<ioasid_ioas_alloc>) -> Result {
-    let known = IOASID_IOAS_ALLOC_FAULT_QUEUE | IOASID_IOAS_ALLOC_COHERENT;
+    let known = IOASID_IOAS_ALLOC_FAULT_QUEUE
+        | IOASID_IOAS_ALLOC_COHERENT
+        | IOASID_IOAS_ALLOC_DIRTY_TRACKING;
     check_flags(arg.flags, known, 0)?;
     let queue = selector(
         arg.flags,
@@ -53,6 +58,7 @@ pub(crate) fn alloc(ctx: &Context, mut arg: UserArg<ioasid_ioas_alloc>) -> Resul
         arg.fault_queue_id(),
     )?;
     let coherent = arg.flags & IOASID_IOAS_ALLOC_COHERENT != 0;
+    let dirty = arg.flags & IOASID_IOAS_ALLOC_DIRTY_TRACKING != 0;
     let id = ctx.create(|objects| {
         let queue = queue.map(|q| objects.fault_queue(q)).transpose()?;
         let account = ctx.account().clone();
@@ -61,6 +67,7 @@ pub(crate) fn alloc(ctx: &Context, mut arg: UserArg<ioasid_ioas_alloc>) -> Resul
                 account,
                 queue.map(|q| (q, id)),
                 coherent,
+                dirty,
             )?))
         })
     })?;
@@ -235,4 +242,46 @@ pub(crate) fn unmap(ctx: &Context, mut arg: UserArg<ioasid_ioas_unmap>) -> Resul
     let ioas = ctx.objects().ioas(arg.ioas_id)?;
     arg.length = ioas.unmap(start, last)?;
     arg.write_back()
+}
+
+/// `IOASID_IOAS_SET_DIRTY_TRACKING`.
+///
+/// Errors: `EOPNOTSUPP` unknown flags, `EINVAL` reserved field, `ENOENT` / `EINVAL`
+/// the ID, and those of [`Ioas::set_dirty_tracking`].
+pub(crate) fn set_dirty_tracking(
+    ctx: &Context,
+    arg: UserArg<ioasid_ioas_set_dirty_tracking>,
+) -> Result {
+    check_flags(arg.flags, IOASID_DIRTY_TRACKING_ENABLE, arg.__reserved)?;
+    let ioas = ctx.objects().ioas(arg.ioas_id)?;
+    ioas.set_dirty_tracking(arg.flags & IOASID_DIRTY_TRACKING_ENABLE != 0)
+}
+
+/// `IOASID_IOAS_GET_DIRTY_BITMAP`: zeroes the user's bitmap, then fills it.
+///
+/// Errors: see the uAPI documentation (flags, range and page size, `EFAULT` the bitmap,
+/// and those of [`Ioas::read_dirty`]).
+pub(crate) fn get_dirty_bitmap(
+    ctx: &Context,
+    arg: UserArg<ioasid_ioas_get_dirty_bitmap>,
+) -> Result {
+    check_flags(arg.flags, IOASID_DIRTY_BITMAP_NO_CLEAR, arg.__reserved)?;
+    let page_size = arg.page_size;
+    if !page_size.is_power_of_two() || page_size < IOVA_ALIGNMENT || arg.data % 8 != 0 {
+        return Err(EINVAL);
+    }
+    let last = iova::check_range(arg.iova, arg.length, page_size).map_err(range_errno)?;
+    let data = usize::try_from(arg.data).map_err(|_| EFAULT)?;
+    let words = (arg.length / page_size).div_ceil(64);
+    let bytes = usize::try_from(words * 8).map_err(|_| EFAULT)?;
+    let ioas = ctx.objects().ioas(arg.ioas_id)?;
+    // The bitmap is written here with no lock held; the kernel only sets bits later.
+    uapi::zero_user(data, bytes)?;
+    let bitmap = DirtyBitmap::new(arg.iova, arg.length, page_size, data)?;
+    ioas.read_dirty(
+        arg.iova,
+        last,
+        &bitmap,
+        arg.flags & IOASID_DIRTY_BITMAP_NO_CLEAR != 0,
+    )
 }

@@ -30,6 +30,7 @@ use crate::{
     iommu::{
         AttachHandle,
         DeviceKey,
+        DirtyBitmap,
         DmaOwner,
         Domain,
         GroupKey,
@@ -226,9 +227,38 @@ struct Inner {
     dead: bool,
     /// The serial of the next mapping.
     next_serial: u64,
+    /// Made for dirty tracking: every domain can track, and only devices whose IOMMU
+    /// can (or that use none) may be attached.
+    dirty_capable: bool,
+    /// Dirty tracking is on.
+    dirty_enabled: bool,
+    /// Pages (by IOVA) that software-table devices wrote while tracking was on, not
+    /// yet read and cleared.
+    soft_dirty: RBTree<u64, ()>,
 }
 
 impl Inner {
+    /// Forgets the software-recorded dirty pages of `start..=last`.
+    fn forget_dirty(&mut self, start: u64, last: u64) -> Result {
+        let mut gone = KVVec::new();
+        let mut at = self.soft_dirty.cursor_lower_bound(&start);
+        while let Some(c) = at {
+            let page = *c.current().0;
+            if page > last {
+                break;
+            }
+            gone.push(page, GFP_KERNEL)?;
+            at = c
+                .peek_next()
+                .map(|(&next, _)| next)
+                .and_then(|next| self.soft_dirty.cursor_lower_bound(&next));
+        }
+        for page in gone {
+            self.soft_dirty.remove(&page);
+        }
+        Ok(())
+    }
+
     /// Records a mapping that every domain holds, with the node reserved for it.
     fn record(
         &mut self,
@@ -357,6 +387,12 @@ pub(crate) struct Ioas {
     faults: Option<(Arc<FaultQueue>, u32)>,
     /// Every domain enforces cache-coherent DMA (`IOASID_IOAS_ALLOC_COHERENT`).
     coherent: bool,
+    /// Held around every change of the domains' page tables that could free a part of
+    /// one (map, unmap) and around every read of dirty bits, which writes the user's
+    /// bitmap and may fault on it: the fault path, detach and unplug never take it.
+    /// Taken before `inner`.
+    #[pin]
+    dirty: Mutex<()>,
 }
 
 /// Maps all of `pages` at `iova` into `domain`, run by run, then syncs the IOMMU once
@@ -387,6 +423,7 @@ impl Ioas {
         account: Arc<Mutex<PinAccount>>,
         faults: Option<(Arc<FaultQueue>, u32)>,
         coherent: bool,
+        dirty_capable: bool,
     ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
@@ -398,10 +435,14 @@ impl Ioas {
                     children: 0,
                     dead: false,
                     next_serial: 0,
+                    dirty_capable,
+                    dirty_enabled: false,
+                    soft_dirty: RBTree::new(),
                 }),
                 account,
                 faults,
                 coherent,
+                dirty <- new_mutex!(()),
             }),
             GFP_KERNEL,
         )
@@ -423,6 +464,7 @@ impl Ioas {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let pages = Arc::new(pages, GFP_KERNEL)?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let _tables = self.dirty.lock();
         let mut inner = self.inner.lock();
         if inner.dead {
             return Err(ENOENT);
@@ -472,6 +514,7 @@ impl Ioas {
             let _ = nodes.push_within_capacity(RBTreeNodeReservation::new(GFP_KERNEL)?);
         }
         let mut tokens = KVVec::with_capacity(parts.len(), GFP_KERNEL)?;
+        let _tables = self.dirty.lock();
         let mut inner = self.inner.lock();
         if inner.dead {
             return Err(ENOENT);
@@ -509,6 +552,7 @@ impl Ioas {
     /// Undoes the mapping `token` names, if it is still there: a mapping a racing thread
     /// made at the same IOVA (after unmapping this one) stays.
     pub(crate) fn unmap_made(&self, token: MapToken) {
+        let _tables = self.dirty.lock();
         let mut inner = self.inner.lock();
         if inner
             .maps
@@ -519,7 +563,10 @@ impl Ioas {
         }
         let Inner { maps, domains, .. } = &mut *inner;
         if let Some(m) = maps.remove(&token.iova) {
+            let last = m.last;
             Self::release(domains, &mut self.account.lock(), token.iova, m);
+            // Best effort: a page left recorded is only reported dirty once more.
+            let _ = inner.forget_dirty(token.iova, last);
         }
     }
 
@@ -542,6 +589,7 @@ impl Ioas {
     /// Errors: `EINVAL` the range cuts through a mapping (nothing is unmapped), `ENOENT`
     /// nothing is mapped in the range.
     pub(crate) fn unmap(&self, start: u64, last: u64) -> Result<u64> {
+        let _tables = self.dirty.lock();
         let mut inner = self.inner.lock();
         let victims = inner.whole_mappings(start, last)?;
         let Inner { maps, domains, .. } = &mut *inner;
@@ -552,6 +600,9 @@ impl Ioas {
                 bytes += Self::release(domains, &mut account, s, m);
             }
         }
+        drop(account);
+        // Best effort: a page left recorded is only reported dirty once more.
+        let _ = inner.forget_dirty(start, last);
         Ok(bytes)
     }
 
@@ -613,6 +664,9 @@ impl Ioas {
         if inner.dead {
             return Err(ENOENT);
         }
+        if inner.dirty_capable && !owner.can_track_dirty() {
+            return Err(EOPNOTSUPP);
+        }
         for (&s, m) in inner.maps.iter() {
             if iova::intersects_any(&regions, (s, m.last)) {
                 return Err(EADDRINUSE);
@@ -634,7 +688,7 @@ impl Ioas {
     /// A new domain for the device `owner` holds, filled with every mapping (replay);
     /// its page requests go to the address space's fault queue, if it has one.
     fn new_domain(&self, inner: &Inner, owner: &DmaOwner) -> Result<Arc<Domain>> {
-        let domain = Domain::new_paging(owner)?;
+        let domain = Domain::new_paging(owner, inner.dirty_capable)?;
         if self.faults.is_some() {
             domain.route_faults::<Route>();
         }
@@ -654,6 +708,9 @@ impl Ioas {
     fn fill(&self, inner: &Inner, domain: Domain) -> Result<Arc<Domain>> {
         if self.coherent {
             domain.enforce_coherency()?;
+        }
+        if inner.dirty_enabled {
+            domain.set_dirty_tracking(true)?;
         }
         let domain = Arc::new(domain, GFP_KERNEL)?;
         for (&iova, m) in inner.maps.iter() {
@@ -701,7 +758,7 @@ impl Ioas {
                 return Ok(d.domain.clone());
             }
             // Room in `inner.domains` was reserved by `attach_with`.
-            let domain = self.fill(inner, Domain::new_nest_parent(owner)?)?;
+            let domain = self.fill(inner, Domain::new_nest_parent(owner, inner.dirty_capable)?)?;
             let _ = inner.domains.push_within_capacity(AttachedDomain {
                 domain: domain.clone(),
                 groups: KVec::new(),
@@ -873,6 +930,115 @@ impl Ioas {
         Ok(CpuUse(self.clone()))
     }
 
+    /// Starts (`enable`) or stops dirty tracking in every domain and for software-table
+    /// writes; starting clears what was recorded. An address space not made for it
+    /// becomes one if no IOMMU domain is attached.
+    ///
+    /// Errors: `ENOENT` destroyed, `EOPNOTSUPP` a domain cannot track, the driver's
+    /// (tracking is then as before).
+    pub(crate) fn set_dirty_tracking(&self, enable: bool) -> Result {
+        let _tables = self.dirty.lock();
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
+        if enable == inner.dirty_enabled {
+            return Ok(());
+        }
+        if !enable {
+            for d in inner.domains.iter() {
+                let _ = d.domain.set_dirty_tracking(false);
+            }
+        } else {
+            // Domains are made for tracking when allocated: one that was not (attached
+            // before, or of an IOMMU that cannot track) keeps the space from starting.
+            if inner.domains.iter().any(|d| !d.domain.tracks_dirty()) {
+                return Err(EOPNOTSUPP);
+            }
+            for (i, d) in inner.domains.iter().enumerate() {
+                let started = inner
+                    .maps
+                    .iter()
+                    .try_for_each(|(&iova, m)| {
+                        d.domain.read_dirty(None, iova, m.last - iova + 1, false)
+                    })
+                    .and_then(|()| d.domain.set_dirty_tracking(true));
+                if let Err(e) = started {
+                    for done in &inner.domains[..i] {
+                        let _ = done.domain.set_dirty_tracking(false);
+                    }
+                    return Err(e);
+                }
+            }
+            inner.dirty_capable = true;
+        }
+        inner.soft_dirty = RBTree::new();
+        inner.dirty_enabled = enable;
+        Ok(())
+    }
+
+    /// Writes into `bitmap` the pages of `start..=last` written since tracking started
+    /// or since they were last read, and clears them unless `no_clear`. The user's
+    /// bitmap is written with no lock held but the one that keeps the page tables of
+    /// the range in place.
+    ///
+    /// Errors: `EINVAL` tracking is off, `ENOMEM`, the driver's.
+    pub(crate) fn read_dirty(
+        &self,
+        start: u64,
+        last: u64,
+        bitmap: &DirtyBitmap,
+        no_clear: bool,
+    ) -> Result {
+        let _tables = self.dirty.lock();
+        let mut domains = KVec::new();
+        let mut ranges = KVVec::new();
+        let mut soft = KVVec::new();
+        {
+            let mut inner = self.inner.lock();
+            if !inner.dirty_enabled {
+                return Err(EINVAL);
+            }
+            domains.reserve(inner.domains.len(), GFP_KERNEL)?;
+            for d in inner.domains.iter() {
+                // Capacity was reserved above.
+                let _ = domains.push_within_capacity(d.domain.clone());
+            }
+            let mut next = first_overlapping(&inner.maps, start, last);
+            while let Some((s, l)) = next {
+                ranges.push((s.max(start), l.min(last)), GFP_KERNEL)?;
+                next = l
+                    .checked_add(1)
+                    .and_then(|after| first_overlapping(&inner.maps, after, last));
+            }
+            let mut at = inner.soft_dirty.cursor_lower_bound(&start);
+            while let Some(c) = at {
+                let page = *c.current().0;
+                if page > last {
+                    break;
+                }
+                soft.push(page, GFP_KERNEL)?;
+                at = c
+                    .peek_next()
+                    .and_then(|(&next, _)| inner.soft_dirty.cursor_lower_bound(&next));
+            }
+            if !no_clear {
+                for page in soft.iter() {
+                    inner.soft_dirty.remove(page);
+                }
+            }
+        }
+        for d in domains.iter() {
+            for &(s, l) in ranges.iter() {
+                d.read_dirty(Some(bitmap), s, l - s + 1, no_clear)?;
+            }
+        }
+        for &page in soft.iter() {
+            bitmap.set(page.max(start), PAGE_SIZE as u64);
+        }
+        Ok(())
+    }
+
     /// Copies between `buf` and the address space at `iova` through the CPU, for a
     /// software-table device. Holding the lock for the whole copy makes an unmap of the
     /// range wait until it is done.
@@ -880,7 +1046,8 @@ impl Ioas {
     /// Errors: `EFAULT` a byte of the range is not mapped with the access asked for
     /// (bytes before it are copied).
     pub(crate) fn access(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
-        let inner = self.inner.lock();
+        let mut guard = self.inner.lock();
+        let inner = &mut *guard;
         let mut done = 0usize;
         while done < buf.len() {
             let at = iova.checked_add(done as u64).ok_or(EFAULT)?;
@@ -890,12 +1057,33 @@ impl Ioas {
                 return Err(EFAULT);
             }
             let n = ((last - at + 1) as usize).min(buf.len() - done);
+            if write && inner.dirty_enabled {
+                mark_dirty(&mut inner.soft_dirty, at, at + (n as u64 - 1))?;
+            }
             m.pages
                 .copy((at - start) as usize, &mut buf[done..done + n], write)?;
             done += n;
         }
         Ok(())
     }
+}
+
+/// Records in `soft_dirty` that a software-table device writes the pages of
+/// `start..=last`.
+///
+/// Errors: `ENOMEM` (nothing is written then).
+fn mark_dirty(soft_dirty: &mut RBTree<u64, ()>, start: u64, last: u64) -> Result {
+    let mut page = start & !(PAGE_SIZE as u64 - 1);
+    while page <= last {
+        if soft_dirty.get(&page).is_none() {
+            soft_dirty.try_create_and_insert(page, (), GFP_KERNEL)?;
+        }
+        page = match page.checked_add(PAGE_SIZE as u64) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    Ok(())
 }
 
 /// The lowest mapping that shares a byte with `start..=last`, as `(start, last)`, found in

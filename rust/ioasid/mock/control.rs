@@ -72,6 +72,7 @@ extensible! {
     ioasid_mock_page_request, last addr;
     ioasid_mock_page_response, last __reserved;
     ioasid_mock_pasid_translate, last __reserved;
+    ioasid_mock_dma_write, last length;
 }
 
 // SAFETY: two `__aligned_u64` fields, no padding: any bit pattern is a valid value.
@@ -84,6 +85,7 @@ const IOTLB: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_IOTLB);
 const PAGE_REQUEST: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_REQUEST);
 const PAGE_RESPONSE: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PAGE_RESPONSE);
 const PASID_TRANSLATE: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PASID_TRANSLATE);
+const DMA_WRITE: u32 = _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_DMA_WRITE);
 
 const _: () = {
     assert!(IOASID_MOCK_PAGE_REQUEST_PASID_VALID == bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID);
@@ -145,6 +147,7 @@ impl MiscDevice for MockControl {
             PAGE_REQUEST => me.page_request(UserArg::read(arg)?)?,
             PAGE_RESPONSE => me.page_response(UserArg::read(arg)?)?,
             PASID_TRANSLATE => pasid_translate(UserArg::read(arg)?)?,
+            DMA_WRITE => me.dma_write(UserArg::read(arg)?)?,
             _ => return Err(ENOTTY),
         }
         Ok(0)
@@ -319,7 +322,8 @@ impl MockControl {
                 | IOASID_MOCK_DEVICE_INTENT_PASID
                 | IOASID_MOCK_DEVICE_MSI_UNISOLATED
                 | IOASID_MOCK_DEVICE_SW_MSI
-                | IOASID_MOCK_DEVICE_NO_COHERENCY,
+                | IOASID_MOCK_DEVICE_NO_COHERENCY
+                | IOASID_MOCK_DEVICE_NO_DIRTY,
             arg.__reserved,
         )?;
         if arg.pasid_width > IOASID_MOCK_PASID_WIDTH_MAX
@@ -347,6 +351,7 @@ impl MockControl {
             msi_isolated: arg.flags & IOASID_MOCK_DEVICE_MSI_UNISOLATED == 0,
             sw_msi: arg.flags & IOASID_MOCK_DEVICE_SW_MSI != 0,
             enforce_coherency: arg.flags & IOASID_MOCK_DEVICE_NO_COHERENCY == 0,
+            dirty: arg.flags & IOASID_MOCK_DEVICE_NO_DIRTY == 0,
         })?;
         let intent = if arg.flags & IOASID_MOCK_DEVICE_INTENT_PASID != 0 {
             IOASID_DEVICE_INTENT_PASID
@@ -428,6 +433,21 @@ impl MockControl {
         let ret = unsafe { bindings::iommu_report_device_fault(dev.raw(), &mut evt) };
         arg.out_delivered = u32::from(ret == 0);
         arg.write_back()
+    }
+
+    /// `IOASID_MOCK_DMA_WRITE`: sets the dirty bits a device write of the range would.
+    fn dma_write(&self, arg: UserArg<ioasid_mock_dma_write>) -> Result {
+        let last = arg
+            .iova
+            .checked_add(arg.length.checked_sub(1).ok_or(EINVAL)?)
+            .ok_or(EINVAL)?;
+        let dev = self.device(arg.mock_id)?;
+        with_domain(
+            &dev,
+            None,
+            |d| d.table.lock().dma_write(arg.iova, last),
+            |_| Err(ENODEV),
+        )?
     }
 
     fn check_map(&self, mut arg: UserArg<ioasid_mock_check_map>) -> Result {

@@ -37,6 +37,8 @@ pub(super) struct Pte {
     pub(super) size: u64,
     /// `IOMMU_READ` / `IOMMU_WRITE`.
     pub(super) prot: u32,
+    /// Written through while the domain tracked dirty pages, not yet read and cleared.
+    pub(super) dirty: bool,
 }
 
 /// A mock page table and its IOTLB state.
@@ -48,6 +50,8 @@ pub(super) struct PageTable {
     invalidations: u64,
     /// Every DMA through the domain snoops the CPU caches (`enforce_cache_coherency`).
     pub(super) coherent: bool,
+    /// Dirty tracking is on (`set_dirty_tracking`).
+    tracking: bool,
 }
 
 impl PageTable {
@@ -87,6 +91,40 @@ impl PageTable {
         self.stale = 0;
         self.invalidations += 1;
     }
+
+    /// A device write of `start..=last`: sets the dirty bit of every entry it goes
+    /// through while tracking is on.
+    ///
+    /// Errors: `EFAULT` a byte is not mapped writable (nothing is marked).
+    pub(super) fn dma_write(&mut self, start: u64, last: u64) -> Result {
+        let mut at = start;
+        loop {
+            let (s, pte) = self.lookup(at).ok_or(EFAULT)?;
+            if pte.prot & bindings::IOMMU_WRITE == 0 {
+                return Err(EFAULT);
+            }
+            match (s + (pte.size - 1)).checked_add(1) {
+                Some(next) if next <= last => at = next,
+                _ => break,
+            }
+        }
+        if !self.tracking {
+            return Ok(());
+        }
+        let mut at = start;
+        loop {
+            let Some((s, _)) = self.lookup(at) else { break };
+            let Some(pte) = self.entries.get_mut(&s) else {
+                break;
+            };
+            pte.dirty = true;
+            match (s + (pte.size - 1)).checked_add(1) {
+                Some(next) if next <= last => at = next,
+                _ => break,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A paging domain of the mock IOMMU.
@@ -119,9 +157,19 @@ impl MockDomain {
 
     /// A new, empty paging domain for devices of `instance`, translating `addr_width`
     /// bits of IOVA, as the core's `struct iommu_domain` pointer.
-    pub(super) fn new(instance: u32, addr_width: u32) -> Result<*mut bindings::iommu_domain> {
+    pub(super) fn new(
+        instance: u32,
+        addr_width: u32,
+        dirty: bool,
+    ) -> Result<*mut bindings::iommu_domain> {
+        let dirty_ops = if dirty {
+            DIRTY_OPS.get().cast_const()
+        } else {
+            core::ptr::null()
+        };
         let domain = bindings::iommu_domain {
             ops: PAGING_OPS.get().cast_const(),
+            dirty_ops,
             pgsize_bitmap: IOASID_MOCK_PGSIZES as _,
             geometry: bindings::iommu_domain_geometry {
                 aperture_start: 0,
@@ -139,6 +187,7 @@ impl MockDomain {
                     stale: 0,
                     invalidations: 0,
                     coherent: false,
+                    tracking: false,
                 }),
             }),
             GFP_KERNEL,
@@ -188,6 +237,70 @@ pub(super) static PAGING_OPS: Global<bindings::iommu_domain_ops> =
         free: Some(free),
         ..pin_init::zeroed()
     });
+
+/// Dirty-tracking operations of mock paging domains allocated for it.
+static DIRTY_OPS: Global<bindings::iommu_dirty_ops> = Global::new(bindings::iommu_dirty_ops {
+    set_dirty_tracking: Some(set_dirty_tracking),
+    read_and_clear_dirty: Some(read_and_clear_dirty),
+});
+
+unsafe extern "C" {
+    /// `iommu_dirty_bitmap_record()`, from `glue.c`.
+    fn ioasid_mock_dirty_record(dirty: *mut bindings::iommu_dirty_bitmap, iova: u64, len: u64);
+}
+
+/// # Safety
+///
+/// `iommu_dirty_ops.set_dirty_tracking`: called by the core's users with a live mock
+/// paging domain allocated for dirty tracking.
+unsafe extern "C" fn set_dirty_tracking(domain: *mut bindings::iommu_domain, on: bool) -> c_int {
+    // SAFETY: as the caller guarantees.
+    unsafe { MockDomain::from_raw(domain) }
+        .table
+        .lock()
+        .tracking = on;
+    0
+}
+
+/// # Safety
+///
+/// `iommu_dirty_ops.read_and_clear_dirty`: called by the core's users with a live mock
+/// paging domain allocated for dirty tracking and a valid `dirty`, with no unmap of the
+/// range running.
+unsafe extern "C" fn read_and_clear_dirty(
+    domain: *mut bindings::iommu_domain,
+    iova: c_ulong,
+    size: usize,
+    flags: c_ulong,
+    dirty: *mut bindings::iommu_dirty_bitmap,
+) -> c_int {
+    // SAFETY: as the caller guarantees.
+    let mut table = unsafe { MockDomain::from_raw(domain) }.table.lock();
+    let (start, end) = (iova as u64, iova as u64 + size as u64);
+    let clear = flags & bindings::IOMMU_DIRTY_NO_CLEAR as c_ulong == 0;
+    // Entries that begin before the range and reach into it, then those inside it.
+    let first = table.lookup(start).map_or(start, |(s, _)| s);
+    let mut at = table.entries.cursor_lower_bound_mut(&first);
+    while let Some(mut c) = at {
+        let (s, pte) = c.current_mut();
+        if *s >= end {
+            break;
+        }
+        if pte.dirty {
+            // Recorded for the part inside the range (a bitmap covers only that).
+            let lo = (*s).max(start);
+            let hi = (*s + pte.size).min(end);
+            // SAFETY: `dirty` is valid (caller); recording may write the user's bitmap,
+            // which sleeps: the table's lock is a mutex.
+            unsafe { ioasid_mock_dirty_record(dirty, lo, hi - lo) };
+            if clear {
+                pte.dirty = false;
+            }
+        }
+        at = c.move_next();
+    }
+    0
+}
 
 static BLOCKED_OPS: Global<bindings::iommu_domain_ops> = Global::new(bindings::iommu_domain_ops {
     attach_dev: Some(blocked_attach_dev),
@@ -340,6 +453,7 @@ unsafe extern "C" fn map_pages(
             phys: paddr + i * size,
             size,
             prot: prot as u32,
+            dirty: false,
         };
         // The mock needs a sleepable context: it is only used by /dev/ioasid.
         let node = match RBTreeNode::new(at, pte, GFP_KERNEL) {

@@ -134,3 +134,11 @@ void ioasid_mock_isolate_msi(struct device *dev)
 {
 	dev_set_msi_domain(dev, ioasid_mock_msi);
 }
+
+void ioasid_mock_dirty_record(struct iommu_dirty_bitmap *dirty, u64 iova, u64 length);
+
+/* iommu_dirty_bitmap_record() is inline: for the mock's read_and_clear_dirty(). */
+void ioasid_mock_dirty_record(struct iommu_dirty_bitmap *dirty, u64 iova, u64 length)
+{
+	iommu_dirty_bitmap_record(dirty, iova, length);
+}

@@ -246,6 +246,8 @@ pub(super) struct MockProps {
     pub(super) sw_msi: bool,
     /// Its IOMMU can enforce cache-coherent DMA.
     pub(super) enforce_coherency: bool,
+    /// Its IOMMU can track dirty pages.
+    pub(super) dirty: bool,
 }
 
 /// A domain DMA goes through.
@@ -363,6 +365,8 @@ pub(super) struct MockDev {
     pub(super) sw_msi: bool,
     /// Its IOMMU can enforce cache-coherent DMA.
     pub(super) enforce_coherency: bool,
+    /// Its IOMMU can track dirty pages.
+    pub(super) dirty: bool,
     #[pin]
     pub(super) attached: Mutex<Attached>,
     /// Page responses the core sent, oldest first.
@@ -385,6 +389,7 @@ impl MockDev {
                 pri: props.pri,
                 sw_msi: props.sw_msi,
                 enforce_coherency: props.enforce_coherency,
+                dirty: props.dirty,
                 attached <- new_mutex!(Attached {
                     rid: None,
                     pasids: KVec::new(),
@@ -566,6 +571,7 @@ unsafe extern "C" fn capable(dev: *mut bindings::device, cap: bindings::iommu_ca
     let mdev = unsafe { MockDev::from_raw(dev) };
     cap == bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY
         || (cap == bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY && mdev.enforce_coherency)
+        || (cap == bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING && mdev.dirty)
 }
 
 /// # Safety
@@ -664,14 +670,18 @@ unsafe extern "C" fn domain_alloc_paging_flags(
     user_data: *const bindings::iommu_user_data,
 ) -> *mut bindings::iommu_domain {
     // Any paging domain of the mock can be a parent of nested domains.
-    if flags & !bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT != 0
+    let dirty = bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+    if flags & !(bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT | dirty) != 0
         || !user_data.is_null()
     {
         return EOPNOTSUPP.to_ptr();
     }
     // SAFETY: probed by the mock, so on its bus.
     let mdev = unsafe { MockDev::from_raw(dev) };
-    match MockDomain::new(mdev.instance, IOASID_MOCK_ADDR_WIDTH) {
+    if flags & dirty != 0 && !mdev.dirty {
+        return EOPNOTSUPP.to_ptr();
+    }
+    match MockDomain::new(mdev.instance, IOASID_MOCK_ADDR_WIDTH, flags & dirty != 0) {
         Ok(domain) => domain,
         Err(e) => e.to_ptr(),
     }

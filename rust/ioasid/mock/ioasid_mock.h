@@ -40,6 +40,7 @@ enum ioasid_mock_cmd {
 	IOASID_MOCK_CMD_PAGE_REQUEST,
 	IOASID_MOCK_CMD_PAGE_RESPONSE,
 	IOASID_MOCK_CMD_PASID_TRANSLATE,
+	IOASID_MOCK_CMD_DMA_WRITE,
 };
 
 /* A reserved region of a mock device, inclusive. */
@@ -73,6 +74,12 @@ enum ioasid_mock_device_flags {
 	 * by default a mock device's can, and its domains take enforce_cache_coherency).
 	 */
 	IOASID_MOCK_DEVICE_NO_COHERENCY = 1 << 4,
+	/*
+	 * Its IOMMU cannot track dirty pages (no IOMMU_CAP_DIRTY_TRACKING, no dirty
+	 * domains; by default a mock device's can: its page-table entries have dirty bits
+	 * that IOASID_MOCK_DMA_WRITE sets while tracking is on).
+	 */
+	IOASID_MOCK_DEVICE_NO_DIRTY = 1 << 5,
 };
 
 /* The software MSI window of IOASID_MOCK_DEVICE_SW_MSI devices (that of the SMMU drivers). */
@@ -310,5 +317,26 @@ struct ioasid_mock_pasid_translate {
 	__u32 __reserved;
 };
 #define IOASID_MOCK_PASID_TRANSLATE _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_PASID_TRANSLATE)
+
+/**
+ * struct ioasid_mock_dma_write - IOASID_MOCK_DMA_WRITE
+ * @argsz: sizeof(struct ioasid_mock_dma_write)
+ * @mock_id: a device this file created
+ * @iova: start of the range the device writes
+ * @length: bytes it writes, not 0
+ *
+ * What the mock IOMMU does when the device's requester-ID DMA writes the range: each
+ * page-table entry it goes through, while its domain tracks dirty pages, gets its dirty
+ * bit set (for the whole entry, as hardware does). No memory is written.
+ * Errors: ENOENT unknown device, ENODEV no paging domain attached, EFAULT a byte of the
+ * range is not mapped writable (the write would fault), EINVAL bad range.
+ */
+struct ioasid_mock_dma_write {
+	__u32 argsz;
+	__u32 mock_id;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+#define IOASID_MOCK_DMA_WRITE _IO(IOASID_MOCK_TYPE, IOASID_MOCK_CMD_DMA_WRITE)
 
 #endif /* _IOASID_MOCK_H */

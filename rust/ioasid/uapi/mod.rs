@@ -214,6 +214,21 @@ pub(crate) fn write_iova_ranges(ptr: u64, num: &mut u32, ranges: &[(u64, u64)]) 
     Ok(n == ranges.len())
 }
 
+/// Zeroes `len` bytes of user memory at `ptr` (a dirty bitmap before it is filled).
+///
+/// Errors: `EFAULT`.
+pub(crate) fn zero_user(ptr: usize, len: usize) -> Result {
+    static ZEROES: [u8; 4096] = [0; 4096];
+    let mut writer = UserSlice::new(UserPtr::from_addr(ptr), len).writer();
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(ZEROES.len());
+        writer.write_slice(&ZEROES[..n])?;
+        left -= n;
+    }
+    Ok(())
+}
+
 /// Writes the capability chain of `IOASID_DEVICE_GET_INFO` (the nesting capability
 /// listing `formats`, if any) to the user buffer `ptr` of `*len` bytes and sets `*len` to
 /// its size. Returns whether it fitted: with no buffer (`ptr` 0) the caller only learns
@@ -258,6 +273,7 @@ pub(crate) fn extension_supported(extension: u32) -> bool {
             | IOASID_EXT_IOAS_COPY
             | IOASID_EXT_MAP_FILE
             | IOASID_EXT_CHANGE_PROCESS
+            | IOASID_EXT_DIRTY_TRACKING
     )
 }
 
@@ -304,6 +320,7 @@ mod tests {
         assert!(extension_supported(IOASID_EXT_IOAS_COPY));
         assert!(extension_supported(IOASID_EXT_MAP_FILE));
         assert!(extension_supported(IOASID_EXT_CHANGE_PROCESS));
+        assert!(extension_supported(IOASID_EXT_DIRTY_TRACKING));
         for ext in [0, u32::MAX] {
             assert!(!extension_supported(ext));
         }

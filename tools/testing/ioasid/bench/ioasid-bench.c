@@ -370,6 +370,121 @@ static struct stat3 pasid_case(int reps)
 	return stats(v, n);
 }
 
+/*
+ * Copy of @len bytes of @buf, mapped (once, untimed) in an address space no device uses,
+ * into the one the device is attached to: IOAS_COPY of ioasid and of iommufd (type1 has
+ * none). The copy is unmapped, untimed, after each round.
+ */
+static struct stat3 copy_case(enum backend b, void *buf, __u64 len, int reps)
+{
+	struct space src, dst;
+	double v[MAX_REPS];
+	int n = 0;
+
+	if (b == TYPE1)
+		return (struct stat3){ 0 };
+	if (space_new(b, 0, &src) || space_new(b, 1, &dst) || do_map(&src, buf, len, IOVA_BASE))
+		die("copy set-up");
+	for (int i = 0; i < reps; i++) {
+		double t = now_us();
+		int ret;
+
+		if (b == IOASID) {
+			struct ioasid_ioas_copy c = {
+				.argsz = sizeof(c), .dst_ioas_id = dst.id, .src_ioas_id = src.id,
+				.flags = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READABLE |
+					 IOASID_MAP_WRITEABLE,
+				.length = len, .src_iova = IOVA_BASE, .dst_iova = IOVA_BASE,
+			};
+
+			ret = ioctl(ioasid_fd, IOASID_IOAS_COPY, &c);
+		} else {
+			struct iommu_ioas_copy c = {
+				.size = sizeof(c), .dst_ioas_id = dst.id, .src_ioas_id = src.id,
+				.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+					 IOMMU_IOAS_MAP_WRITEABLE,
+				.length = len, .src_iova = IOVA_BASE, .dst_iova = IOVA_BASE,
+			};
+
+			ret = ioctl(iommufd, IOMMU_IOAS_COPY, &c);
+		}
+		if (ret)
+			die("copy");
+		v[n++] = now_us() - t;
+		if (do_unmap(&dst, len, IOVA_BASE))
+			die("unmap of the copy");
+	}
+	do_unmap(&src, len, IOVA_BASE);
+	space_free(&dst, 1);
+	space_free(&src, 0);
+	return stats(v, n);
+}
+
+/*
+ * Read and clear of the dirty bitmap of 1 GiB of IOVA on the mock IOMMU (the emulated
+ * IOMMUs here cannot track): @buf (256 MiB, 4 KiB or 2 MiB pages) mapped four times,
+ * every page written by "DMA" (IOASID_MOCK_DMA_WRITE, untimed) before each read.
+ */
+static struct stat3 dirty_case(void *buf, int reps)
+{
+	struct ioasid_mock_device_add dev = { .argsz = sizeof(dev) };
+	struct ioasid_ioas_alloc a = {
+		.argsz = sizeof(a), .flags = IOASID_IOAS_ALLOC_DIRTY_TRACKING,
+	};
+	__u64 len = 256 << 20, total = 4 * len;
+	static __u64 bits[(1ull << 30) / 4096 / 64];
+	struct space s = { .b = IOASID, .fd = ioasid_fd };
+	double v[MAX_REPS];
+	int mock, n = 0;
+
+	mock = open("/dev/ioasid-mock", O_RDWR | O_CLOEXEC);
+	if (mock < 0 || !buf)
+		return (struct stat3){ 0 };
+	dev.ioasid_fd = ioasid_fd;
+	if (ioctl(mock, IOASID_MOCK_DEVICE_ADD, &dev) || ioctl(ioasid_fd, IOASID_IOAS_ALLOC, &a))
+		die("dirty set-up");
+	s.id = a.out_ioas_id;
+	for (int k = 0; k < 4; k++)
+		if (do_map(&s, buf, len, IOVA_BASE + k * len))
+			die("dirty map");
+	struct ioasid_device_attach at = {
+		.argsz = sizeof(at), .dev_id = dev.out_dev_id, .ioas_id = s.id,
+	};
+	struct ioasid_ioas_set_dirty_tracking on = {
+		.argsz = sizeof(on), .flags = IOASID_DIRTY_TRACKING_ENABLE, .ioas_id = s.id,
+	};
+	struct ioasid_mock_dma_write w = {
+		.argsz = sizeof(w), .mock_id = dev.out_mock_id, .iova = IOVA_BASE, .length = total,
+	};
+	struct ioasid_ioas_get_dirty_bitmap get = {
+		.argsz = sizeof(get), .ioas_id = s.id, .iova = IOVA_BASE, .length = total,
+		.page_size = 4096, .data = (uintptr_t)bits,
+	};
+
+	if (ioctl(ioasid_fd, IOASID_DEVICE_ATTACH, &at) ||
+	    ioctl(ioasid_fd, IOASID_IOAS_SET_DIRTY_TRACKING, &on))
+		die("dirty tracking");
+	for (int i = 0; i < reps; i++) {
+		double t;
+
+		if (ioctl(mock, IOASID_MOCK_DMA_WRITE, &w))
+			die("mock DMA write");
+		t = now_us();
+		if (ioctl(ioasid_fd, IOASID_IOAS_GET_DIRTY_BITMAP, &get))
+			die("dirty bitmap");
+		v[n++] = now_us() - t;
+		if (bits[0] != ~0ull || bits[sizeof(bits) / sizeof(bits[0]) - 1] != ~0ull)
+			die("dirty bitmap contents");
+	}
+	close(mock);
+	ioctl(ioasid_fd, IOASID_IOAS_UNMAP,
+	      &(struct ioasid_ioas_unmap){ .argsz = sizeof(struct ioasid_ioas_unmap),
+					   .ioas_id = s.id, .length = UINT64_MAX });
+	ioctl(ioasid_fd, IOASID_DESTROY,
+	      &(struct ioasid_destroy){ .argsz = sizeof(struct ioasid_destroy), .id = s.id });
+	return stats(v, n);
+}
+
 /* The edu devices, by the driver they are bound to. */
 static void find_edus(void)
 {
@@ -521,7 +636,7 @@ int main(int argc, char **argv)
 	int reps = argc > 1 ? atoi(argv[1]) : 5;
 	void *small, *huge;
 	struct row *map_rows[2][8], *unmap_rows[2][8], *cycle_rows[2][8];
-	struct row *attach_row, *same_row, *diff_row;
+	struct row *attach_row, *same_row, *diff_row, *copy_row;
 
 	if (reps < 1 || reps > MAX_REPS)
 		reps = 5;
@@ -556,6 +671,7 @@ int main(int argc, char **argv)
 	attach_row = row("attach to 64M mapped", "us", NULL);
 	same_row = row("2 threads, same space", "us", NULL);
 	diff_row = row("2 threads, 2 spaces", "us", NULL);
+	copy_row = row("IOAS copy 256M (4K pages)", "us", NULL);
 
 	/* type1 before iommufd: once the device is bound through its cdev, its group is busy. */
 	static const enum backend order[] = { IOASID, TYPE1, IOMMUFD };
@@ -579,10 +695,14 @@ int main(int argc, char **argv)
 		attach_row->r[b] = attach_case(b, small, 64 << 20, reps);
 		same_row->r[b] = threads_case(b, small, 1, reps);
 		diff_row->r[b] = threads_case(b, small, 0, reps);
+		copy_row->r[b] = copy_case(b, small, 256 << 20, 3);
 		if (b == TYPE1)
 			teardown_type1();
 	}
 	row("PASID alloc+free", "ops/s", NULL)->r[IOASID] = pasid_case(reps);
+	/* The mock and its device go with the file: its domains first. */
+	row("dirty read+clear 1G (4K, mock)", "us", NULL)->r[IOASID] = dirty_case(small, 3);
+	row("dirty read+clear 1G (2M, mock)", "us", NULL)->r[IOASID] = dirty_case(huge, 3);
 	report();
 	return 0;
 }

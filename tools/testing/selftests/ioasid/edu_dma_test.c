@@ -356,6 +356,48 @@ TEST_F(edu, device_info)
 	}
 }
 
+/*
+ * Dirty tracking as the emulated IOMMU's driver offers it: where it reports
+ * IOMMU_CAP_DIRTY_TRACKING, edu's DMA write into the second page is recorded by the IOMMU
+ * and reported; where it does not (virtio-iommu has no dirty ops), a tracking address
+ * space refuses edu, and a plain one with edu attached cannot start tracking.
+ */
+TEST_F(edu, dirty_tracking_follows_the_iommu)
+{
+	struct ioasid_iova_range resv[16];
+	struct ioasid_device_info info = {
+		.argsz = sizeof(info), .dev_id = self->dev,
+		.num_reserved = 16, .reserved_iovas = (uintptr_t)resv,
+	};
+	__u64 bits[1] = { 0 };
+	__u32 tracking;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	ASSERT_EQ(0, ioas_alloc_flags(self->fd, IOASID_IOAS_ALLOC_DIRTY_TRACKING, &tracking));
+	if (!(info.out_flags & IOASID_DEVICE_INFO_DIRTY_TRACKING)) {
+		TH_LOG("this IOMMU cannot track dirty pages");
+		EXPECT_EQ(-1, attach(self->fd, self->dev, tracking));
+		EXPECT_EQ(EOPNOTSUPP, errno);
+		ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+		EXPECT_EQ(-1, dirty_tracking(self->fd, self->ioas, 1));
+		EXPECT_EQ(EOPNOTSUPP, errno);
+		return;
+	}
+	TH_LOG("this IOMMU tracks dirty pages");
+	ASSERT_EQ(0, map_at(self->fd, tracking, self->src, page_size, SRC_IOVA));
+	ASSERT_EQ(0, map_at(self->fd, tracking, self->dst, page_size, DST_IOVA));
+	ASSERT_EQ(0, attach(self->fd, self->dev, tracking));
+	ASSERT_EQ(0, dirty_tracking(self->fd, tracking, 1));
+	ASSERT_EQ(0, dma(self, SRC_IOVA, EDU_BUF, EDU_BUF_SIZE, 0));
+	ASSERT_EQ(0, dma(self, EDU_BUF, DST_IOVA, EDU_BUF_SIZE, 1));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, tracking, 0, DST_IOVA, page_size, page_size, bits));
+	EXPECT_EQ(1ull, bits[0]);
+	/* The device only read the source page. */
+	ASSERT_EQ(0, dirty_bitmap(self->fd, tracking, 0, SRC_IOVA, page_size, page_size, bits));
+	EXPECT_EQ(0, bits[0]);
+	EXPECT_EQ(0, detach(self->fd, self->dev));
+}
+
 /* edu has no PASID capability: PASIDs can be neither allocated for it nor attached. */
 TEST_F(edu, no_pasid_capability)
 {

@@ -1155,6 +1155,8 @@ static const struct {
 	IOCTL(IOASID_IOAS_COPY, ioasid_ioas_copy, 40),
 	IOCTL(IOASID_IOAS_MAP_FILE, ioasid_ioas_map_file, 40),
 	IOCTL(IOASID_CHANGE_PROCESS, ioasid_change_process, 16),
+	IOCTL(IOASID_IOAS_SET_DIRTY_TRACKING, ioasid_ioas_set_dirty_tracking, 16),
+	IOCTL(IOASID_IOAS_GET_DIRTY_BITMAP, ioasid_ioas_get_dirty_bitmap, 48),
 };
 
 /* The argsz rules hold for every ioctl, before anything else is looked at. */

@@ -88,6 +88,54 @@ static inline int copy(int fd, __u32 to, __u32 from, __u32 flags, __u64 src, __u
 	return ret;
 }
 
+/* An address space with @flags (IOASID_IOAS_ALLOC_*). */
+static inline int ioas_alloc_flags(int fd, __u32 flags, __u32 *id)
+{
+	struct ioasid_ioas_alloc arg = { .argsz = sizeof(arg), .flags = flags };
+	int ret = ioctl(fd, IOASID_IOAS_ALLOC, &arg);
+
+	if (!ret)
+		*id = arg.out_ioas_id;
+	return ret;
+}
+
+static inline int dirty_tracking(int fd, __u32 ioas, int on)
+{
+	struct ioasid_ioas_set_dirty_tracking arg = {
+		.argsz = sizeof(arg), .ioas_id = ioas,
+		.flags = on ? IOASID_DIRTY_TRACKING_ENABLE : 0,
+	};
+
+	return ioctl(fd, IOASID_IOAS_SET_DIRTY_TRACKING, &arg);
+}
+
+/* Reads (and without NO_CLEAR in @flags clears) the dirty bitmap of a range. */
+static inline int dirty_bitmap(int fd, __u32 ioas, __u32 flags, __u64 iova, __u64 length,
+			       __u64 page_size, __u64 *bits)
+{
+	struct ioasid_ioas_get_dirty_bitmap arg = {
+		.argsz = sizeof(arg), .flags = flags, .ioas_id = ioas, .iova = iova,
+		.length = length, .page_size = page_size, .data = (uintptr_t)bits,
+	};
+
+	return ioctl(fd, IOASID_IOAS_GET_DIRTY_BITMAP, &arg);
+}
+
+/* How many bits of the first @n of @bits are set. */
+static inline long bits_set(const __u64 *bits, unsigned long n)
+{
+	long count = 0;
+
+	for (unsigned long i = 0; i < n; i++)
+		count += (bits[i / 64] >> (i % 64)) & 1;
+	return count;
+}
+
+static inline int bit(const __u64 *bits, unsigned long i)
+{
+	return (bits[i / 64] >> (i % 64)) & 1;
+}
+
 /* Makes the caller the process @fd's context charges; the pages moved go to *@pages. */
 static inline int change_process(int fd, __u64 *pages)
 {

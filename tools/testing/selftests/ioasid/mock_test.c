@@ -885,4 +885,204 @@ TEST_F(mock, changing_the_process_leaves_dma_alone)
 	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
 }
 
+static int dma_write(int mock, __u32 mock_id, __u64 iova, __u64 len)
+{
+	struct ioasid_mock_dma_write a = {
+		.argsz = sizeof(a), .mock_id = mock_id, .iova = iova, .length = len,
+	};
+
+	return ioctl(mock, IOASID_MOCK_DMA_WRITE, &a);
+}
+
+/*
+ * Dirty tracking: bits the device's DMA sets are reported, cleared by the read (and
+ * kept with NO_CLEAR); nothing is recorded while tracking is off, and starting again
+ * starts clean.
+ */
+TEST_F(mock, dirty_bits_set_by_dma_are_read_and_cleared)
+{
+	__u64 bits[1] = { ~0ull };
+	struct ioasid_device_info info;
+	__u32 ioas;
+
+	ASSERT_EQ(0, get_info(self->fd, self->dev.dev_id, &info, NULL, 0));
+	EXPECT_TRUE(info.out_flags & IOASID_DEVICE_INFO_DIRTY_TRACKING);
+	ASSERT_EQ(0, ioas_alloc_flags(self->fd, IOASID_IOAS_ALLOC_DIRTY_TRACKING, &ioas));
+	ASSERT_EQ(0, map_at(self->fd, ioas, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, ioas));
+	EXPECT_EQ(-1, dirty_bitmap(self->fd, ioas, 0, A, self->len, SZ_4K, bits));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, dirty_tracking(self->fd, ioas, 1));
+	/* The kernel zeroes the bitmap: nothing written yet. */
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, A, self->len, SZ_4K, bits));
+	EXPECT_EQ(0, bits[0]);
+	ASSERT_EQ(0, dma_write(self->mock, self->dev.mock_id, A + SZ_4K + 100, SZ_4K));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, A, self->len, SZ_4K, bits));
+	EXPECT_EQ(0x6ull, bits[0]);
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, A, self->len, SZ_4K, bits));
+	EXPECT_EQ(0, bits[0]);
+	/* NO_CLEAR reports and keeps. */
+	ASSERT_EQ(0, dma_write(self->mock, self->dev.mock_id, A + 63 * SZ_4K, 1));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, IOASID_DIRTY_BITMAP_NO_CLEAR, A, self->len,
+				  SZ_4K, bits));
+	EXPECT_EQ(1ull << 63, bits[0]);
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, A, self->len, SZ_4K, bits));
+	EXPECT_EQ(1ull << 63, bits[0]);
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, A, self->len, SZ_4K, bits));
+	EXPECT_EQ(0, bits[0]);
+	/* A sub-range, at a larger page size: the bit of its page. */
+	ASSERT_EQ(0, dma_write(self->mock, self->dev.mock_id, A + 9 * SZ_4K, 8));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, A + 8 * SZ_4K, 8 * SZ_4K, 2 * SZ_4K, bits));
+	EXPECT_EQ(1ull, bits[0]);
+	/* Off: not recorded; on again: clean. */
+	ASSERT_EQ(0, dirty_tracking(self->fd, ioas, 0));
+	ASSERT_EQ(0, dma_write(self->mock, self->dev.mock_id, A, SZ_4K));
+	ASSERT_EQ(0, dirty_tracking(self->fd, ioas, 1));
+	ASSERT_EQ(0, dirty_tracking(self->fd, ioas, 1));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, A, self->len, SZ_4K, bits));
+	EXPECT_EQ(0, bits[0]);
+	/* A write the IOMMU would fault: nothing mapped there. */
+	EXPECT_EQ(-1, dma_write(self->mock, self->dev.mock_id, A + self->len, 1));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+}
+
+/* A written 2 MiB IOMMU page is reported whole, at the page size asked for. */
+TEST_F(mock, huge_pages_are_reported_at_the_page_size_asked)
+{
+	size_t len = 2 * SZ_2M;
+	uint8_t *huge = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+	__u64 bits[1024 / 64], pgsizes = 0;
+	__u32 ioas;
+
+	ASSERT_NE(MAP_FAILED, huge);
+	ASSERT_EQ(0, ioas_alloc_flags(self->fd, IOASID_IOAS_ALLOC_DIRTY_TRACKING, &ioas));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, ioas));
+	ASSERT_EQ(0, map_at(self->fd, ioas, huge, len, 4 * SZ_2M));
+	ASSERT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, 4 * SZ_2M, len, huge,
+			       &pgsizes));
+	ASSERT_EQ(SZ_2M, pgsizes);
+	ASSERT_EQ(0, dirty_tracking(self->fd, ioas, 1));
+	ASSERT_EQ(0, dma_write(self->mock, self->dev.mock_id, 4 * SZ_2M + SZ_4K, 1));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, IOASID_DIRTY_BITMAP_NO_CLEAR, 4 * SZ_2M, len,
+				  SZ_4K, bits));
+	EXPECT_EQ(512, bits_set(bits, 1024));
+	EXPECT_EQ(1, bit(bits, 0));
+	EXPECT_EQ(1, bit(bits, 511));
+	EXPECT_EQ(0, bit(bits, 512));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, 4 * SZ_2M, len, SZ_2M, bits));
+	EXPECT_EQ(1ull, bits[0]);
+	ASSERT_EQ(0, dirty_bitmap(self->fd, ioas, 0, 4 * SZ_2M, len, SZ_4K, bits));
+	EXPECT_EQ(0, bits_set(bits, 1024));
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+	munmap(huge, len);
+}
+
+/*
+ * Who may be attached to a tracking address space, and when an address space may start
+ * tracking: never with a device whose IOMMU cannot track.
+ */
+TEST_F(mock, dirty_tracking_takes_only_devices_that_track)
+{
+	struct ioasid_mock_device_add nd = { .flags = IOASID_MOCK_DEVICE_NO_DIRTY };
+	struct ioasid_device_info info;
+	__u64 bits[1];
+	struct mock_dev dev;
+	__u32 tracking;
+
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &nd, &dev));
+	ASSERT_EQ(0, get_info(self->fd, dev.dev_id, &info, NULL, 0));
+	EXPECT_FALSE(info.out_flags & IOASID_DEVICE_INFO_DIRTY_TRACKING);
+	ASSERT_EQ(0, ioas_alloc_flags(self->fd, IOASID_IOAS_ALLOC_DIRTY_TRACKING, &tracking));
+	EXPECT_EQ(-1, attach(self->fd, dev.dev_id, tracking));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* Attached elsewhere, it keeps that space from starting to track. */
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, dev.dev_id, self->ioas));
+	EXPECT_EQ(-1, dirty_tracking(self->fd, self->ioas, 1));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* So does a device that could track, attached before tracking was asked for. */
+	ASSERT_EQ(0, detach(self->fd, dev.dev_id));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	EXPECT_EQ(-1, dirty_tracking(self->fd, self->ioas, 1));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* With nothing attached it starts, and from then on takes only devices that track. */
+	ASSERT_EQ(0, detach(self->fd, self->dev.dev_id));
+	ASSERT_EQ(0, dirty_tracking(self->fd, self->ioas, 1));
+	EXPECT_EQ(-1, attach(self->fd, dev.dev_id, self->ioas));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	/* The new domain tracks from the start. */
+	ASSERT_EQ(0, dma_write(self->mock, self->dev.mock_id, A, 1));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, self->ioas, 0, A, self->len, SZ_4K, bits));
+	EXPECT_EQ(1ull, bits[0]);
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+	EXPECT_EQ(0, mock_del(self->mock, dev.mock_id));
+}
+
+TEST_F(mock, dirty_tracking_bad_input)
+{
+	struct ioasid_ioas_set_dirty_tracking st = {
+		.argsz = sizeof(st), .flags = 1u << 7, .ioas_id = self->ioas,
+	};
+	long page = sysconf(_SC_PAGESIZE);
+	__u64 bits[4], p = SZ_4K, top = UINT64_MAX - SZ_4K + 1;
+	uint8_t *guard = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u64 *last_word = (__u64 *)(guard + page - 8);
+	struct {
+		__u32 flags, ioas;
+		__u64 iova, length, page_size;
+		void *data;
+		int err;
+	} cases[] = {
+		{ 1u << 9, 0, A, 64 * p, p, bits, EOPNOTSUPP },
+		{ 0, 9999, A, 64 * p, p, bits, ENOENT },
+		{ 0, 0, A, 0, p, bits, EINVAL },
+		{ 0, 0, A, 64 * p, 0, bits, EINVAL },
+		{ 0, 0, A, 64 * p, 3 * p, bits, EINVAL },
+		{ 0, 0, A, 64 * p, p / 2, bits, EINVAL },
+		{ 0, 0, A, 64 * p, SZ_2M, bits, EINVAL },
+		{ 0, 0, A + p, 64 * p, 2 * p, bits, EINVAL },
+		{ 0, 0, A, 63 * p, 2 * p, bits, EINVAL },
+		{ 0, 0, A, 64 * p, p, (uint8_t *)bits + 1, EINVAL },
+		{ 0, 0, A, 64 * p, p, NULL, EFAULT },
+		{ 0, 0, top, 2 * p, p, bits, EOVERFLOW },
+		/* One word past the bitmap's page is not writable: 65 bits need two. */
+		{ 0, 0, A, 65 * p, p, last_word, EFAULT },
+	};
+
+	ASSERT_NE(MAP_FAILED, guard);
+	ASSERT_EQ(0, mprotect(guard + page, page, PROT_NONE));
+	ASSERT_EQ(0, map_at(self->fd, self->ioas, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_SET_DIRTY_TRACKING, &st));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	st.flags = 0;
+	st.__reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_SET_DIRTY_TRACKING, &st));
+	EXPECT_EQ(EINVAL, errno);
+	st.__reserved = 0;
+	st.ioas_id = 9999;
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_SET_DIRTY_TRACKING, &st));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, detach(self->fd, self->dev.dev_id));
+	ASSERT_EQ(0, dirty_tracking(self->fd, self->ioas, 1));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TH_LOG("case %u", i);
+		EXPECT_EQ(-1, dirty_bitmap(self->fd, cases[i].ioas ?: self->ioas, cases[i].flags,
+					   cases[i].iova, cases[i].length, cases[i].page_size,
+					   cases[i].data));
+		EXPECT_EQ(cases[i].err, errno);
+	}
+	/* Exactly one word, the last of the page: fits. */
+	ASSERT_EQ(0, dma_write(self->mock, self->dev.mock_id, A + 63 * p, 1));
+	EXPECT_EQ(0, dirty_bitmap(self->fd, self->ioas, 0, A, 64 * p, p, last_word));
+	EXPECT_EQ(1ull << 63, *last_word);
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+	munmap(guard, 2 * page);
+}
+
 TEST_HARNESS_MAIN

@@ -130,6 +130,40 @@ TEST_F(swdev, reaches_file_pages_and_copies_of_them)
 	close(mfd);
 }
 
+/*
+ * A software-table device's writes are tracked by ioasid itself (ioasid_access_rw()):
+ * an address space with only such devices can start tracking, and reports exactly the
+ * pages the device wrote, not those it read.
+ */
+TEST_F(swdev, writes_are_tracked_in_software)
+{
+	struct ioasid_device_info info = { .argsz = sizeof(info), .dev_id = self->dev };
+	/* (B - A) / 4 KiB + 4 pages: 260 bits, 5 words. */
+	__u64 bits[8];
+	__u32 tracking;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_DEVICE_GET_INFO, &info));
+	EXPECT_TRUE(info.out_flags & IOASID_DEVICE_INFO_DIRTY_TRACKING);
+	ASSERT_EQ(0, attach(self->fd, self->dev, self->ioas));
+	ASSERT_EQ(0, dirty_tracking(self->fd, self->ioas, 1));
+	/* 100 bytes across the boundary of B's first two pages. */
+	ASSERT_EQ(0, swdev_copy(self->swdev, A, B + page_size - 50, 100));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, self->ioas, IOASID_DIRTY_BITMAP_NO_CLEAR, A,
+				  B - A + self->len, page_size, bits));
+	EXPECT_EQ(2, bits_set(bits, (B - A + self->len) / page_size));
+	EXPECT_EQ(1, bit(bits, (B - A) / page_size));
+	EXPECT_EQ(1, bit(bits, (B - A) / page_size + 1));
+	ASSERT_EQ(0, dirty_bitmap(self->fd, self->ioas, 0, B, self->len, page_size, bits));
+	EXPECT_EQ(3ull, bits[0]);
+	ASSERT_EQ(0, dirty_bitmap(self->fd, self->ioas, 0, B, self->len, page_size, bits));
+	EXPECT_EQ(0, bits[0]);
+	/* An address space made for tracking takes the device too. */
+	ASSERT_EQ(0, detach(self->fd, self->dev));
+	ASSERT_EQ(0, ioas_alloc_flags(self->fd, IOASID_IOAS_ALLOC_DIRTY_TRACKING, &tracking));
+	EXPECT_EQ(0, attach(self->fd, self->dev, tracking));
+	EXPECT_EQ(0, detach(self->fd, self->dev));
+}
+
 TEST_F(swdev, info_reports_the_intent_and_no_iommu)
 {
 	struct ioasid_device_info info = { .argsz = sizeof(info), .dev_id = self->dev };
