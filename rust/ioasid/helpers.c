@@ -189,36 +189,48 @@ bool ioasid_vmemmap(void)
 #include <linux/shmem_fs.h>
 
 int ioasid_file_check(struct file *file, bool read, bool write);
-long ioasid_pin_file_pages(struct file *file, u64 offset, unsigned long nr,
+long ioasid_pin_file_pages(struct file *file, u64 offset, unsigned long nr, bool write,
 			   struct page **pages);
 
-/* Whether @file's pages can be pinned, and for the access asked for. */
+/* Whether @file's seals forbid a new writable use of its pages. */
+static bool ioasid_write_sealed(struct file *file)
+{
+	/* A file that takes no seals (not a memfd) answers -EINVAL: none. */
+	int seals = memfd_get_seals(file);
+
+	return seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
+}
+
+/*
+ * Whether @file's pages can be pinned, and for the access asked for. The seals are
+ * checked again, under the inode lock, when the pages are pinned.
+ */
 int ioasid_file_check(struct file *file, bool read, bool write)
 {
-	int seals;
-
 	if (!shmem_file(file) && !is_file_hugepages(file))
 		return -EINVAL;
 	if (read && !(file->f_mode & FMODE_READ))
 		return -EACCES;
 	if (!write)
 		return 0;
-	if (!(file->f_mode & FMODE_WRITE))
-		return -EACCES;
-	/* A file that takes no seals (not a memfd) answers -EINVAL: none. */
-	seals = memfd_get_seals(file);
-	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+	if (!(file->f_mode & FMODE_WRITE) || ioasid_write_sealed(file))
 		return -EACCES;
 	return 0;
 }
 
 /*
  * Pins up to @nr pages of @file from byte @offset into @pages, one pin each; returns
- * how many (at least one), or an errno (-EINVAL past the end of the file).
+ * how many (at least one), or an errno (-EINVAL past the end of the file, -EACCES
+ * sealed against writes when @write).
+ *
+ * For @write, the seals are checked and the pages pinned under the inode lock, which
+ * adding a seal takes exclusively: a seal cannot slip in between. Once the pages are
+ * pinned, F_SEAL_WRITE cannot be added (memfd_wait_for_pins() sees the pins).
  */
-long ioasid_pin_file_pages(struct file *file, u64 offset, unsigned long nr,
+long ioasid_pin_file_pages(struct file *file, u64 offset, unsigned long nr, bool write,
 			   struct page **pages)
 {
+	struct inode *inode = file_inode(file);
 	unsigned long got = 0;
 	struct folio **folios;
 	pgoff_t skip = 0;
@@ -227,8 +239,15 @@ long ioasid_pin_file_pages(struct file *file, u64 offset, unsigned long nr,
 	folios = kmalloc_array(nr, sizeof(*folios), GFP_KERNEL);
 	if (!folios)
 		return -ENOMEM;
+	inode_lock_shared(inode);
+	if (write && ioasid_write_sealed(file)) {
+		inode_unlock_shared(inode);
+		kfree(folios);
+		return -EACCES;
+	}
 	/* At most @nr folios hold the @nr pages, so all of them are found at once. */
 	n = memfd_pin_folios(file, offset, offset + nr * PAGE_SIZE - 1, folios, nr, &skip);
+	inode_unlock_shared(inode);
 	for (i = 0; i < n; i++) {
 		struct folio *folio = folios[i];
 		unsigned long first = i ? 0 : skip >> PAGE_SHIFT;
@@ -401,4 +420,11 @@ int ioasid_domain_read_dirty(struct iommu_domain *domain, struct iova_bitmap *bi
 	if (!no_clear)
 		iommu_iotlb_sync(domain, &gather);
 	return ret;
+}
+
+void ioasid_cond_resched(void);
+
+void ioasid_cond_resched(void)
+{
+	cond_resched();
 }

@@ -102,6 +102,11 @@ unsafe extern "C" {
 pub(crate) struct Prot(u32);
 
 impl Prot {
+    /// Whether it allows everything `other` does.
+    pub(crate) fn contains(self, other: Prot) -> bool {
+        other.0 & !self.0 == 0
+    }
+
     /// Whether it allows writes (`write`) or reads.
     pub(crate) fn allows(self, write: bool) -> bool {
         self.0
@@ -203,6 +208,17 @@ impl Domain {
             bindings::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING
         } else {
             0
+        }
+    }
+
+    /// The largest IOMMU page size the domain may map with.
+    pub(crate) fn largest_page(&self) -> u64 {
+        // SAFETY: a live domain (invariant); its page sizes are set when it is allocated
+        // and never change.
+        let bitmap = unsafe { (*self.ptr.as_ptr()).pgsize_bitmap } as u64;
+        match bitmap {
+            0 => kernel::page::PAGE_SIZE as u64,
+            b => 1u64 << (63 - b.leading_zeros()),
         }
     }
 

@@ -13,7 +13,10 @@ use kernel::{
         GFP_KERNEL_ACCOUNT,
     },
     bindings, current,
-    fs::LocalFile,
+    fs::{
+        File,
+        LocalFile, //
+    },
     mm::Mm,
     page::PAGE_SIZE,
     prelude::*,
@@ -48,6 +51,9 @@ pub(crate) struct PinnedPages {
     /// Pinned for device writes: the pages are marked dirty when released, so that what
     /// devices wrote is not lost.
     writable: bool,
+    /// The file pinned from, if any: kept open while its pages are pinned, and asked
+    /// again whether its seals allow a new writable mapping of them (a copy).
+    file: Option<ARef<File>>,
 }
 
 /// `(page offset in the range, first page, pages)`.
@@ -71,7 +77,7 @@ pub(crate) enum Source<'a> {
     /// The calling process's memory, from this user address.
     User(usize),
     /// A shmem or hugetlbfs file (see [`check_file`]), from this byte offset.
-    File(&'a LocalFile, u64),
+    File(&'a ARef<File>, u64),
 }
 
 /// Checks that `file` can be pinned from (shmem or hugetlbfs) for the access asked for:
@@ -118,6 +124,7 @@ fn pin_batch(
                 file.as_ptr(),
                 offset + (done * PAGE_SIZE) as u64,
                 batch.len(),
+                flags & bindings::FOLL_WRITE != 0,
                 batch.as_mut_ptr(),
             ) as _
         },
@@ -173,6 +180,10 @@ impl PinnedPages {
             npages: 0,
             frames: KVVec::new(),
             writable,
+            file: match source {
+                Source::File(file, _) => Some(file.clone()),
+                Source::User(_) => None,
+            },
         };
         let mut flags = bindings::FOLL_LONGTERM;
         if writable {
@@ -329,9 +340,15 @@ impl PinnedPages {
         self.npages
     }
 
-    /// Pinned for device writes.
-    pub(crate) fn writable(&self) -> bool {
+    /// Whether a new mapping of the pages may let devices write them: they were pinned
+    /// for writes, and the file they come from (if any) is not sealed against writes
+    /// now.
+    pub(crate) fn may_map_writable(&self) -> bool {
         self.writable
+            && self
+                .file
+                .as_ref()
+                .is_none_or(|f| check_file(f, false, true).is_ok())
     }
 
     /// The pinned memory as physically contiguous runs: `(byte offset, physical address,
@@ -429,11 +446,13 @@ unsafe extern "C" {
     fn ioasid_vmemmap() -> bool;
     /// Whether a file can be pinned for an access, from `helpers.c`.
     fn ioasid_file_check(file: *mut bindings::file, read: bool, write: bool) -> c_int;
-    /// Pins up to `nr` pages of a shmem or hugetlbfs file, one pin each, from `helpers.c`.
+    /// Pins up to `nr` pages of a shmem or hugetlbfs file, one pin each (checking its
+    /// write seals if `write`), from `helpers.c`.
     fn ioasid_pin_file_pages(
         file: *mut bindings::file,
         offset: u64,
         nr: usize,
+        write: bool,
         pages: *mut *mut bindings::page,
     ) -> isize;
     // The locked-memory count of a user (`user_struct.locked_vm`), from `helpers.c`.

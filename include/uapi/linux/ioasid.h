@@ -942,14 +942,15 @@ struct ioasid_fault_queue_status {
  * made of whole mappings, as for IOASID_IOAS_UNMAP; gaps between them stay unmapped in
  * the copy, and the whole destination range must be free. Each copy is a mapping of
  * its own: unmapping the source leaves it intact, and the pages stay pinned (counted
- * once against RLIMIT_MEMLOCK) until the last mapping of them goes. Copied memory can
- * be WRITEABLE only if every source mapping pinned it writable.
+ * once against RLIMIT_MEMLOCK) until the last mapping of them goes. A copy gives at
+ * most the access of each source mapping, and WRITEABLE only if the memory was pinned
+ * writable and its file (IOASID_IOAS_MAP_FILE) is not sealed against writes now.
  *
  * Errors: EINVAL argsz too small, neither READABLE nor WRITEABLE, zero or unaligned
  * @length, @src_iova or @dst_iova, or a source range that cuts a mapping; E2BIG;
  * EFAULT; EOPNOTSUPP unknown @flags; EOVERFLOW a range past 2^64; ENOENT unknown ID, or
- * nothing mapped in the source range; EACCES WRITEABLE asked of memory pinned
- * read-only; EEXIST / EADDRINUSE / ENOSPC as for IOASID_IOAS_MAP; ENOMEM; EPERM the
+ * nothing mapped in the source range; EACCES more access than a source mapping
+ * gives, or WRITEABLE of memory pinned read-only or sealed; EEXIST / EADDRINUSE / ENOSPC as for IOASID_IOAS_MAP; ENOMEM; EPERM the
  * caller is not the process the context charges (see IOASID_CHANGE_PROCESS).
  */
 struct ioasid_ioas_copy {
@@ -981,7 +982,9 @@ struct ioasid_ioas_copy {
  *
  * The file's size and seals are checked when mapping: the range must lie inside the
  * file, READABLE needs a file open for reading, and WRITEABLE one open for writing and
- * sealed against neither writes nor future writes (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE).
+ * sealed against neither writes nor future writes (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE),
+ * checked under the file's inode lock as its pages are pinned; once they are pinned
+ * writable, F_SEAL_WRITE fails with EBUSY (the kernel waits for the pins).
  * A mapping keeps its pages whatever happens to the file later: truncating the file,
  * or punching a hole, takes the pages out of the file but not out of the address space;
  * devices reach them until they are unmapped, and only then are they freed.
@@ -1094,11 +1097,18 @@ enum ioasid_dirty_bitmap_flags {
  * bits at a 4 KiB @page_size). Unmapped parts of the range read as clean. Pages that
  * software-table devices write (ioasid_access_rw()) are recorded by ioasid.
  *
+ * IOMMUs report a written IOMMU page whole: an end of the range that falls inside a
+ * mapping must be aligned to the largest IOMMU page size of the attached devices
+ * (IOASID_DEVICE_GET_INFO out_pgsize_bitmap); ends at or between mappings always fit.
+ * After an error of the IOMMU driver, take the whole range as dirty. A bitmap that
+ * another thread unmaps during the call loses the bits it would have held.
+ *
  * Errors: EINVAL argsz too small, @__reserved not 0, tracking is not started, zero
  * @length, a @page_size that is not a power of two or below the IOVA alignment, @iova
- * or @length not a multiple of @page_size, @data not 8-byte aligned; E2BIG; EFAULT the
- * argument or the bitmap; EOPNOTSUPP unknown @flags; EOVERFLOW @iova + @length past
- * 2^64; ENOENT unknown @ioas_id; ENOMEM; errors of the IOMMU driver.
+ * or @length not a multiple of @page_size, an end that cuts a mapping unaligned,
+ * @data not 8-byte aligned; E2BIG; EFAULT the argument or the bitmap; EINTR a signal
+ * while zeroing a large bitmap; EOPNOTSUPP unknown @flags; EOVERFLOW @iova + @length
+ * past 2^64; ENOENT unknown @ioas_id; ENOMEM; errors of the IOMMU driver.
  */
 struct ioasid_ioas_get_dirty_bitmap {
 	__u32 argsz;

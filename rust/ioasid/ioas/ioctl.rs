@@ -11,6 +11,7 @@ use super::{
     iova,
     Ioas,
     Placement,
+    SharedPart,
     IOVA_ALIGNMENT, //
 };
 use crate::{
@@ -185,7 +186,8 @@ pub(crate) fn map_file(ctx: &Context, mut arg: UserArg<ioasid_ioas_map_file>) ->
     let req = MapRequest::parse(arg.flags, 0, arg.length, arg.iova)?;
     iova::check_range(arg.start, arg.length, IOVA_ALIGNMENT).map_err(range_errno)?;
     let fd = u32::try_from(arg.fd).map_err(|_| EBADF)?;
-    let file = LocalFile::fget(fd).map_err(|_| EBADF)?;
+    // SAFETY: an ioctl handler runs no `fdget_pos` on this thread.
+    let file = unsafe { LocalFile::assume_no_fdget_pos(LocalFile::fget(fd).map_err(|_| EBADF)?) };
     pin::check_file(&file, arg.flags & IOASID_MAP_READABLE != 0, req.writable)?;
     let source = Source::File(&file, arg.start);
     req.pin_and_map(ctx, arg.ioas_id, source, pages_in(arg.length)?, |iova| {
@@ -213,7 +215,12 @@ pub(crate) fn copy(ctx: &Context, mut arg: UserArg<ioasid_ioas_copy>) -> Result 
     };
     ctx.account().lock().check_owner()?;
     let parts = src.shared(arg.src_iova, src_last)?;
-    if req.writable && parts.iter().any(|(_, pages)| !pages.writable()) {
+    // No more access than each source mapping gives (a file mapped write-only stays so),
+    // and no new writable mapping of memory pinned read-only or sealed since.
+    let refused = |(_, pages, prot): &SharedPart| {
+        !prot.contains(req.prot) || (req.writable && !pages.may_map_writable())
+    };
+    if parts.iter().any(refused) {
         return Err(EACCES);
     }
     let (iova, made) = dst.map_shared(parts, arg.length, req.prot, req.placement)?;
@@ -275,6 +282,10 @@ pub(crate) fn get_dirty_bitmap(
     let words = (arg.length / page_size).div_ceil(64);
     let bytes = usize::try_from(words * 8).map_err(|_| EFAULT)?;
     let ioas = ctx.objects().ioas(arg.ioas_id)?;
+    // Refused before the user's bitmap is touched (checked again under the locks).
+    if !ioas.tracks_dirty() {
+        return Err(EINVAL);
+    }
     // The bitmap is written here with no lock held; the kernel only sets bits later.
     uapi::zero_user(data, bytes)?;
     let bitmap = DirtyBitmap::new(arg.iova, arg.length, page_size, data)?;

@@ -139,8 +139,9 @@ struct Mapping {
     pages: Arc<PinnedPages>,
 }
 
-/// The pinned memory of one mapping, at its offset in a range being copied.
-pub(crate) type SharedPart = (u64, Arc<PinnedPages>);
+/// The pinned memory of one mapping, at its offset in a range being copied, and the
+/// access the mapping gives.
+pub(crate) type SharedPart = (u64, Arc<PinnedPages>, Prot);
 
 /// A domain of this address space, the IOMMU groups attached to it and how many of each
 /// group's devices are attached (a group is attached while any of its devices is).
@@ -490,7 +491,7 @@ impl Ioas {
         for (s, _) in found {
             if let Some(m) = inner.maps.get(&s) {
                 // Capacity was reserved above.
-                let _ = parts.push_within_capacity((s - start, m.pages.clone()));
+                let _ = parts.push_within_capacity((s - start, m.pages.clone(), m.prot));
             }
         }
         Ok(parts)
@@ -520,7 +521,7 @@ impl Ioas {
             return Err(ENOENT);
         }
         let base = inner.place(placement, length)?;
-        for (i, (offset, pages)) in parts.iter().enumerate() {
+        for (i, (offset, pages, _)) in parts.iter().enumerate() {
             // The accounting's lock is not held while the domains are filled.
             let charged = self
                 .account
@@ -532,7 +533,7 @@ impl Ioas {
                 })
             });
             if let Err(e) = result {
-                for (offset, pages) in &parts[..i] {
+                for (offset, pages, _) in &parts[..i] {
                     for d in inner.domains.iter() {
                         d.domain.unmap(base + offset, pages.len() * PAGE_SIZE);
                     }
@@ -541,7 +542,7 @@ impl Ioas {
                 return Err(e);
             }
         }
-        for ((offset, pages), node) in parts.into_iter().zip(nodes) {
+        for ((offset, pages, _), node) in parts.into_iter().zip(nodes) {
             let token = inner.record(node, base + offset, pages, prot);
             // Capacity was reserved above.
             let _ = tokens.push_within_capacity(token);
@@ -977,12 +978,23 @@ impl Ioas {
         Ok(())
     }
 
+    /// Whether dirty tracking is on.
+    pub(crate) fn tracks_dirty(&self) -> bool {
+        self.inner.lock().dirty_enabled
+    }
+
     /// Writes into `bitmap` the pages of `start..=last` written since tracking started
     /// or since they were last read, and clears them unless `no_clear`. The user's
     /// bitmap is written with no lock held but the one that keeps the page tables of
     /// the range in place.
     ///
-    /// Errors: `EINVAL` tracking is off, `ENOMEM`, the driver's.
+    /// IOMMU drivers report a dirty IOMMU page whole, from its aligned start: so an end
+    /// of the range that falls inside a mapping must be aligned to the largest IOMMU
+    /// page of the domains (a mapping's IOMMU pages never cross its own ends), or a
+    /// page straddling it would be cleared and reported outside the bitmap.
+    ///
+    /// Errors: `EINVAL` tracking is off, or an end cuts a mapping unaligned, `ENOMEM`,
+    /// the driver's (the range must then be taken as dirty: what was read is lost).
     pub(crate) fn read_dirty(
         &self,
         start: u64,
@@ -995,8 +1007,22 @@ impl Ioas {
         let mut ranges = KVVec::new();
         let mut soft = KVVec::new();
         {
-            let mut inner = self.inner.lock();
+            let inner = self.inner.lock();
             if !inner.dirty_enabled {
+                return Err(EINVAL);
+            }
+            let largest = inner
+                .domains
+                .iter()
+                .map(|d| d.domain.largest_page())
+                .max()
+                .unwrap_or(PAGE_SIZE as u64);
+            let cuts = |at: u64| {
+                first_overlapping(&inner.maps, at, at).is_some_and(|(s, l)| s < at && at <= l)
+            };
+            if (cuts(start) && start % largest != 0)
+                || (last.checked_add(1).is_some_and(cuts) && (last + 1) % largest != 0)
+            {
                 return Err(EINVAL);
             }
             domains.reserve(inner.domains.len(), GFP_KERNEL)?;
@@ -1022,11 +1048,6 @@ impl Ioas {
                     .peek_next()
                     .and_then(|(&next, _)| inner.soft_dirty.cursor_lower_bound(&next));
             }
-            if !no_clear {
-                for page in soft.iter() {
-                    inner.soft_dirty.remove(page);
-                }
-            }
         }
         for d in domains.iter() {
             for &(s, l) in ranges.iter() {
@@ -1034,7 +1055,14 @@ impl Ioas {
             }
         }
         for &page in soft.iter() {
-            bitmap.set(page.max(start), PAGE_SIZE as u64);
+            bitmap.set(page, PAGE_SIZE as u64);
+        }
+        if !no_clear {
+            // Only now that everything was reported.
+            let mut inner = self.inner.lock();
+            for page in soft.iter() {
+                inner.soft_dirty.remove(page);
+            }
         }
         Ok(())
     }

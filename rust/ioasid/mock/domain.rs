@@ -274,30 +274,39 @@ unsafe extern "C" fn read_and_clear_dirty(
     flags: c_ulong,
     dirty: *mut bindings::iommu_dirty_bitmap,
 ) -> c_int {
-    // SAFETY: as the caller guarantees.
-    let mut table = unsafe { MockDomain::from_raw(domain) }.table.lock();
     let (start, end) = (iova as u64, iova as u64 + size as u64);
     let clear = flags & bindings::IOMMU_DIRTY_NO_CLEAR as c_ulong == 0;
-    // Entries that begin before the range and reach into it, then those inside it.
-    let first = table.lookup(start).map_or(start, |(s, _)| s);
-    let mut at = table.entries.cursor_lower_bound_mut(&first);
-    while let Some(mut c) = at {
-        let (s, pte) = c.current_mut();
-        if *s >= end {
-            break;
-        }
-        if pte.dirty {
-            // Recorded for the part inside the range (a bitmap covers only that).
-            let lo = (*s).max(start);
-            let hi = (*s + pte.size).min(end);
-            // SAFETY: `dirty` is valid (caller); recording may write the user's bitmap,
-            // which sleeps: the table's lock is a mutex.
-            unsafe { ioasid_mock_dirty_record(dirty, lo, hi - lo) };
-            if clear {
-                pte.dirty = false;
+    let mut found = KVVec::new();
+    {
+        // SAFETY: as the caller guarantees.
+        let mut table = unsafe { MockDomain::from_raw(domain) }.table.lock();
+        // Entries that begin before the range and reach into it, then those inside it.
+        let first = table.lookup(start).map_or(start, |(s, _)| s);
+        let mut at = table.entries.cursor_lower_bound_mut(&first);
+        while let Some(mut c) = at {
+            let (s, pte) = c.current_mut();
+            if *s >= end {
+                break;
             }
+            if pte.dirty {
+                // Recorded for the part inside the range (a bitmap covers only that).
+                let lo = (*s).max(start);
+                let hi = (*s + pte.size).min(end);
+                if found.push((lo, hi - lo), GFP_KERNEL).is_err() {
+                    return ENOMEM.to_errno();
+                }
+                if clear {
+                    pte.dirty = false;
+                }
+            }
+            at = c.move_next();
         }
-        at = c.move_next();
+    }
+    // Recorded without the table's lock: recording writes the user's bitmap, which may
+    // fault and wait, and the lock is one that attach and DMA checks take.
+    for &(lo, len) in found.iter() {
+        // SAFETY: `dirty` is valid (caller).
+        unsafe { ioasid_mock_dirty_record(dirty, lo, len) };
     }
     0
 }

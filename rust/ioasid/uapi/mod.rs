@@ -214,19 +214,35 @@ pub(crate) fn write_iova_ranges(ptr: u64, num: &mut u32, ranges: &[(u64, u64)]) 
     Ok(n == ranges.len())
 }
 
-/// Zeroes `len` bytes of user memory at `ptr` (a dirty bitmap before it is filled).
+/// Zeroes `len` bytes of user memory at `ptr` (a dirty bitmap before it is filled),
+/// yielding the CPU and stopping for signals every 256 KiB: a huge bitmap costs time,
+/// never a soft lockup or an unkillable task.
 ///
-/// Errors: `EFAULT`.
+/// Errors: `EFAULT`, `EINTR` a signal is pending.
 pub(crate) fn zero_user(ptr: usize, len: usize) -> Result {
     static ZEROES: [u8; 4096] = [0; 4096];
     let mut writer = UserSlice::new(UserPtr::from_addr(ptr), len).writer();
     let mut left = len;
+    let mut chunks = 0u32;
     while left > 0 {
         let n = left.min(ZEROES.len());
         writer.write_slice(&ZEROES[..n])?;
         left -= n;
+        chunks += 1;
+        if chunks % 64 == 0 {
+            if kernel::current!().signal_pending() {
+                return Err(EINTR);
+            }
+            // SAFETY: no lock is held here; the helper only yields the CPU.
+            unsafe { ioasid_cond_resched() };
+        }
     }
     Ok(())
+}
+
+unsafe extern "C" {
+    /// `cond_resched()`, from `helpers.c`.
+    fn ioasid_cond_resched();
 }
 
 /// Writes the capability chain of `IOASID_DEVICE_GET_INFO` (the nesting capability

@@ -848,6 +848,52 @@ TEST_F(ioas, copy_bad_input)
 	munmap(ro, 4 * p);
 }
 
+/* Defined below. */
+static int memfd(size_t len, unsigned int flags);
+
+/*
+ * A copy gives no more access than the mapping it copies: not reads of a file mapped
+ * write-only, not writes to a file sealed against them since it was mapped.
+ */
+TEST_F(ioas, copy_gives_no_more_access_than_the_source)
+{
+	int mfd = memfd(4 * page_size, MFD_ALLOW_SEALING);
+	__u64 iova = 0x100000, dst = 0;
+	char path[64];
+	__u32 second;
+	int wo;
+
+	ASSERT_LE(0, mfd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
+	wo = open(path, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, wo);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &second));
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, IOASID_MAP_WRITEABLE | IOASID_MAP_FIXED_IOVA,
+			      wo, 0, 2 * page_size, &iova));
+	EXPECT_EQ(-1, copy(self->fd, second, self->ioas, IOASID_MAP_READABLE, 0x100000,
+			   2 * page_size, &dst));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, copy(self->fd, second, self->ioas, IOASID_MAP_WRITEABLE, 0x100000,
+			  2 * page_size, &dst));
+	/* Pinned writable: F_SEAL_WRITE waits for the pins and gives up. */
+	iova = 0x200000;
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, FIXED, mfd, 2 * page_size, 2 * page_size,
+			      &iova));
+	EXPECT_EQ(-1, fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE));
+	EXPECT_EQ(EBUSY, errno);
+	/* F_SEAL_FUTURE_WRITE is taken: no new writable mapping from then on. */
+	ASSERT_EQ(0, fcntl(mfd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	dst = 0;
+	EXPECT_EQ(-1, copy(self->fd, second, self->ioas, RW, 0x200000, 2 * page_size, &dst));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, copy(self->fd, second, self->ioas, IOASID_MAP_READABLE, 0x200000,
+			  2 * page_size, &dst));
+	EXPECT_EQ(0, destroy(self->fd, second));
+	EXPECT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	close(wo);
+	close(mfd);
+}
+
 /* A memfd of @len bytes, never mapped into this process. */
 static int memfd(size_t len, unsigned int flags)
 {
