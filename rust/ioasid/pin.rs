@@ -71,6 +71,9 @@ unsafe impl Sync for PinnedPages {}
 /// Pages pinned per call of `pin_user_pages_fast` (one page of pointers).
 const BATCH: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
 
+/// Maps of at most this many pages pin into a batch on the stack (no allocation).
+const SMALL_BATCH: usize = 16;
+
 /// Where pages are pinned from.
 #[derive(Clone, Copy)]
 pub(crate) enum Source<'a> {
@@ -189,8 +192,15 @@ impl PinnedPages {
         if writable {
             flags |= bindings::FOLL_WRITE;
         }
-        let mut batch = KVec::<*mut bindings::page>::with_capacity(npages.min(BATCH), GFP_KERNEL)?;
-        batch.resize(npages.min(BATCH), core::ptr::null_mut(), GFP_KERNEL)?;
+        // A small map pins into the stack; a larger one into a batch of a page.
+        let mut small = [core::ptr::null_mut(); SMALL_BATCH];
+        let mut large = KVec::new();
+        let batch: &mut [*mut bindings::page] = if npages <= SMALL_BATCH {
+            &mut small[..npages]
+        } else {
+            large.resize(npages.min(BATCH), core::ptr::null_mut(), GFP_KERNEL)?;
+            &mut large[..]
+        };
         // SAFETY: reads a compile-time constant.
         let vmemmap = unsafe { ioasid_vmemmap() };
         // The run being built: its first page, its physical address and its length. Its
@@ -218,7 +228,10 @@ impl PinnedPages {
         }
         // On error, dropping `this` releases every recorded pin and `pre` the charge.
         result?;
-        this.frames = this.frame_runs()?;
+        // One run is its own sorted frame list (see `pfn_runs`).
+        if this.runs.len() > 1 {
+            this.frames = this.frame_runs()?;
+        }
         Ok((this, pre))
     }
 
@@ -330,9 +343,18 @@ impl PinnedPages {
         Ok(runs)
     }
 
-    /// The pinned page frames as sorted, disjoint runs `(first, end)` (end exclusive).
+    /// The pinned page frames as sorted, disjoint runs `(first, end)` (end exclusive):
+    /// `frames`, or the only run when there is one (`frames` is then empty).
     pub(crate) fn pfn_runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.frames.iter().copied()
+        let shift = PAGE_SIZE.trailing_zeros();
+        let only = if self.runs.len() == 1 {
+            self.phys_runs()
+                .next()
+                .map(|(_, phys, len)| (phys >> shift, (phys >> shift) + (len >> shift) as u64))
+        } else {
+            None
+        };
+        Iterator::chain(only.into_iter(), self.frames.iter().copied())
     }
 
     /// Number of pinned pages.
@@ -584,6 +606,8 @@ pub(crate) struct PinAccount {
     /// Nodes of removed intervals, kept for the next charges (at most [`SPARE_NODES`]):
     /// a context that maps and unmaps again and again allocates no tree nodes.
     spare: KVVec<Node>,
+    /// An empty vector kept for the nodes of the next charge (its capacity reused).
+    scratch: KVVec<Node>,
 }
 
 /// Most tree nodes a context keeps for reuse (a few hundred KiB).
@@ -611,6 +635,7 @@ impl PinAccount {
             charged: 0,
             users: RBTree::new(),
             spare: KVVec::new(),
+            scratch: KVVec::new(),
         }
     }
 
@@ -747,13 +772,11 @@ impl PinAccount {
             None => self.account(pre - fresh as usize, false),
         };
         if let Err(e) = settled {
-            // Back to the pool what fits; the rest is freed.
-            while let Some(node) = nodes.pop() {
-                let _ = self.spare.push_within_capacity(node);
-            }
+            self.give_back(nodes);
             return Err(e);
         }
-        let charged = self.record(pages, nodes);
+        let charged = self.record(pages, &mut nodes);
+        self.give_back(nodes);
         // Every page counted fresh was recorded (the reservation covers them all).
         self.account((fresh - charged) as usize, false)
     }
@@ -787,7 +810,8 @@ impl PinAccount {
     ///
     /// Errors: `ENOMEM`.
     fn reserve_nodes(&mut self, want: usize) -> Result<KVVec<Node>> {
-        let mut nodes = KVVec::with_capacity(want, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
+        let mut nodes = core::mem::take(&mut self.scratch);
+        nodes.reserve(want, GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?;
         while nodes.len() < want {
             let node = match self.spare.pop() {
                 Some(node) => node,
@@ -804,9 +828,18 @@ impl PinAccount {
         Ok(nodes)
     }
 
+    /// Returns nodes a charge did not use to the pool (what fits; the rest is freed),
+    /// and their vector to be reused.
+    fn give_back(&mut self, mut nodes: KVVec<Node>) {
+        while let Some(node) = nodes.pop() {
+            let _ = self.spare.push_within_capacity(node);
+        }
+        self.scratch = nodes;
+    }
+
     /// Records one more user of every page of `pages`, with the nodes the dry walk
     /// asked for; returns how many pages were new.
-    fn record(&mut self, pages: &PinnedPages, mut nodes: KVVec<Node>) -> u64 {
+    fn record(&mut self, pages: &PinnedPages, nodes: &mut KVVec<Node>) -> u64 {
         let mut node = || nodes.pop();
         let mut charged = 0u64;
         for (s, e) in pages.pfn_runs() {

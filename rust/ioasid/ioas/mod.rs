@@ -9,7 +9,7 @@
 //! mapping is removed.
 
 use kernel::{
-    new_mutex,
+    new_condvar, new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     rbtree::{
@@ -18,6 +18,7 @@ use kernel::{
     },
     sync::{
         Arc,
+        CondVar,
         Mutex, //
     },
 };
@@ -137,6 +138,9 @@ struct Mapping {
     last: u64,
     prot: Prot,
     pages: Arc<PinnedPages>,
+    /// Recorded and charged, and being mapped into the domains outside the address
+    /// space's lock ([`Ioas::map`]): unmaps of it and changes of the domains wait.
+    pending: bool,
 }
 
 /// The pinned memory of one mapping, at its offset in a range being copied, and the
@@ -228,6 +232,10 @@ struct Inner {
     dead: bool,
     /// The serial of the next mapping.
     next_serial: u64,
+    /// Maps filling the domains outside the lock (their mappings are `pending`).
+    filling: usize,
+    /// Threads waiting on `filled` for them.
+    waiters: usize,
     /// Made for dirty tracking: every domain can track, and only devices whose IOMMU
     /// can (or that use none) may be attached.
     dirty_capable: bool,
@@ -267,6 +275,7 @@ impl Inner {
         iova: u64,
         pages: Arc<PinnedPages>,
         prot: Prot,
+        pending: bool,
     ) -> MapToken {
         let serial = self.next_serial;
         self.next_serial += 1;
@@ -278,6 +287,7 @@ impl Inner {
                 last,
                 prot,
                 pages,
+                pending,
             },
         ));
         MapToken { iova, serial }
@@ -394,6 +404,55 @@ pub(crate) struct Ioas {
     /// Taken before `inner`.
     #[pin]
     dirty: Mutex<()>,
+    /// Signalled whenever a map finishes filling the domains.
+    #[pin]
+    filled: CondVar,
+}
+
+/// Maps `pages` at `iova` into every one of `domains`, or into none.
+fn map_all<'a>(
+    domains: impl Iterator<Item = &'a Arc<Domain>> + Clone,
+    iova: u64,
+    pages: &PinnedPages,
+    prot: Prot,
+) -> Result {
+    for (i, d) in domains.clone().enumerate() {
+        if let Err(e) = map_into(d, iova, pages, prot) {
+            for done in domains.take(i) {
+                done.unmap(iova, pages.len() * PAGE_SIZE);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The domains of an address space as a map found them: two inline (one IOMMU, or two,
+/// is the common case: no allocation), the rest in a vector.
+#[derive(Default)]
+struct DomainSnapshot {
+    few: [Option<Arc<Domain>>; 2],
+    more: KVec<Arc<Domain>>,
+}
+
+impl DomainSnapshot {
+    /// The domains of `inner`.
+    ///
+    /// Errors: `ENOMEM`.
+    fn of(inner: &Inner) -> Result<Self> {
+        let mut snap = Self::default();
+        for (i, d) in inner.domains.iter().enumerate() {
+            match snap.few.get_mut(i) {
+                Some(slot) => *slot = Some(d.domain.clone()),
+                None => snap.more.push(d.domain.clone(), GFP_KERNEL)?,
+            }
+        }
+        Ok(snap)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Arc<Domain>> + Clone {
+        Iterator::chain(self.few.iter().flatten(), self.more.iter())
+    }
 }
 
 /// Maps all of `pages` at `iova` into `domain`, run by run, then syncs the IOMMU once
@@ -436,6 +495,8 @@ impl Ioas {
                     children: 0,
                     dead: false,
                     next_serial: 0,
+                    filling: 0,
+                    waiters: 0,
                     dirty_capable,
                     dirty_enabled: false,
                     soft_dirty: RBTree::new(),
@@ -444,6 +505,7 @@ impl Ioas {
                 faults,
                 coherent,
                 dirty <- new_mutex!(()),
+                filled <- new_condvar!(),
             }),
             GFP_KERNEL,
         )
@@ -465,18 +527,55 @@ impl Ioas {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let pages = Arc::new(pages, GFP_KERNEL)?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let _tables = self.dirty.lock();
+        // The IOVA is taken, the pages charged and the mapping recorded (pending) under
+        // the lock; the domains are filled outside it, so that maps into one address
+        // space run in parallel. Meanwhile unmaps of the mapping and changes of the
+        // domains wait (`filled`), and dirty reads skip it.
+        let (token, domains) = {
+            let mut inner = self.inner.lock();
+            if inner.dead {
+                return Err(ENOENT);
+            }
+            let iova = inner.place(placement, length)?;
+            let domains = DomainSnapshot::of(&inner)?;
+            self.account.lock().charge(&pages, pre)?;
+            inner.filling += 1;
+            (inner.record(node, iova, pages.clone(), prot, true), domains)
+        };
+        let result = map_all(domains.iter(), token.iova, &pages, prot);
         let mut inner = self.inner.lock();
-        if inner.dead {
-            return Err(ENOENT);
+        inner.filling -= 1;
+        match &result {
+            Ok(()) => {
+                if let Some(m) = inner.maps.get_mut(&token.iova) {
+                    m.pending = false;
+                }
+            }
+            Err(_) => {
+                // Nothing else removes a pending mapping.
+                if inner.maps.remove(&token.iova).is_some() {
+                    self.account.lock().uncharge(&pages);
+                }
+            }
         }
-        let iova = inner.place(placement, length)?;
-        self.account.lock().charge(&pages, pre)?;
-        if let Err(e) = inner.map_all(iova, &pages, prot) {
-            self.account.lock().uncharge(&pages);
-            return Err(e);
+        let wake = inner.waiters > 0;
+        drop(inner);
+        if wake {
+            self.filled.notify_all();
         }
-        Ok(inner.record(node, iova, pages, prot))
+        result.map(|()| token)
+    }
+
+    /// The address space's lock, once no map is filling the domains outside it: for
+    /// what changes the domains or walks every mapping's entries.
+    fn settled(&self) -> kernel::sync::MutexGuard<'_, Inner> {
+        let mut inner = self.inner.lock();
+        while inner.filling > 0 {
+            inner.waiters += 1;
+            self.filled.wait(&mut inner);
+            inner.waiters -= 1;
+        }
+        inner
     }
 
     /// The pinned memory of every mapping inside `start..=last`, at its offset from
@@ -516,7 +615,7 @@ impl Ioas {
         }
         let mut tokens = KVVec::with_capacity(parts.len(), GFP_KERNEL)?;
         let _tables = self.dirty.lock();
-        let mut inner = self.inner.lock();
+        let mut inner = self.settled();
         if inner.dead {
             return Err(ENOENT);
         }
@@ -543,7 +642,7 @@ impl Ioas {
             }
         }
         for ((offset, pages, _), node) in parts.into_iter().zip(nodes) {
-            let token = inner.record(node, base + offset, pages, prot);
+            let token = inner.record(node, base + offset, pages, prot, false);
             // Capacity was reserved above.
             let _ = tokens.push_within_capacity(token);
         }
@@ -592,7 +691,19 @@ impl Ioas {
     pub(crate) fn unmap(&self, start: u64, last: u64) -> Result<u64> {
         let _tables = self.dirty.lock();
         let mut inner = self.inner.lock();
-        let victims = inner.whole_mappings(start, last)?;
+        let victims = loop {
+            let victims = inner.whole_mappings(start, last)?;
+            let pending = victims
+                .iter()
+                .any(|(s, _)| inner.maps.get(s).is_some_and(|m| m.pending));
+            if !pending {
+                break victims;
+            }
+            // Being mapped: unmapped once it is (or gone, if mapping it fails).
+            inner.waiters += 1;
+            self.filled.wait(&mut inner);
+            inner.waiters -= 1;
+        };
         let Inner { maps, domains, .. } = &mut *inner;
         let mut bytes = 0u64;
         let mut account = self.account.lock();
@@ -661,7 +772,7 @@ impl Ioas {
             return Err(EOPNOTSUPP);
         }
         let regions = owner.reserved_regions()?;
-        let mut inner = self.inner.lock();
+        let mut inner = self.settled();
         if inner.dead {
             return Err(ENOENT);
         }
@@ -939,7 +1050,7 @@ impl Ioas {
     /// (tracking is then as before).
     pub(crate) fn set_dirty_tracking(&self, enable: bool) -> Result {
         let _tables = self.dirty.lock();
-        let mut inner = self.inner.lock();
+        let mut inner = self.settled();
         if inner.dead {
             return Err(ENOENT);
         }
@@ -1032,7 +1143,10 @@ impl Ioas {
             }
             let mut next = first_overlapping(&inner.maps, start, last);
             while let Some((s, l)) = next {
-                ranges.push((s.max(start), l.min(last)), GFP_KERNEL)?;
+                // A mapping still being mapped has no IOMMU entries to read yet.
+                if !inner.maps.get(&s).is_some_and(|m| m.pending) {
+                    ranges.push((s.max(start), l.min(last)), GFP_KERNEL)?;
+                }
                 next = l
                     .checked_add(1)
                     .and_then(|after| first_overlapping(&inner.maps, after, last));

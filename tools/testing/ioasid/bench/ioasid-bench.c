@@ -203,7 +203,7 @@ struct row {
 };
 
 static struct row rows[64];
-static int nrows;
+static int nrows, one_thread_row;
 
 static struct row *row(const char *fmt, const char *unit, const char *arg)
 {
@@ -298,37 +298,45 @@ static void *churn(void *arg)
 	return NULL;
 }
 
-/* Two threads, 64 map+unmap cycles of 1 MiB each, in one or two address spaces. */
-static struct stat3 threads_case(enum backend b, void *buf, int same, int reps)
+#define MAX_THREADS 4
+
+/*
+ * @nthreads threads, 64 map+unmap cycles of 1 MiB each, all in one address space
+ * (@same) or each in its own (the first with the device attached).
+ */
+static struct stat3 threads_case(enum backend b, void *buf, int nthreads, int same, int reps)
 {
 	double v[MAX_REPS];
-	int n = 0;
+	int n = 0, spaces = same ? 1 : nthreads;
 
-	if (b == TYPE1 && !same)
+	if (b == TYPE1 && spaces > 1)
 		return (struct stat3){ 0 };
 	for (int i = 0; i < reps; i++) {
-		struct space s[2];
-		struct worker w[2];
-		pthread_t t[2];
+		struct space s[MAX_THREADS];
+		struct worker w[MAX_THREADS];
+		pthread_t t[MAX_THREADS];
 		double t0;
+		int err = 0;
 
-		if (space_new(b, 1, &s[0]) || (!same && space_new(b, 0, &s[1])))
-			die("address spaces");
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < spaces; k++)
+			if (space_new(b, k == 0, &s[k]))
+				die("address spaces");
+		for (int k = 0; k < nthreads; k++)
 			w[k] = (struct worker){ .s = same ? &s[0] : &s[k],
 						.buf = (char *)buf + k * (1 << 20),
 						.iova = IOVA_BASE + k * (1ull << 24), .loops = 64 };
 		t0 = now_us();
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < nthreads; k++)
 			pthread_create(&t[k], NULL, churn, &w[k]);
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < nthreads; k++)
 			pthread_join(t[k], NULL);
 		v[n++] = now_us() - t0;
-		if (w[0].err || w[1].err)
+		for (int k = 0; k < nthreads; k++)
+			err |= w[k].err;
+		if (err)
 			die("threads");
-		space_free(&s[0], 1);
-		if (!same)
-			space_free(&s[1], 0);
+		for (int k = 0; k < spaces; k++)
+			space_free(&s[k], k == 0);
 	}
 	return stats(v, n);
 }
@@ -593,13 +601,15 @@ static void print_stat(struct stat3 s)
 
 static void report(void)
 {
-	printf("\n%-28s %-6s %26s %26s %26s %7s\n", "case", "unit", "ioasid med (min-max)",
-	       "iommufd", "vfio-type1", "ratio");
+	printf("\n%-30s %-6s %26s %26s %26s %7s %7s\n", "case", "unit", "ioasid med (min-max)",
+	       "iommufd", "vfio-type1", "ratio", "vs best");
 	for (int i = 0; i < nrows; i++) {
 		struct row *r = &rows[i];
 		int rate = !strcmp(r->unit, "ops/s");
 
-		printf("%-28s %-6s", r->name, r->unit);
+		struct stat3 best = { 0 };
+
+		printf("%-30s %-6s", r->name, r->unit);
 		for (int b = 0; b < NR_BACKENDS; b++)
 			print_stat(r->r[b]);
 		if (r->r[IOASID].valid && r->r[IOMMUFD].valid && r->r[IOASID].med > 0)
@@ -607,6 +617,30 @@ static void report(void)
 					  : r->r[IOMMUFD].med / r->r[IOASID].med);
 		else
 			printf(" %7s", "n/a");
+		/* The faster of the peers: the lower time, or the higher rate. */
+		for (int b = IOMMUFD; b < NR_BACKENDS; b++)
+			if (r->r[b].valid && (!best.valid || (rate ? r->r[b].med > best.med
+								  : r->r[b].med < best.med)))
+				best = r->r[b];
+		if (r->r[IOASID].valid && best.valid && r->r[IOASID].med > 0)
+			printf(" %7.2f", rate ? r->r[IOASID].med / best.med : best.med / r->r[IOASID].med);
+		else
+			printf(" %7s", "n/a");
+		printf("\n");
+	}
+	/* Throughput of n threads over one thread's (each thread does the same work). */
+	printf("\nscaling (throughput vs 1 thread; the VM has 2 vCPUs)\n");
+	for (int i = 0; i < nrows; i++) {
+		int k = 0;
+
+		if (sscanf(rows[i].name, "%d threads", &k) != 1 || k < 2)
+			continue;
+		printf("%-30s", rows[i].name);
+		for (int b = 0; b < NR_BACKENDS; b++) {
+			if (rows[i].r[b].valid && rows[one_thread_row].r[b].valid)
+				printf(" %12s %5.2fx", names[b],
+				       k * rows[one_thread_row].r[b].med / rows[i].r[b].med);
+		}
 		printf("\n");
 	}
 	printf("\nBENCH-CSV-BEGIN\ncase,unit");
@@ -636,7 +670,15 @@ int main(int argc, char **argv)
 	int reps = argc > 1 ? atoi(argv[1]) : 5;
 	void *small, *huge;
 	struct row *map_rows[2][8], *unmap_rows[2][8], *cycle_rows[2][8];
-	struct row *attach_row, *same_row, *diff_row, *copy_row;
+	struct row *attach_row, *copy_row, *thread_rows[5];
+	static const struct {
+		int n, same;
+		const char *name;
+	} threads[] = {
+		{ 1, 1, "1 thread" },
+		{ 2, 1, "2 threads, same space" }, { 2, 0, "2 threads, 2 spaces" },
+		{ 4, 1, "4 threads, same space" }, { 4, 0, "4 threads, 4 spaces" },
+	};
 
 	if (reps < 1 || reps > MAX_REPS)
 		reps = 5;
@@ -669,8 +711,9 @@ int main(int argc, char **argv)
 			snprintf(cycle_rows[p][i]->name, 64, "map+unmap %s (%s pages)", size_names[i], pg);
 		}
 	attach_row = row("attach to 64M mapped", "us", NULL);
-	same_row = row("2 threads, same space", "us", NULL);
-	diff_row = row("2 threads, 2 spaces", "us", NULL);
+	one_thread_row = nrows;
+	for (int k = 0; k < 5; k++)
+		thread_rows[k] = row("%s", "us", threads[k].name);
 	copy_row = row("IOAS copy 256M (4K pages)", "us", NULL);
 
 	/* type1 before iommufd: once the device is bound through its cdev, its group is busy. */
@@ -693,8 +736,9 @@ int main(int argc, char **argv)
 					  &cycle_rows[p][i]->r[b]);
 			}
 		attach_row->r[b] = attach_case(b, small, 64 << 20, reps);
-		same_row->r[b] = threads_case(b, small, 1, reps);
-		diff_row->r[b] = threads_case(b, small, 0, reps);
+		for (int k = 0; k < 5; k++)
+			thread_rows[k]->r[b] = threads_case(b, small, threads[k].n, threads[k].same,
+							    reps);
 		copy_row->r[b] = copy_case(b, small, 256 << 20, 3);
 		if (b == TYPE1)
 			teardown_type1();

@@ -1096,4 +1096,74 @@ TEST_F(mock, dirty_tracking_bad_input)
 	munmap(guard, 2 * page);
 }
 
+struct fill_racer {
+	int fd;
+	__u32 ioas, dev;
+	__u64 base;
+	uint8_t *buf;
+	int rounds, bad;
+};
+
+/* Maps page i % 8 of its buffer at base + i pages, for each of its rounds. */
+static void *map_pages_loop(void *arg)
+{
+	struct fill_racer *r = arg;
+
+	for (int i = 0; i < r->rounds; i++)
+		if (map_at(r->fd, r->ioas, r->buf + (i % 8) * SZ_4K, SZ_4K, r->base + i * SZ_4K))
+			r->bad++;
+	return NULL;
+}
+
+static void *attach_detach_loop(void *arg)
+{
+	struct fill_racer *r = arg;
+
+	for (int i = 0; i < r->rounds; i++)
+		if (attach(r->fd, r->dev, r->ioas) || detach(r->fd, r->dev))
+			r->bad++;
+	return NULL;
+}
+
+/*
+ * Maps fill the domains outside the address space's lock, in parallel: a device
+ * attached meanwhile (a new domain on a second, incompatible IOMMU, filled by replay)
+ * must still end up with every mapping, as must the domain that stays attached.
+ */
+TEST_F(mock, maps_filling_outside_the_lock_reach_every_domain)
+{
+	struct ioasid_mock_device_add other = { .instance = 1 };
+	struct fill_racer r[3];
+	pthread_t t[3];
+	struct mock_dev dev1;
+
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &other, &dev1));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	for (int k = 0; k < 2; k++)
+		r[k] = (struct fill_racer){ self->fd, self->ioas, 0, A + k * SZ_2M,
+					    self->buf + k * 8 * SZ_4K, 128, 0 };
+	r[2] = (struct fill_racer){ self->fd, self->ioas, dev1.dev_id, 0, NULL, 40, 0 };
+	ASSERT_EQ(0, pthread_create(&t[0], NULL, map_pages_loop, &r[0]));
+	ASSERT_EQ(0, pthread_create(&t[1], NULL, map_pages_loop, &r[1]));
+	ASSERT_EQ(0, pthread_create(&t[2], NULL, attach_detach_loop, &r[2]));
+	for (int k = 0; k < 3; k++)
+		ASSERT_EQ(0, pthread_join(t[k], NULL));
+	for (int k = 0; k < 3; k++)
+		EXPECT_EQ(0, r[k].bad);
+	ASSERT_EQ(0, attach(self->fd, dev1.dev_id, self->ioas));
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < 128; i++) {
+			__u64 iova = r[k].base + i * SZ_4K;
+			uint8_t *va = r[k].buf + (i % 8) * SZ_4K;
+
+			EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, iova, SZ_4K,
+					       va, NULL));
+			EXPECT_EQ(0, check_map(self->mock, dev1.mock_id, CHECK_RW, iova, SZ_4K, va,
+					       NULL));
+		}
+	EXPECT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(0, detach(self->fd, dev1.dev_id));
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+}
+
 TEST_HARNESS_MAIN
