@@ -249,19 +249,7 @@ struct Inner {
 impl Inner {
     /// Forgets the software-recorded dirty pages of `start..=last`.
     fn forget_dirty(&mut self, start: u64, last: u64) -> Result {
-        let mut gone = KVVec::new();
-        let mut at = self.soft_dirty.cursor_lower_bound(&start);
-        while let Some(c) = at {
-            let page = *c.current().0;
-            if page > last {
-                break;
-            }
-            gone.push(page, GFP_KERNEL)?;
-            at = c
-                .peek_next()
-                .map(|(&next, _)| next)
-                .and_then(|next| self.soft_dirty.cursor_lower_bound(&next));
-        }
+        let gone = pages_in(&self.soft_dirty, start, last)?;
         for page in gone {
             self.soft_dirty.remove(&page);
         }
@@ -1116,7 +1104,7 @@ impl Ioas {
         let _tables = self.dirty.lock();
         let mut domains = KVec::new();
         let mut ranges = KVVec::new();
-        let mut soft = KVVec::new();
+        let soft;
         {
             let inner = self.inner.lock();
             if !inner.dirty_enabled {
@@ -1151,17 +1139,7 @@ impl Ioas {
                     .checked_add(1)
                     .and_then(|after| first_overlapping(&inner.maps, after, last));
             }
-            let mut at = inner.soft_dirty.cursor_lower_bound(&start);
-            while let Some(c) = at {
-                let page = *c.current().0;
-                if page > last {
-                    break;
-                }
-                soft.push(page, GFP_KERNEL)?;
-                at = c
-                    .peek_next()
-                    .and_then(|(&next, _)| inner.soft_dirty.cursor_lower_bound(&next));
-            }
+            soft = pages_in(&inner.soft_dirty, start, last)?;
         }
         for d in domains.iter() {
             for &(s, l) in ranges.iter() {
@@ -1208,6 +1186,25 @@ impl Ioas {
         }
         Ok(())
     }
+}
+
+/// The pages of `tree` (software-recorded dirty pages) inside `start..=last`, in order.
+///
+/// Errors: `ENOMEM`.
+fn pages_in(tree: &RBTree<u64, ()>, start: u64, last: u64) -> Result<KVVec<u64>> {
+    let mut found = KVVec::new();
+    let mut at = tree.cursor_lower_bound(&start);
+    while let Some(c) = at {
+        let page = *c.current().0;
+        if page > last {
+            break;
+        }
+        found.push(page, GFP_KERNEL)?;
+        at = c
+            .peek_next()
+            .and_then(|(&next, _)| tree.cursor_lower_bound(&next));
+    }
+    Ok(found)
 }
 
 /// Records in `soft_dirty` that a software-table device writes the pages of
