@@ -177,9 +177,11 @@ impl PinnedPages {
         account: &Arc<Mutex<PinAccount>>,
     ) -> Result<(Self, Precharge)> {
         let mut pre = Precharge::none(account);
-        // Room for the runs of a small map at once (grown as needed for larger ones).
+        // Room for the runs of a small map at once, grown (doubling) as needed: the
+        // vector lives as long as the mapping, and a mapping of huge pages has a few
+        // runs however many pages it has (room for a batch's worth was 12 KiB each).
         let mut this = Self {
-            runs: KVVec::with_capacity(npages.min(BATCH), GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
+            runs: KVVec::with_capacity(npages.min(SMALL_BATCH), GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
             npages: 0,
             frames: KVVec::new(),
             writable,

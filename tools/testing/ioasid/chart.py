@@ -25,6 +25,10 @@ def main(src, dst):
         if not ref:
             continue
         ref = float(ref)
+        if ref <= 0:
+            # A zero or negative reference (a memory delta within meminfo's rounding)
+            # has no meaningful ratio: the table has the figures.
+            continue
         for k, (name, color) in enumerate(BACKENDS):
             med = row.get(f"{name}_med")
             if not med:

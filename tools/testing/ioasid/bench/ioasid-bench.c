@@ -493,6 +493,99 @@ static struct stat3 dirty_case(void *buf, int reps)
 	return stats(v, n);
 }
 
+/* A /proc/meminfo value in KiB, or -1. */
+static long meminfo_kb(const char *key)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+	size_t n = strlen(key);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = atol(line + n + 1);
+	fclose(f);
+	return v;
+}
+
+/* Kernel memory that mappings cost: slab objects and IOMMU page-table pages. */
+static long kernel_kb(void)
+{
+	return meminfo_kb("Slab") + meminfo_kb("SecPageTables");
+}
+
+#define SCALE_MAPS 1000000
+
+struct scale_rows {
+	struct row *first, *last, *unmap_all, *per_4k, *per_2m, *spaces;
+};
+
+/*
+ * Cost at scale on backend @b (type1 stops at 65,535 mappings, so only ioasid and
+ * iommufd): SCALE_MAPS mappings of 4 KiB in one address space with the device attached
+ * (the pages of @small over and over), the time of the first and of the last 1,000 maps,
+ * one unmap of them all, and the kernel memory each mapping costs; the same memory per
+ * 2 MiB mapping of @huge; 256 address spaces, each with a mapping, made and destroyed.
+ */
+static void scale_case(enum backend b, void *small, void *huge, struct scale_rows *r)
+{
+	double first[1], last[1], all[1], per4k[1], per2m[1], spaces[1], t = 0;
+	__u64 npages = (256 << 20) / 4096;
+	struct space s, many[256];
+	long kb;
+
+	if (b == TYPE1)
+		return;
+	if (space_new(b, 1, &s))
+		die("scale set-up");
+	kb = kernel_kb();
+	for (long i = 0; i < SCALE_MAPS; i++) {
+		if (i == 0 || i == SCALE_MAPS - 1000)
+			t = now_us();
+		if (do_map(&s, (char *)small + (i % npages) * 4096, 4096, IOVA_BASE + i * 4096ull))
+			die("scale map");
+		if (i == 999)
+			first[0] = now_us() - t;
+	}
+	last[0] = now_us() - t;
+	per4k[0] = (kernel_kb() - kb) * 1024.0 / SCALE_MAPS;
+	t = now_us();
+	if (do_unmap(&s, SCALE_MAPS * 4096ull, IOVA_BASE))
+		die("scale unmap");
+	all[0] = now_us() - t;
+	if (huge) {
+		/*
+		 * 2,048 mappings (the 128 huge pages 16 times over, 4 GiB of IOVA), twice: the
+		 * first round warms the caches, and enough objects that meminfo's KiB show them.
+		 */
+		for (int round = 0; round < 2; round++) {
+			kb = kernel_kb();
+			for (int i = 0; i < 2048; i++)
+				if (do_map(&s, (char *)huge + (i % 128) * (2ull << 20), 2 << 20,
+					   IOVA_BASE + i * (2ull << 20)))
+					die("scale map 2M");
+			per2m[0] = (kernel_kb() - kb) * 1024.0 / 2048;
+			do_unmap(&s, 2048 * (2ull << 20), IOVA_BASE);
+		}
+		r->per_2m->r[b] = stats(per2m, 1);
+	}
+	space_free(&s, 1);
+	t = now_us();
+	for (int i = 0; i < 256; i++)
+		if (space_new(b, 0, &many[i]) || do_map(&many[i], small, 4096, IOVA_BASE))
+			die("256 spaces");
+	for (int i = 0; i < 256; i++)
+		space_free(&many[i], 0);
+	spaces[0] = now_us() - t;
+	r->first->r[b] = stats(first, 1);
+	r->last->r[b] = stats(last, 1);
+	r->unmap_all->r[b] = stats(all, 1);
+	r->per_4k->r[b] = stats(per4k, 1);
+	r->spaces->r[b] = stats(spaces, 1);
+}
+
 /* The edu devices, by the driver they are bound to. */
 static void find_edus(void)
 {
@@ -633,7 +726,7 @@ static void report(void)
 	for (int i = 0; i < nrows; i++) {
 		int k = 0;
 
-		if (sscanf(rows[i].name, "%d threads", &k) != 1 || k < 2)
+		if (!strstr(rows[i].name, " threads") || sscanf(rows[i].name, "%d", &k) != 1 || k < 2)
 			continue;
 		printf("%-30s", rows[i].name);
 		for (int b = 0; b < NR_BACKENDS; b++) {
@@ -643,6 +736,7 @@ static void report(void)
 		}
 		printf("\n");
 	}
+	printf("\nvfio-type1 has no scale rows: it stops at 65,535 mappings (dma_entry_limit).\n");
 	printf("\nBENCH-CSV-BEGIN\ncase,unit");
 	for (int b = 0; b < NR_BACKENDS; b++)
 		printf(",%s_med,%s_min,%s_max", names[b], names[b], names[b]);
@@ -715,6 +809,14 @@ int main(int argc, char **argv)
 	for (int k = 0; k < 5; k++)
 		thread_rows[k] = row("%s", "us", threads[k].name);
 	copy_row = row("IOAS copy 256M (4K pages)", "us", NULL);
+	struct scale_rows scale = {
+		.first = row("1M maps: first 1000", "us", NULL),
+		.last = row("1M maps: last 1000", "us", NULL),
+		.unmap_all = row("unmap of the 1M maps", "us", NULL),
+		.per_4k = row("kernel mem / 4K mapping", "B", NULL),
+		.per_2m = row("kernel mem / 2M mapping", "B", NULL),
+		.spaces = row("256 spaces: alloc+map+free", "us", NULL),
+	};
 
 	/* type1 before iommufd: once the device is bound through its cdev, its group is busy. */
 	static const enum backend order[] = { IOASID, TYPE1, IOMMUFD };
@@ -740,6 +842,7 @@ int main(int argc, char **argv)
 			thread_rows[k]->r[b] = threads_case(b, small, threads[k].n, threads[k].same,
 							    reps);
 		copy_row->r[b] = copy_case(b, small, 256 << 20, 3);
+		scale_case(b, small, huge, &scale);
 		if (b == TYPE1)
 			teardown_type1();
 	}
