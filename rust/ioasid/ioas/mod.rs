@@ -351,19 +351,6 @@ impl Inner {
         }
     }
 
-    /// Maps `pages` at `iova` into every domain of the space, or into none.
-    fn map_all(&self, iova: u64, pages: &PinnedPages, prot: Prot) -> Result {
-        for (i, d) in self.domains.iter().enumerate() {
-            if let Err(e) = map_into(&d.domain, iova, pages, prot) {
-                for done in &self.domains[..i] {
-                    done.domain.unmap(iova, pages.len() * PAGE_SIZE);
-                }
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
     /// The IOVA ranges mappings may use: everything no attached device reserves.
     fn allowed(&self) -> Result<KVec<(u64, u64)>> {
         let reserved = self.reserved_sorted()?;
@@ -615,7 +602,13 @@ impl Ioas {
                 .lock()
                 .charge(pages, Precharge::none(&self.account));
             let result = charged.and_then(|()| {
-                inner.map_all(base + offset, pages, prot).inspect_err(|_| {
+                map_all(
+                    inner.domains.iter().map(|d| &d.domain),
+                    base + offset,
+                    pages,
+                    prot,
+                )
+                .inspect_err(|_| {
                     self.account.lock().uncharge(pages);
                 })
             });
