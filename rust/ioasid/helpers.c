@@ -428,3 +428,15 @@ void ioasid_cond_resched(void)
 {
 	cond_resched();
 }
+
+/*
+ * The in-kernel API of include/linux/ioasid.h is defined in Rust (kapi.rs); export it
+ * here so that modular drivers (VFIO built as a module) can use it too.
+ */
+#include <linux/export.h>
+#include <linux/ioasid.h>
+
+EXPORT_SYMBOL_GPL(ioasid_bind_device);
+EXPORT_SYMBOL_GPL(ioasid_unbind_device);
+EXPORT_SYMBOL_GPL(ioasid_access_rw);
+EXPORT_SYMBOL_GPL(ioasid_pasid_translate);

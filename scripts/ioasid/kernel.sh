@@ -27,6 +27,16 @@ mkdir -p "$out"
 
 # Hook the project into the kernel tree (idempotent).
 ln -sfn "$REPO" "$ksrc/drivers/ioasid"
+# The in-kernel API and uAPI headers, for the VFIO patches (and anyone else) to include.
+ln -sfn "$REPO/include/linux/ioasid.h" "$ksrc/include/linux/ioasid.h"
+ln -sfn "$REPO/include/uapi/linux/ioasid.h" "$ksrc/include/uapi/linux/ioasid.h"
+# The kernel patch series (patches/): applied to the pinned source by the build; a tree
+# of the user's must have it already (git am).
+if [ -n "${KDIR:-}" ]; then
+	bash "$REPO/scripts/ioasid/patches.sh" check "$ksrc"
+else
+	bash "$REPO/scripts/ioasid/patches.sh" apply "$ksrc"
+fi
 # The kselftests too, so that `make -C tools/testing/selftests TARGETS=ioasid` works there.
 ln -sfn "$REPO/tools/testing/selftests/ioasid" "$ksrc/tools/testing/selftests/ioasid"
 grep -q 'drivers/ioasid/Kconfig' "$ksrc/drivers/Kconfig" ||

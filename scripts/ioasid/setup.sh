@@ -22,6 +22,7 @@ APT_PKGS=(
 	busybox-static cpio gzip xz-utils
 	gcc make flex bison bc libelf-dev libssl-dev kmod python3 libcap-dev rsync
 	python3-docutils
+	patch perl uuid-dev
 )
 QEMU_PKG=qemu-system-x86
 
