@@ -23,6 +23,7 @@
 #include <linux/ioasid.h>
 
 #include "ioasid-samples.h"
+#include "vfio-edu.h"
 
 static const struct {
 	__u32 id;
@@ -221,6 +222,85 @@ static int guest_ram(int fd)
 	return 0;
 }
 
+/*
+ * Step 13: passthrough the way a VMM does it with VFIO: the second edu is bound to
+ * vfio-pci; its cdev is bound to the ioasid context, attached to an address space of
+ * guest RAM, and driven through BAR0 mmapped from the VFIO device fd.
+ */
+static int vfio_passthrough(int fd)
+{
+	size_t len = 2 << 20;
+	uint64_t gpa = 0x200000;
+	struct ioasid_ioas_alloc alloc = { .argsz = sizeof(alloc) };
+	struct ioasid_ioas_map map = {
+		.argsz = sizeof(map),
+		.flags = IOASID_MAP_FIXED_IOVA | IOASID_MAP_READABLE | IOASID_MAP_WRITEABLE,
+		.length = len,
+		.iova = gpa,
+	};
+	struct ioasid_iova_range resv[16];
+	struct ioasid_device_info info = {
+		.argsz = sizeof(info), .num_reserved = 16, .reserved_iovas = (uintptr_t)resv,
+	};
+	struct ioasid_device_attach attach = { .argsz = sizeof(attach) };
+	struct ioasid_ioas_unmap unmap = { .argsz = sizeof(unmap), .length = UINT64_MAX };
+	struct ioasid_destroy destroy = { .argsz = sizeof(destroy) };
+	const char msg[] = "guest page 0 -> vfio-pci edu -> guest page 1";
+	char bdf[64], cdev[256];
+	volatile uint8_t *bar;
+	uint8_t *ram;
+	__u32 dev_id;
+	int dev;
+
+	if (vfio_edu_find(bdf, sizeof(bdf), cdev, sizeof(cdev))) {
+		printf("13. no edu device bound to vfio-pci: VFIO passthrough not shown\n");
+		return 0;
+	}
+	dev = open(cdev, O_RDWR | O_CLOEXEC);
+	CHECK(dev < 0, cdev);
+	CHECK(vfio_bind_ioasid(dev, fd, 0, &dev_id), "VFIO_DEVICE_BIND_IOASID");
+	info.dev_id = dev_id;
+	CHECK(ioctl(fd, IOASID_DEVICE_GET_INFO, &info), "IOASID_DEVICE_GET_INFO");
+	printf("13. VFIO passthrough: %s (edu on vfio-pci), %s bound to the context with\n"
+	       "    VFIO_DEVICE_BIND_IOASID: device %u, DMA intent %s\n", bdf, cdev, dev_id,
+	       info.out_intent == IOASID_DEVICE_INTENT_RID ? "RID" : "other");
+
+	CHECK(ioctl(fd, IOASID_IOAS_ALLOC, &alloc), "IOASID_IOAS_ALLOC");
+	ram = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(ram == MAP_FAILED, "mmap");
+	map.ioas_id = alloc.out_ioas_id;
+	map.user_va = (uintptr_t)ram;
+	CHECK(ioctl(fd, IOASID_IOAS_MAP, &map), "IOASID_IOAS_MAP");
+	attach.dev_id = dev_id;
+	attach.ioas_id = alloc.out_ioas_id;
+	CHECK(ioctl(fd, IOASID_DEVICE_ATTACH, &attach), "IOASID_DEVICE_ATTACH");
+	printf("    address space %u with 2 MiB of guest RAM at 0x%llx; IOASID_DEVICE_ATTACH\n",
+	       alloc.out_ioas_id, (unsigned long long)gpa);
+
+	bar = vfio_edu_bar0(dev);
+	CHECK(bar == MAP_FAILED, "VFIO_DEVICE_GET_REGION_INFO + mmap of BAR0");
+	CHECK(vfio_edu_bus_master(dev, 1), "bus master enable (config space)");
+	memcpy(ram, msg, sizeof(msg));
+	CHECK(edu_dma(bar, gpa, EDU_BUF, 64, 0), "edu DMA to device");
+	CHECK(edu_dma(bar, EDU_BUF, gpa + 0x1000, 64, 1), "edu DMA to RAM");
+	printf("    BAR0 mmapped from the VFIO device fd; edu DMA GPA 0x%llx -> GPA 0x%llx:\n"
+	       "    \"%s\" (%s)\n", (unsigned long long)gpa, (unsigned long long)gpa + 0x1000,
+	       (char *)ram + 0x1000,
+	       memcmp(ram + 0x1000, msg, sizeof(msg)) ? "MISMATCH" : "bytes match");
+	if (memcmp(ram + 0x1000, msg, sizeof(msg)))
+		return 1;
+
+	munmap((void *)bar, 4096);
+	CHECK(close(dev), "close VFIO device");
+	unmap.ioas_id = alloc.out_ioas_id;
+	CHECK(ioctl(fd, IOASID_IOAS_UNMAP, &unmap), "IOASID_IOAS_UNMAP");
+	destroy.id = alloc.out_ioas_id;
+	CHECK(ioctl(fd, IOASID_DESTROY, &destroy), "IOASID_DESTROY");
+	munmap(ram, len);
+	printf("    closed the VFIO device fd: reset, detached, unbound, its DMA blocked again\n");
+	return 0;
+}
+
 #define PRECOPY_PAGES 64
 
 /* Reads and clears the dirty bitmap of the guest RAM; copies those pages to @dst. */
@@ -275,7 +355,7 @@ static int precopy(int fd)
 
 	swdev = open("/dev/ioasid-swdev", O_RDWR | O_CLOEXEC);
 	if (swdev < 0) {
-		printf("13. no /dev/ioasid-swdev: no live-migration pre-copy shown\n");
+		printf("14. no /dev/ioasid-swdev: no live-migration pre-copy shown\n");
 		return 0;
 	}
 	memfd = memfd_create("guest-ram", MFD_CLOEXEC);
@@ -293,7 +373,7 @@ static int precopy(int fd)
 	attach.dev_id = bind.out_dev_id;
 	attach.ioas_id = alloc.out_ioas_id;
 	CHECK(ioctl(fd, IOASID_DEVICE_ATTACH, &attach), "IOASID_DEVICE_ATTACH");
-	printf("13. live migration: %d pages of memfd guest RAM (IOASID_IOAS_MAP_FILE) in a\n"
+	printf("14. live migration: %d pages of memfd guest RAM (IOASID_IOAS_MAP_FILE) in a\n"
 	       "    dirty-tracking address space, a software device attached\n", PRECOPY_PAGES);
 	track.ioas_id = alloc.out_ioas_id;
 	CHECK(ioctl(fd, IOASID_IOAS_SET_DIRTY_TRACKING, &track), "IOASID_IOAS_SET_DIRTY_TRACKING");
@@ -368,6 +448,8 @@ int main(void)
 
 	if (guest_ram(fd))
 		return 1;
+	if (vfio_passthrough(fd))
+		return 1;
 	if (precopy(fd))
 		return 1;
 
@@ -375,7 +457,7 @@ int main(void)
 		perror("close");
 		return 1;
 	}
-	printf("14. closed the context: the kernel released everything it held\n");
+	printf("15. closed the context: the kernel released everything it held\n");
 	printf("sample: OK\n");
 	return 0;
 }

@@ -63,4 +63,22 @@ struct ioasid_swdev_copy {
 };
 #define IOASID_SWDEV_COPY _IO(IOASID_EDU_TYPE, 0x92)
 
+/*
+ * ioasid_vdma.c: ioasid-vdma, an emulated VFIO device (the mdev path: no IOMMU, its
+ * driver reaches memory with vfio_dma_rw()) with a DMA engine. Its VFIO cdev binds to
+ * an ioasid context with VFIO_DEVICE_BIND_IOASID (software-table intent). Region 0 of
+ * the device fd holds its registers, read and written with pread/pwrite as 64-bit words:
+ */
+#define IOASID_VDMA_SRC		0x00	/* IOVA the engine reads */
+#define IOASID_VDMA_DST		0x08	/* IOVA the engine writes */
+#define IOASID_VDMA_COUNT	0x10	/* bytes, at most IOASID_VDMA_MAX */
+#define IOASID_VDMA_CMD		0x18	/* write a command: runs it before returning */
+#define IOASID_VDMA_STATUS	0x20	/* 0 or the negative errno of the last command */
+#define IOASID_VDMA_REGS	0x28	/* size of region 0 */
+#define IOASID_VDMA_MAX		4096
+/* Copy COUNT bytes from SRC to DST with vfio_dma_rw(). */
+#define IOASID_VDMA_CMD_COPY	1
+/* Pin the page at SRC with vfio_pin_pages() and unpin it (mdev drivers that pin). */
+#define IOASID_VDMA_CMD_PIN	2
+
 #endif

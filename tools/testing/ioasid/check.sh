@@ -43,6 +43,10 @@ done
 # What every VM must run: the kselftest binaries of the Makefile, the driver's KUnit suites.
 kselftests=$(sed -n '/^TEST_GEN_PROGS/,/[^\\]$/p' "$REPO/tools/testing/selftests/ioasid/Makefile" |
 	sed 's/^TEST_GEN_PROGS *:=//; s/\\//' | tr -s ' \t\n' ',' | sed 's/^,//; s/,$//')
+# And the upstream VFIO selftests (kselftest harness too), with the ioasid mode.
+ksrc=${KDIR:-$KSRC_PRISTINE}
+kselftests+=,$(sed -n 's/^TEST_GEN_PROGS += //p' "$ksrc/tools/testing/selftests/vfio/Makefile" |
+	paste -sd, -)
 kunit=$(grep -rhoE 'kunit_tests\([a-z_0-9]+\)' "$REPO/rust" | sed 's/kunit_tests(\(.*\))/\1/' |
 	sort -u | paste -sd, -)
 python3 "$REPO/tools/testing/ioasid/report.py" --job check --host "$runs/host.log" "$host_status" \

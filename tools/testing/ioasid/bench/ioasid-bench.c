@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ioasid-bench: /dev/ioasid side by side with iommufd and VFIO type1, in one VM, on the
- * same emulated IOMMU (intel-iommu), each with a real device attached (two QEMU edu
- * devices: one bound to the sample ioasid-edu driver, one to vfio-pci).
+ * same emulated IOMMU (intel-iommu), each with a real device attached through the same
+ * driver: QEMU edu devices on vfio-pci, one bound to ioasid (VFIO_DEVICE_BIND_IOASID),
+ * one used by iommufd and type1.
  *
  * Every figure is the median, min and max over repeated runs (after one untimed
  * warm-up round for the map cases), in microseconds (rates in
@@ -49,6 +50,7 @@ struct space {
 static int ioasid_fd, iommufd, container, group_fd, vfio_dev_fd;
 static __u32 ioasid_dev;
 static char edu_ioasid[NAME_MAX + 1], edu_vfio[NAME_MAX + 1];
+static int ioasid_vfio_fd;
 
 static double now_us(void)
 {
@@ -603,34 +605,54 @@ static void find_edus(void)
 		if (n <= 0)
 			continue;
 		link[n] = 0;
-		if (strstr(link, "/ioasid-edu"))
-			snprintf(edu_ioasid, sizeof(edu_ioasid), "%s", d->d_name);
-		else if (strstr(link, "/vfio-pci"))
+		if (!strstr(link, "/vfio-pci"))
+			continue;
+		/* Sorted by address: the lower one for the peers, the next for ioasid. */
+		if (!edu_vfio[0] || strcmp(d->d_name, edu_vfio) < 0) {
+			memcpy(edu_ioasid, edu_vfio, sizeof(edu_ioasid));
 			snprintf(edu_vfio, sizeof(edu_vfio), "%s", d->d_name);
+		} else if (!edu_ioasid[0] || strcmp(d->d_name, edu_ioasid) < 0) {
+			snprintf(edu_ioasid, sizeof(edu_ioasid), "%s", d->d_name);
+		}
 	}
 	closedir(dir);
 	if (!edu_ioasid[0] || !edu_vfio[0]) {
-		fprintf(stderr, "ioasid-bench: need one edu on ioasid-edu and one on vfio-pci\n");
+		fprintf(stderr, "ioasid-bench: need two edus on vfio-pci\n");
 		exit(1);
 	}
+}
+
+/* The VFIO cdev of PCI device @bdf. */
+static void vfio_cdev(const char *bdf, char *path, size_t len)
+{
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, len, "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		die("vfio-dev");
+	while ((d = readdir(dir)))
+		if (!strncmp(d->d_name, "vfio", 4))
+			snprintf(path, len, "/dev/vfio/devices/%.64s", d->d_name);
+	closedir(dir);
 }
 
 static void setup_ioasid(void)
 {
 	char path[PATH_MAX];
-	struct ioasid_edu_bind bind = { .argsz = sizeof(bind) };
-	int edu;
+	struct vfio_device_bind_ioasid bind = { .argsz = sizeof(bind) };
 
+	vfio_cdev(edu_ioasid, path, sizeof(path));
 	ioasid_fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/dev/ioasid-edu-%s", edu_ioasid);
-	edu = open(path, O_RDWR | O_CLOEXEC);
-	if (ioasid_fd < 0 || edu < 0)
+	ioasid_vfio_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (ioasid_fd < 0 || ioasid_vfio_fd < 0)
 		die("ioasid set-up");
 	bind.ioasid_fd = ioasid_fd;
-	if (ioctl(edu, IOASID_EDU_BIND, &bind))
-		die("IOASID_EDU_BIND");
+	if (ioctl(ioasid_vfio_fd, VFIO_DEVICE_BIND_IOASID, &bind))
+		die("VFIO_DEVICE_BIND_IOASID");
 	ioasid_dev = bind.out_dev_id;
-	/* The edu file stays open: closing it would unbind the device. */
+	/* The device fd stays open: closing it would unbind the device. */
 }
 
 static void setup_type1(void)
@@ -664,17 +686,8 @@ static void setup_iommufd(void)
 {
 	char path[PATH_MAX];
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	DIR *dir;
-	struct dirent *d;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", edu_vfio);
-	dir = opendir(path);
-	if (!dir)
-		die("vfio-dev");
-	while ((d = readdir(dir)))
-		if (!strncmp(d->d_name, "vfio", 4))
-			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->d_name);
-	closedir(dir);
+	vfio_cdev(edu_vfio, path, sizeof(path));
 	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	vfio_dev_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (iommufd < 0 || vfio_dev_fd < 0)

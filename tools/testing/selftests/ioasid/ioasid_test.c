@@ -296,7 +296,7 @@ TEST(vm_has_edu_behind_an_iommu)
 		EXPECT_EQ(0, access(link, F_OK));
 	}
 	closedir(devs);
-	EXPECT_EQ(1, found);
+	EXPECT_EQ(2, found);
 }
 
 TEST_HARNESS_MAIN
