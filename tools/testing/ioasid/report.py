@@ -4,6 +4,7 @@
 
     report.py --host CARGO_LOG CARGO_STATUS [--tap LABEL LOG ...] --vm LABEL DIR [...]
               [--kselftests NAME,...] [--kunit SUITE,...] [--allowed-skips FILE]
+              [--vfio-vm LABEL DIR ... --vfio-selftests NAME,...]
 
 Counts every host test (cargo), every case of host-side TAP logs (the build checks of
 notest.sh), every KUnit case (from the kernel console) and every kselftest case (TAP on
@@ -195,6 +196,8 @@ def vm(tally, label, directory, job, kselftest_names=(), kunit_suites=()):
         kselftests(tally, label, tests, kselftest_names)
         if not any(l.startswith("IOASID-KMEMLEAK-END") for l in tests):
             tally.add("fail", f"{label}: no kmemleak scan (kmemleak missing or the VM stopped)")
+    elif job == "vfio":
+        kselftests(tally, label, tests, kselftest_names)
     for line in console:
         if KERNEL_REPORTS.search(line):
             tally.add("fail", f"{label}: kernel report: {line.strip()}")
@@ -229,6 +232,9 @@ def main():
     p.add_argument("--vm", nargs=2, action="append", default=[], metavar=("LABEL", "DIR"))
     p.add_argument("--kselftests", default="", help="comma-separated binaries every VM runs")
     p.add_argument("--kunit", default="", help="comma-separated KUnit suites every VM runs")
+    p.add_argument("--vfio-vm", nargs=2, action="append", default=[], metavar=("LABEL", "DIR"),
+                   help="a VM that ran the upstream VFIO selftests (no KUnit, no kmemleak)")
+    p.add_argument("--vfio-selftests", default="", help="comma-separated binaries of those")
     p.add_argument("--allowed-skips", help="file of `<label>: <case>  # reason` lines")
     args = p.parse_args()
 
@@ -248,6 +254,9 @@ def main():
         tap_log(tally, label, path)
     for label, directory in args.vm:
         vm(tally, label, directory, args.job, names, suites)
+    vfio_names = [n for n in args.vfio_selftests.split(",") if n]
+    for label, directory in args.vfio_vm:
+        vm(tally, label, directory, "vfio", vfio_names)
 
     for name in tally.skips:
         print(f"SKIPPED: {name}")

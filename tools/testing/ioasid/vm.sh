@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot the test VM once and collect its two serial logs.
 #
-#   vm.sh JOB IOMMU OUTDIR      JOB: run|check|bench   IOMMU: intel|virtio
+#   vm.sh JOB IOMMU OUTDIR      JOB: run|check|vfio|bench   IOMMU: intel|virtio
 #
 # q35 under TCG with two edu devices (the second for vfio-pci); intel = intel-iommu in scalable mode with PASID,
 # virtio = virtio-iommu. OUTDIR gets console.log (kernel), tests.log (userspace) and
@@ -44,7 +44,7 @@ esac
 devices=(-device edu,dma_mask=0xffffffffffffffff -device edu,dma_mask=0xffffffffffffffff)
 mem=2G cpu=qemu64 accel=tcg,thread=single
 case $job in
-check)
+vfio)
 	# The upstream VFIO selftests drive an igb (behind a PCIe root port, for SR-IOV) on
 	# vfio-pci; their 1 GiB hugetlb variants need a 1 GiB page, so 4 GiB and pdpe1gb.
 	devices+=(-device pcie-root-port,id=rp0,chassis=1 -device igb,bus=rp0)
