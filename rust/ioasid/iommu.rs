@@ -5,7 +5,13 @@
 //! All raw `iommu_*` calls of the driver are here; everything above this file uses the
 //! IOMMU core only through these types, exactly as it would reach any IOMMU driver.
 
-use core::ptr::NonNull;
+use core::{
+    ptr::NonNull,
+    sync::atomic::{
+        AtomicBool,
+        Ordering, //
+    },
+};
 
 use kernel::{
     bindings,
@@ -118,9 +124,12 @@ impl Prot {
             != 0
     }
 
-    /// Devices may read and/or write.
+    /// Devices may read and/or write. Always cacheable (`IOMMU_CACHE`), as iommufd and
+    /// VFIO type1 map: where page tables carry memory attributes (Arm SMMU), a mapping
+    /// without it is non-cacheable, and a device would read memory under the CPU caches
+    /// (the previous owner's data, below the kernel's cached zeroing).
     pub(crate) fn new(read: bool, write: bool) -> Self {
-        let mut p = 0;
+        let mut p = bindings::IOMMU_CACHE;
         if read {
             p |= bindings::IOMMU_READ;
         }
@@ -177,6 +186,8 @@ pub(crate) struct Domain {
     ptr: NonNull<bindings::iommu_domain>,
     /// A nested domain's parent, freed after it (fields drop after `Drop::drop`).
     _parent: Option<Arc<Domain>>,
+    /// Its driver forces every DMA through it to snoop ([`Domain::enforce_coherency`]).
+    coherent: AtomicBool,
 }
 
 // SAFETY: the IOMMU core serialises what needs it inside the domain; its operations may be
@@ -263,6 +274,7 @@ impl Domain {
         let domain = Self {
             ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
             _parent: None,
+            coherent: AtomicBool::new(false),
         };
         // On an IOMMU that translates MSIs (a software MSI window, as on Arm), the IOMMU
         // core maps each doorbell into the window when the device's MSI is set up, as
@@ -305,6 +317,7 @@ impl Domain {
         Ok(Self {
             ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
             _parent: Some(parent.clone()),
+            coherent: AtomicBool::new(false),
         })
     }
 
@@ -342,9 +355,24 @@ impl Domain {
         let op = unsafe { (*(*self.ptr.as_ptr()).ops).enforce_cache_coherency };
         // SAFETY: the driver's op, called on its own live domain, nothing mapped yet.
         match op.map(|f| unsafe { f(self.ptr.as_ptr()) }) {
-            Some(true) => Ok(()),
+            Some(true) => {
+                self.coherent.store(true, Ordering::Relaxed);
+                Ok(())
+            }
             _ => Err(EOPNOTSUPP),
         }
+    }
+
+    /// Whether [`Domain::enforce_coherency`] succeeded on it.
+    pub(crate) fn is_coherent(&self) -> bool {
+        self.coherent.load(Ordering::Relaxed)
+    }
+
+    /// Whether a device `owner` holds may share this domain as far as cache coherency
+    /// goes: a device whose IOMMU can force snooping gets only domains that force it,
+    /// and one whose IOMMU cannot never joins one that does.
+    pub(crate) fn coherency_fits(&self, owner: &DmaOwner) -> bool {
+        self.is_coherent() == owner.can_enforce_coherency()
     }
 
     /// Whether this domain belongs to the IOMMU driver of the device `owner` holds.

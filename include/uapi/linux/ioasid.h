@@ -133,7 +133,8 @@ struct ioasid_destroy {
  *	caches: the IOMMU ignores the no-snoop attribute of the devices' requests. Only
  *	devices whose IOMMU can enforce that (IOASID_DEVICE_INFO_ENFORCE_COHERENCY) can be
  *	attached (EOPNOTSUPP otherwise). A VMM that needs no WBINVD emulation for its
- *	guest (KVM's non-coherent DMA tracking) asks for it.
+ *	guest (KVM's non-coherent DMA tracking) asks for it. Without the flag, coherency
+ *	is still enforced for every device whose IOMMU can do it
  * @IOASID_IOAS_ALLOC_DIRTY_TRACKING: the address space can track the pages devices
  *	write (IOASID_IOAS_SET_DIRTY_TRACKING): its IOMMU domains are made for it, and
  *	only devices whose IOMMU can track (IOASID_DEVICE_INFO_DIRTY_TRACKING) or that

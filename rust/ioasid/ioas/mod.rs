@@ -724,6 +724,9 @@ impl Ioas {
     ) -> Result<Arc<Domain>> {
         self.attach_with(owner, pasid, |inner| {
             for d in inner.domains.iter_mut() {
+                if !d.domain.coherency_fits(owner) {
+                    continue;
+                }
                 match d.domain.attach_pasid(owner, pasid, handle, replace) {
                     Ok(()) => {
                         d.pasids += 1;
@@ -785,7 +788,7 @@ impl Ioas {
         if self.faults.is_some() {
             domain.route_faults::<Route>();
         }
-        self.fill(inner, domain)
+        self.fill(inner, owner, domain)
     }
 
     /// Where the page requests of `dev_id`'s attachments to this address space go.
@@ -797,9 +800,14 @@ impl Ioas {
         })
     }
 
-    /// `domain`, filled with every mapping.
-    fn fill(&self, inner: &Inner, domain: Domain) -> Result<Arc<Domain>> {
-        if self.coherent {
+    /// `domain`, new for the device `owner` holds, filled with every mapping.
+    ///
+    /// Its DMA is forced to snoop the CPU caches wherever the device's IOMMU can do it,
+    /// as iommufd and VFIO type1 do (else a no-snoop read could see memory under the
+    /// caches, and KVM, told by VFIO that the device's DMA is coherent, would not make
+    /// the guest's cache flushes work); a coherent address space requires it.
+    fn fill(&self, inner: &Inner, owner: &DmaOwner, domain: Domain) -> Result<Arc<Domain>> {
+        if self.coherent || owner.can_enforce_coherency() {
             domain.enforce_coherency()?;
         }
         if inner.dirty_enabled {
@@ -841,17 +849,17 @@ impl Ioas {
         owner: &DmaOwner,
         pasid: u32,
     ) -> Result<NestParent> {
+        let shares = |d: &AttachedDomain| {
+            d.nest_parent && d.domain.fits(owner) && d.domain.coherency_fits(owner)
+        };
         let domain = self.attach_with(owner, pasid, |inner| {
-            if let Some(d) = inner
-                .domains
-                .iter_mut()
-                .find(|d| d.nest_parent && d.domain.fits(owner))
-            {
+            if let Some(d) = inner.domains.iter_mut().find(|d| shares(d)) {
                 d.nest_users += 1;
                 return Ok(d.domain.clone());
             }
             // Room in `inner.domains` was reserved by `attach_with`.
-            let domain = self.fill(inner, Domain::new_nest_parent(owner, inner.dirty_capable)?)?;
+            let parent = Domain::new_nest_parent(owner, inner.dirty_capable)?;
+            let domain = self.fill(inner, owner, parent)?;
             let _ = inner.domains.push_within_capacity(AttachedDomain {
                 domain: domain.clone(),
                 groups: KVec::new(),
@@ -938,6 +946,9 @@ impl Ioas {
             }
         }
         for d in inner.domains.iter_mut() {
+            if !d.domain.coherency_fits(owner) {
+                continue;
+            }
             d.groups.reserve(1, GFP_KERNEL)?;
             match GroupAttach::attach(&d.domain, owner, self.fault_route(dev_id)) {
                 Ok(g) => {

@@ -10,6 +10,7 @@
  * is closed every page pin taken has been released. Kmemleak (the run's final scan) and
  * the kernel log (KASAN, lockdep, WARN) catch the rest.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -42,6 +43,7 @@ struct env {
 	uint8_t *big;		/* BIG bytes in 4 KiB pages, populated */
 	const char *step;	/* the step that failed */
 	__u32 m[3], d[3];	/* mock devices made by the set-up: mock and device IDs */
+	int memfd;		/* LEN bytes of memfd, for vmm_body */
 };
 
 #define STEP(expr)                                                                  \
@@ -177,6 +179,39 @@ static int pasid_body(struct env *e)
 	at.pasid = p2;
 	STEP(ioctl(e->fd, IOASID_DEVICE_PASID_ATTACH, &at));
 	STEP(mock_del(e, e->m[0]));
+	return 0;
+}
+
+/* A memfd of LEN bytes and a mock device (which tracks dirty pages). */
+static int vmm_setup(struct env *e)
+{
+	e->memfd = memfd_create("fail-nth", MFD_CLOEXEC);
+	if (e->memfd < 0 || ftruncate(e->memfd, LEN))
+		return -1;
+	return mock_add(e, 0, 0, 0, 0);
+}
+
+/*
+ * What VMMs need for guest memory: file-backed maps, pin-once copies, dirty tracking
+ * with a bitmap read, and moving the charge to another process (live update).
+ */
+static int vmm_body(struct env *e)
+{
+	__u32 src = 0, dst = 0;
+	__u64 iova = G, at = 2 * G, pages, bits[1];
+
+	STEP(ioas_alloc_flags(e->fd, IOASID_IOAS_ALLOC_DIRTY_TRACKING, &src));
+	STEP(ioas_alloc(e->fd, &dst));
+	STEP(map_file(e->fd, src, FIXED, e->memfd, 0, LEN, &iova));
+	STEP(map_at(e->fd, src, e->big, BIG, 4 * G));
+	STEP(copy(e->fd, dst, src, FIXED, G, LEN, &at));
+	STEP(attach(e->fd, e->d[0], src));
+	STEP(dirty_tracking(e->fd, src, 1));
+	STEP(dirty_bitmap(e->fd, src, 0, G, LEN, SZ_4K, bits));
+	STEP(dirty_tracking(e->fd, src, 0));
+	STEP(change_process(e->fd, &pages));
+	STEP(unmap(e->fd, src, G, LEN, NULL));
+	STEP(destroy(e->fd, dst));
 	return 0;
 }
 
@@ -398,5 +433,6 @@ SWEEP(attach_with_replay, three_devices, attach_body)
 SWEEP(pasid, three_devices, pasid_body)
 SWEEP(nested, three_devices, nested_body)
 SWEEP(fault_queue, three_devices, fault_body)
+SWEEP(vmm_memory, vmm_setup, vmm_body)
 
 TEST_HARNESS_MAIN

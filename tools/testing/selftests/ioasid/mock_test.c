@@ -770,6 +770,33 @@ TEST_F(mock, a_software_msi_window_gets_the_msi_cookie)
  * no-snoop (enforce_cache_coherency, before the replay of what is mapped) and takes only
  * devices whose IOMMU can do that.
  */
+/*
+ * Without IOASID_IOAS_ALLOC_COHERENT coherency is still enforced wherever the IOMMU can,
+ * as iommufd and VFIO type1 do: a device that can is attached to a domain that forces
+ * snooping, and one that cannot gets a domain of its own instead of sharing that one.
+ */
+TEST_F(mock, plain_address_spaces_enforce_coherency_where_the_iommu_can)
+{
+	struct ioasid_mock_device_add nc = { .flags = IOASID_MOCK_DEVICE_NO_COHERENCY };
+	struct ioasid_mock_iotlb t;
+	struct mock_dev dev;
+	__u32 p;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &p));
+	ASSERT_EQ(0, map_at(self->fd, p, self->buf, self->len, A));
+	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, p));
+	ASSERT_EQ(0, iotlb(self->mock, self->dev.mock_id, &t));
+	EXPECT_TRUE(t.out_flags & IOASID_MOCK_IOTLB_COHERENT);
+	EXPECT_LT(0, t.out_entries);
+	ASSERT_EQ(0, mock_add(self->mock, self->fd, &nc, &dev));
+	ASSERT_EQ(0, attach(self->fd, dev.dev_id, p));
+	ASSERT_EQ(0, iotlb(self->mock, dev.mock_id, &t));
+	EXPECT_FALSE(t.out_flags & IOASID_MOCK_IOTLB_COHERENT);
+	EXPECT_LT(0, t.out_entries);
+	EXPECT_EQ(0, detach(self->fd, dev.dev_id));
+	EXPECT_EQ(0, detach(self->fd, self->dev.dev_id));
+}
+
 TEST_F(mock, a_coherent_address_space_takes_only_devices_that_enforce_it)
 {
 	struct ioasid_ioas_alloc a = { .argsz = sizeof(a), .flags = IOASID_IOAS_ALLOC_COHERENT };
