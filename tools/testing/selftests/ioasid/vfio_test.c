@@ -87,6 +87,28 @@ static int group_path(const char *bdf, char *path, size_t len)
 	return 0;
 }
 
+/*
+ * What both fixtures start from: /dev/ioasid in *@fd, the device file @cdev in *@dev, an
+ * address space, and two pages: the source with a pattern, the destination 0xee.
+ */
+static void open_all(struct __test_metadata *_metadata, const char *cdev, int *fd, int *dev,
+		     __u32 *ioas, uint8_t **src, uint8_t **dst)
+{
+	*fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, *fd);
+	*dev = open(cdev, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, *dev);
+	ASSERT_EQ(0, ioas_alloc(*fd, ioas));
+	*src = mmap(NULL, 2 * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	ASSERT_NE(MAP_FAILED, *src);
+	*dst = *src + page_size;
+	for (int i = 0; i < page_size; i++) {
+		(*src)[i] = (uint8_t)(i * 5 + 1);
+		(*dst)[i] = 0xee;
+	}
+}
+
 FIXTURE(vfio) {
 	int fd, dev;
 	char bdf[64], cdev[256];
@@ -97,21 +119,11 @@ FIXTURE(vfio) {
 FIXTURE_SETUP(vfio)
 {
 	page_size = sysconf(_SC_PAGESIZE);
+	self->fd = self->dev = -1;
 	if (vfio_edu_find(self->bdf, sizeof(self->bdf), self->cdev, sizeof(self->cdev)))
 		SKIP(return, "no edu device bound to vfio-pci");
-	self->fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->fd);
-	self->dev = open(self->cdev, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->dev);
-	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
-	self->src = mmap(NULL, 2 * page_size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->src);
-	self->dst = self->src + page_size;
-	for (int i = 0; i < page_size; i++) {
-		self->src[i] = (uint8_t)(i * 5 + 1);
-		self->dst[i] = 0xee;
-	}
+	open_all(_metadata, self->cdev, &self->fd, &self->dev, &self->ioas, &self->src,
+		 &self->dst);
 }
 
 FIXTURE_TEARDOWN(vfio)
@@ -601,21 +613,10 @@ FIXTURE(vdma) {
 FIXTURE_SETUP(vdma)
 {
 	page_size = sysconf(_SC_PAGESIZE);
-	self->dev = -1;
+	self->fd = self->dev = -1;
 	ASSERT_EQ(0, vdma_find(self->cdev, sizeof(self->cdev)));
-	self->fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->fd);
-	self->dev = open(self->cdev, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->dev);
-	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
-	self->src = mmap(NULL, 2 * page_size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->src);
-	self->dst = self->src + page_size;
-	for (int i = 0; i < page_size; i++) {
-		self->src[i] = (uint8_t)(i * 3 + 7);
-		self->dst[i] = 0xee;
-	}
+	open_all(_metadata, self->cdev, &self->fd, &self->dev, &self->ioas, &self->src,
+		 &self->dst);
 }
 
 FIXTURE_TEARDOWN(vdma)
