@@ -47,16 +47,22 @@ static void edu_start(volatile uint8_t *bar, uint64_t src, uint64_t dst, int to_
 	*(volatile uint64_t *)(bar + EDU_DMA_CMD) = 1 | (to_ram ? 2 : 0);
 }
 
-/* One DMA of a page, waited for. */
-static int edu_dma(volatile uint8_t *bar, uint64_t src, uint64_t dst, int to_ram)
+/* Waits up to 10 s for the DMA in flight to end. */
+static int edu_wait(volatile uint8_t *bar)
 {
-	edu_start(bar, src, dst, to_ram);
 	for (int i = 0; i < 10000; i++) {
 		if (!(*(volatile uint64_t *)(bar + EDU_DMA_CMD) & 1))
 			return 0;
 		usleep(1000);
 	}
 	return -1;
+}
+
+/* One DMA of a page, waited for. */
+static int edu_dma(volatile uint8_t *bar, uint64_t src, uint64_t dst, int to_ram)
+{
+	edu_start(bar, src, dst, to_ram);
+	return edu_wait(bar);
 }
 
 /* Writes @val to the sysfs file @path. */
@@ -442,18 +448,27 @@ TEST_F(vfio, close_the_device_first_then_ioasid)
  * edu runs a DMA 100 ms (virtual) after it is started: detaching, or closing the device
  * fd, in that window leaves the page untouched when the DMA happens.
  */
+/* Binds, attaches, fills the device's buffer and starts its DMA to the destination page. */
+static volatile uint8_t *start_dma_to_dst(struct __test_metadata *_metadata,
+					  FIXTURE_DATA(vfio) *self, __u32 *id)
+{
+	volatile uint8_t *bar = bind_attach(_metadata, self, self->fd, self->dev, self->ioas, id);
+
+	if (bar == MAP_FAILED || edu_dma(bar, SRC_IOVA, EDU_BUF, 0))
+		return MAP_FAILED;
+	edu_start(bar, EDU_BUF, DST_IOVA, 1);
+	return bar;
+}
+
 TEST_F(vfio, detach_while_dma_in_flight)
 {
 	volatile uint8_t *bar;
 	__u32 id;
 
-	bar = bind_attach(_metadata, self, self->fd, self->dev, self->ioas, &id);
+	bar = start_dma_to_dst(_metadata, self, &id);
 	ASSERT_NE(MAP_FAILED, bar);
-	ASSERT_EQ(0, edu_dma(bar, SRC_IOVA, EDU_BUF, 0));
-	edu_start(bar, EDU_BUF, DST_IOVA, 1);
 	ASSERT_EQ(0, detach(self->fd, id));
-	for (int i = 0; i < 1000 && (*(volatile uint64_t *)(bar + EDU_DMA_CMD) & 1); i++)
-		usleep(1000);
+	EXPECT_EQ(0, edu_wait(bar));
 	EXPECT_TRUE(untouched(self->dst));
 }
 
@@ -462,10 +477,8 @@ TEST_F(vfio, close_the_device_while_dma_in_flight)
 	volatile uint8_t *bar;
 	__u32 id;
 
-	bar = bind_attach(_metadata, self, self->fd, self->dev, self->ioas, &id);
+	bar = start_dma_to_dst(_metadata, self, &id);
 	ASSERT_NE(MAP_FAILED, bar);
-	ASSERT_EQ(0, edu_dma(bar, SRC_IOVA, EDU_BUF, 0));
-	edu_start(bar, EDU_BUF, DST_IOVA, 1);
 	munmap((void *)bar, 4096);
 	ASSERT_EQ(0, close(self->dev));
 	self->dev = -1;
@@ -479,13 +492,10 @@ TEST_F(vfio, unmap_while_dma_in_flight)
 	volatile uint8_t *bar;
 	__u32 id;
 
-	bar = bind_attach(_metadata, self, self->fd, self->dev, self->ioas, &id);
+	bar = start_dma_to_dst(_metadata, self, &id);
 	ASSERT_NE(MAP_FAILED, bar);
-	ASSERT_EQ(0, edu_dma(bar, SRC_IOVA, EDU_BUF, 0));
-	edu_start(bar, EDU_BUF, DST_IOVA, 1);
 	ASSERT_EQ(0, unmap(self->fd, self->ioas, DST_IOVA, page_size, NULL));
-	for (int i = 0; i < 1000 && (*(volatile uint64_t *)(bar + EDU_DMA_CMD) & 1); i++)
-		usleep(1000);
+	EXPECT_EQ(0, edu_wait(bar));
 	EXPECT_TRUE(untouched(self->dst));
 }
 
