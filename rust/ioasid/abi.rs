@@ -26,6 +26,8 @@ unsafe impl kernel::transmute::AsBytes for ioasid_iova_range {}
 unsafe impl kernel::transmute::AsBytes for ioasid_fault {}
 // SAFETY: integer fields only, no padding: any bit pattern is valid.
 unsafe impl kernel::transmute::FromBytes for ioasid_fault_response {}
+// SAFETY: two `__aligned_u64` and two `__u32` fields, no padding: any bit pattern is valid.
+unsafe impl kernel::transmute::FromBytes for ioasid_inval_vtd {}
 
 impl ioasid_ioas_alloc {
     /// The fault queue field of the union (its other member is the reserved word).
@@ -40,5 +42,14 @@ impl ioasid_nested_alloc {
     pub(crate) fn fault_queue_id(&self) -> u32 {
         // SAFETY: both members of the union are `__u32`: either reading is valid.
         unsafe { self.__bindgen_anon_1.fault_queue_id }
+    }
+}
+
+impl ioasid_bind_table {
+    /// The VT-d member of the table union (for `IOASID_FORMAT_VTD_S1`).
+    pub(crate) fn vtd(&self) -> ioasid_table_vtd {
+        // SAFETY: every member of the union is made of integers only, and the struct was
+        // read whole (zero-filled past argsz): any bit pattern is a valid VT-d member.
+        unsafe { self.table.vtd }
     }
 }

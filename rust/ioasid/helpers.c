@@ -356,6 +356,23 @@ bool ioasid_allow_unsafe_interrupts(void)
 }
 
 /*
+ * Software nesting: how many shadow entries (stage-1 leaf pieces) one bound table may
+ * hold; one walk of a table reads at most 16 times as many entries. Writable at run
+ * time; a bind or invalidation beyond it fails with ENOSPC.
+ */
+static unsigned int max_shadow_entries = 1U << 20;
+module_param(max_shadow_entries, uint, 0644);
+MODULE_PARM_DESC(max_shadow_entries,
+		 "Shadow entries one software-nested table may hold (default 1048576)");
+
+unsigned int ioasid_max_shadow_entries(void);
+
+unsigned int ioasid_max_shadow_entries(void)
+{
+	return READ_ONCE(max_shadow_entries);
+}
+
+/*
  * Dirty tracking through the IOMMU core's dirty ops, as iommufd drives them: an
  * iova_bitmap over the user's bitmap, filled by the driver's read_and_clear_dirty()
  * (iommu_dirty_bitmap_record() is inline) and by ioasid for software-table writes.

@@ -388,6 +388,26 @@ impl PinnedPages {
         })
     }
 
+    /// The physical address of byte `offset` (page aligned) of the pinned memory and how
+    /// many bytes from there, at most `max`, are physically contiguous with it; `None`
+    /// past the end. O(log runs): a shadow of a huge mapping looks pages up one by one.
+    pub(crate) fn phys_at(&self, offset: usize, max: usize) -> Option<(u64, usize)> {
+        let index = offset / PAGE_SIZE;
+        let i = self
+            .runs
+            .partition_point(|&(start, _, _)| start <= index)
+            .checked_sub(1)?;
+        let (start, first, n) = self.runs[i];
+        if index >= start + n {
+            return None;
+        }
+        // SAFETY: `first` is pinned (invariant).
+        let base = unsafe { page_to_phys(first) };
+        let skip = index - start;
+        let len = ((n - skip) * PAGE_SIZE).min(max);
+        Some((base + (skip * PAGE_SIZE) as u64, len))
+    }
+
     /// The page at page offset `index` of the range.
     fn page(&self, index: usize) -> Option<*mut bindings::page> {
         let i = self

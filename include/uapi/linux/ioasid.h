@@ -87,6 +87,12 @@ enum ioasid_extension {
 	IOASID_EXT_CHANGE_PROCESS = 9,
 	/* Dirty tracking for live migration (IOASID_IOAS_ALLOC_DIRTY_TRACKING). */
 	IOASID_EXT_DIRTY_TRACKING = 10,
+	/*
+	 * Software nesting: child address spaces whose stage-1 tables ioasid walks itself
+	 * (a shadow paging domain) for devices whose IOMMU cannot nest: the formats are in
+	 * each device's IOASID_INFO_CAP_SW_NESTING.
+	 */
+	IOASID_EXT_SW_NESTING = 11,
 };
 
 /**
@@ -351,6 +357,9 @@ enum ioasid_device_intent {
  * @IOASID_DEVICE_INFO_DIRTY_TRACKING: the device's IOMMU records the pages the device
  *	writes (IOMMU_CAP_DIRTY_TRACKING), so it can be attached to address spaces that
  *	track dirty pages. Software-table devices are tracked by ioasid and have it too
+ * @IOASID_DEVICE_INFO_SW_NESTING: ioasid translates user-owned stage-1 tables for the
+ *	device in software (a shadow of the composed translation in a paging domain of the
+ *	device's IOMMU), in the formats of its IOASID_INFO_CAP_SW_NESTING capability
  */
 enum ioasid_device_info_flags {
 	IOASID_DEVICE_INFO_GROUP_SHARED = 1 << 0,
@@ -358,6 +367,7 @@ enum ioasid_device_info_flags {
 	IOASID_DEVICE_INFO_MSI_ISOLATED = 1 << 2,
 	IOASID_DEVICE_INFO_ENFORCE_COHERENCY = 1 << 3,
 	IOASID_DEVICE_INFO_DIRTY_TRACKING = 1 << 4,
+	IOASID_DEVICE_INFO_SW_NESTING = 1 << 5,
 };
 
 /**
@@ -447,6 +457,15 @@ struct ioasid_info_cap_nesting {
 	__u32 num_formats;
 	__u32 __reserved;
 };
+
+/*
+ * The software nesting capability, version 1: the same layout as struct
+ * ioasid_info_cap_nesting (id IOASID_INFO_CAP_SW_NESTING), listing the table formats
+ * ioasid walks in software for the device. A format the IOMMU takes in hardware is
+ * listed in IOASID_INFO_CAP_NESTING only, and binds in hardware. Present only with
+ * IOASID_DEVICE_INFO_SW_NESTING.
+ */
+#define IOASID_INFO_CAP_SW_NESTING 2
 #define IOASID_DEVICE_GET_INFO _IO(IOASID_TYPE, IOASID_CMD_DEVICE_GET_INFO)
 
 /* PASIDs are 20 bits wide (PCIe); PASID 0 is never handed out (it tags no-PASID DMA). */
@@ -661,13 +680,34 @@ struct ioasid_nested_alloc {
 };
 #define IOASID_NESTED_ALLOC _IO(IOASID_TYPE, IOASID_CMD_NESTED_ALLOC)
 
-/* IOASID_FORMAT_VTD_S1 (struct iommu_hwpt_vtd_s1 of the VT-d driver). */
+/*
+ * IOASID_FORMAT_VTD_S1 (struct iommu_hwpt_vtd_s1 of the VT-d driver): @pgtbl_addr is the
+ * guest physical address of the first-stage table's root, @addr_width 48 (4-level) or
+ * 57 (5-level). In software (IOASID_INFO_CAP_SW_NESTING), @flags must be 0 (DMA is
+ * translated as user-privileged requests, without SRE, EAFE or WPE).
+ */
 struct ioasid_table_vtd {
 	__aligned_u64 flags;
 	__aligned_u64 pgtbl_addr;
 	__u32 addr_width;
 	__u32 __reserved;
 };
+
+/**
+ * struct ioasid_inval_vtd - an IOASID_FORMAT_VTD_S1 invalidation request (the layout of
+ *	struct iommu_hwpt_vtd_s1_invalidate)
+ * @addr: start of the stage-1 range, 4 KiB aligned
+ * @npages: its length in 4 KiB pages, not 0; U64_MAX (with @addr 0): everything
+ * @flags: IOASID_INVAL_VTD_LEAF: only leaf entries changed (a hint)
+ * @__reserved: must be 0
+ */
+struct ioasid_inval_vtd {
+	__aligned_u64 addr;
+	__aligned_u64 npages;
+	__u32 flags;
+	__u32 __reserved;
+};
+#define IOASID_INVAL_VTD_LEAF (1 << 0)
 
 /* IOASID_FORMAT_ARM_SMMUV3: the guest's stream table entry. */
 struct ioasid_table_smmuv3 {
@@ -750,7 +790,9 @@ enum ioasid_bind_flags {
  * non-zero bytes past what this kernel knows; EFAULT; EPROTONOSUPPORT unknown @version;
  * EOPNOTSUPP unknown @flags, or the device's IOMMU does not take @format; ENOENT unknown
  * ID or PASID; EBUSY the device (or PASID) is attached or bound already; ENXIO the
- * table is not mapped in the parent; ENOMEM.
+ * table is not mapped in the parent; ENOMEM. In software (IOASID_INFO_CAP_SW_NESTING):
+ * ENOSPC the table needs more shadow entries (or table reads) than the module parameter
+ * ioasid.max_shadow_entries allows; EINTR a signal arrived during the walk.
  */
 struct ioasid_bind_table {
 	__u32 argsz;
@@ -846,7 +888,9 @@ enum ioasid_invalidate_flags {
  *
  * Errors: EINVAL argsz too small, wrong object types, a bad request (then @entry_num
  * says where); E2BIG; EFAULT; EOPNOTSUPP unknown @flags or the IOMMU does not
- * invalidate this format; ENOENT unknown ID or PASID.
+ * invalidate this format; ENOENT unknown ID or PASID. For tables translated in software
+ * each request rebuilds its range from the table: also ENOSPC, EINTR (as for
+ * IOASID_BIND_TABLE) and ENOMEM, with @entry_num at the failing request.
  */
 struct ioasid_cache_invalidate {
 	__u32 argsz;

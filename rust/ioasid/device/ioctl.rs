@@ -43,10 +43,10 @@ pub(crate) fn detach(ctx: &Context, arg: UserArg<ioasid_device_detach>) -> Resul
 pub(crate) fn get_info(ctx: &Context, mut arg: UserArg<ioasid_device_info>) -> Result {
     check_flags(arg.flags, 0, arg.__reserved | arg.__reserved2)?;
     let dev = ctx.objects().device(arg.dev_id)?;
-    let (reserved, formats) = dev.info(&mut arg)?;
+    let (reserved, formats, sw_formats) = dev.info(&mut arg)?;
     let ptr = arg.reserved_iovas;
     let mut fits = uapi::write_iova_ranges(ptr, &mut arg.num_reserved, &reserved)?;
-    fits &= uapi::write_info_caps(arg.caps, &mut arg.caps_len, &formats)?;
+    fits &= uapi::write_info_caps(arg.caps, &mut arg.caps_len, &formats, &sw_formats)?;
     arg.write_back()?;
     if !fits {
         return Err(EMSGSIZE);

@@ -24,11 +24,13 @@ use kernel::{
 use crate::{
     abi::{
         ioasid_device_info,
+        ioasid_table_vtd,
         IOASID_DEVICE_INFO_DIRTY_TRACKING,
         IOASID_DEVICE_INFO_ENFORCE_COHERENCY,
         IOASID_DEVICE_INFO_GROUP_SHARED,
         IOASID_DEVICE_INFO_MSI_ISOLATED,
         IOASID_DEVICE_INFO_NESTING,
+        IOASID_DEVICE_INFO_SW_NESTING,
         IOASID_DEVICE_INTENT_PASID,
         IOASID_FORMAT_AMD_V2,
         IOASID_FORMAT_ARM_SMMUV3,
@@ -37,10 +39,14 @@ use crate::{
         IOASID_FORMAT_VTD_S1, //
     },
     fault::Route,
-    ioas::nested::Child,
+    ioas::nested::{
+        soft,
+        Child, //
+    },
     ioas::CpuUse,
     ioas::Ioas,
     ioas::NestParent,
+    ioas::ShadowUse,
     iommu::{
         AttachHandle,
         DmaOwner,
@@ -95,17 +101,25 @@ impl PasidAttachment {
     }
 }
 
+/// How a bound table reaches the parent (stage 2).
+enum Stage2 {
+    /// In the IOMMU: a nested domain on a nest-parent domain of the parent.
+    Hw { _use: NestParent },
+    /// In software: a shadow of the composed translation, registered in the parent.
+    Soft { _use: ShadowUse },
+}
+
 /// A user-owned stage-1 table bound for the device (`pasid`: for one of its PASIDs).
 ///
-/// Its fields drop in order: the handle (the attachment has ended), the nested domain,
-/// then the nest-parent use under it, then the PASID.
+/// Its fields drop in order: the handle (the attachment has ended), the domain, then the
+/// nest-parent use or shadow registration under it, then the PASID.
 struct TableBinding {
     child: Arc<Child>,
     handle: AttachHandle<Route>,
-    /// The nested domain, and the use of the parent's nest-parent domain under it (held
-    /// for its drop).
+    /// The nested (or shadow) domain, and what it uses of the parent (held for its
+    /// drop).
     domain: Arc<Domain>,
-    _parent: NestParent,
+    _parent: Stage2,
     pasid: Option<PasidUse>,
 }
 
@@ -309,18 +323,20 @@ impl BoundDevice {
     }
 
     /// Binds a user-owned table of `child`'s format, described at user address `uptr`
-    /// (`len` bytes, read by the IOMMU driver), for the device's requester-ID DMA or for
-    /// (device, the PASID named `vpasid` in `ns`).
+    /// (`len` bytes, read by the IOMMU driver; `vtd`: its VT-d member, already read), for
+    /// the device's requester-ID DMA or for (device, the PASID named `vpasid` in `ns`):
+    /// in the IOMMU if it takes the format, else in software if ioasid walks it.
     ///
-    /// Errors: `EOPNOTSUPP` no IOMMU of its own, no PASID capability, or the IOMMU takes
-    /// no such table; `EBUSY` attached or bound already; `ENOENT` unbound or no such
-    /// PASID; `EINVAL` the physical PASID is beyond the device's width; and the driver's.
+    /// Errors: `EOPNOTSUPP` no IOMMU of its own, no PASID capability, or neither the
+    /// IOMMU nor ioasid takes such a table; `EBUSY` attached or bound already; `ENOENT`
+    /// unbound or no such PASID; `EINVAL` the physical PASID is beyond the device's width;
+    /// those of [`soft::Table::vtd`] and [`Ioas::shadow`]; and the driver's.
     pub(crate) fn bind_table(
         &self,
         child: Arc<Child>,
         pasid: Option<(Arc<PasidNs>, u32)>,
-        uptr: usize,
-        len: usize,
+        (uptr, len): (usize, usize),
+        vtd: ioasid_table_vtd,
     ) -> Result {
         let mut state = self.state.lock();
         state.tables.reserve(1, GFP_KERNEL)?;
@@ -335,12 +351,27 @@ impl BoundDevice {
         if ppasid.is_some_and(|p| p >= owner.max_pasids()) {
             return Err(EINVAL);
         }
-        let parent = child.parent().nest_parent(owner, ppasid.unwrap_or(0))?;
-        let domain = Domain::new_nested(owner, parent.domain(), child.format(), uptr, len)?;
-        if handle.route().is_some() {
-            domain.route_faults::<Route>();
-        }
-        let domain = Arc::new(domain, GFP_KERNEL)?;
+        let (domain, parent, shadow) = if nesting_formats(owner)?.contains(&child.format()) {
+            let parent = child.parent().nest_parent(owner, ppasid.unwrap_or(0))?;
+            let domain = Domain::new_nested(owner, parent.domain(), child.format(), uptr, len)?;
+            if handle.route().is_some() {
+                domain.route_faults::<Route>();
+            }
+            (
+                Arc::new(domain, GFP_KERNEL)?,
+                Stage2::Hw { _use: parent },
+                None,
+            )
+        } else if soft::walks(child.format()) {
+            let table = soft::Table::vtd(&vtd)?;
+            let shadow = child
+                .parent()
+                .shadow(owner, table, handle.route().is_some())?;
+            let s = shadow.shadow().clone();
+            (s.domain().clone(), Stage2::Soft { _use: shadow }, Some(s))
+        } else {
+            return Err(EOPNOTSUPP);
+        };
         match ppasid {
             None => domain.attach_with_handle(owner, &handle)?,
             Some(p) => domain.attach_pasid(owner, p, &handle, false)?,
@@ -353,7 +384,7 @@ impl BoundDevice {
             _parent: parent,
             pasid,
         };
-        if let Err(e) = child.add(self.id, key, domain) {
+        if let Err(e) = child.add(self.id, key, domain, shadow) {
             binding.detach(owner);
             return Err(e);
         }
@@ -457,7 +488,7 @@ impl BoundDevice {
     pub(crate) fn info(
         &self,
         info: &mut ioasid_device_info,
-    ) -> Result<(KVec<(u64, u64)>, KVec<u32>)> {
+    ) -> Result<(KVec<(u64, u64)>, KVec<u32>, KVec<u32>)> {
         info.out_intent = self.intent;
         let state = self.state.lock();
         let DeviceAccess::Iommu(owner) = state.access.as_ref().ok_or(ENOENT)? else {
@@ -468,7 +499,7 @@ impl BoundDevice {
             info.out_pgsize_bitmap = kernel::page::PAGE_SIZE as u64;
             info.out_addr_width = 64;
             info.out_pasid_width = 0;
-            return Ok((KVec::new(), KVec::new()));
+            return Ok((KVec::new(), KVec::new(), KVec::new()));
         };
         let iommu = owner.iommu_info();
         info.out_flags = 0;
@@ -488,11 +519,15 @@ impl BoundDevice {
         if !formats.is_empty() {
             info.out_flags |= IOASID_DEVICE_INFO_NESTING;
         }
+        let sw_formats = software_formats(&formats)?;
+        if !sw_formats.is_empty() {
+            info.out_flags |= IOASID_DEVICE_INFO_SW_NESTING;
+        }
         info.out_group_devices = iommu.group_devices;
         info.out_pgsize_bitmap = iommu.pgsize_bitmap;
         info.out_addr_width = 64 - iommu.aperture_end.leading_zeros();
         info.out_pasid_width = iommu.max_pasids.checked_ilog2().unwrap_or(0);
-        Ok((owner.reserved_regions()?, formats))
+        Ok((owner.reserved_regions()?, formats, sw_formats))
     }
 
     /// The /dev/ioasid file of the context the device is bound to.
@@ -515,6 +550,18 @@ fn nesting_formats(owner: &DmaOwner) -> Result<KVec<u32>> {
     let mut formats = KVec::with_capacity(offered.len(), GFP_KERNEL)?;
     for &f in offered {
         formats.push(f, GFP_KERNEL)?;
+    }
+    Ok(formats)
+}
+
+/// The table formats ioasid walks in software for a device whose IOMMU takes `hw`: those
+/// it walks that the IOMMU does not take itself.
+fn software_formats(hw: &[u32]) -> Result<KVec<u32>> {
+    let mut formats = KVec::new();
+    for f in [IOASID_FORMAT_VTD_S1] {
+        if soft::walks(f) && !hw.contains(&f) {
+            formats.push(f, GFP_KERNEL)?;
+        }
     }
     Ok(formats)
 }

@@ -28,6 +28,10 @@ use crate::{
         FaultQueue,
         Route, //
     },
+    ioas::nested::soft::{
+        self,
+        Shadow, //
+    },
     iommu::{
         AttachHandle,
         DeviceKey,
@@ -86,6 +90,32 @@ impl NestParent {
 impl Drop for NestParent {
     fn drop(&mut self) {
         self.ioas.put_nest_parent(self.key, &self.domain);
+    }
+}
+
+/// A shadow registered in the address space whose pages it uses ([`Ioas::shadow`]).
+///
+/// # Invariants
+///
+/// `shadow` is in the `shadows` of `ioas`; `Drop` takes it out and kills it, so that no
+/// unit is added once the space no longer tells it about unmaps.
+pub(crate) struct ShadowUse {
+    ioas: Arc<Ioas>,
+    shadow: Arc<Shadow>,
+}
+
+impl ShadowUse {
+    /// The shadow.
+    pub(crate) fn shadow(&self) -> &Arc<Shadow> {
+        &self.shadow
+    }
+}
+
+impl Drop for ShadowUse {
+    fn drop(&mut self) {
+        let mut inner = self.ioas.inner.lock();
+        inner.shadows.retain(|s| !Arc::ptr_eq(s, &self.shadow));
+        self.shadow.kill();
     }
 }
 
@@ -228,6 +258,9 @@ struct Inner {
     cpu_devices: usize,
     /// Child (nested) address spaces on this one.
     children: usize,
+    /// Tables bound to its children that ioasid translates in software: their shadows
+    /// hold its pages, so its maps and unmaps reach them.
+    shadows: KVec<Arc<Shadow>>,
     /// Destroyed: no longer in the object table, so nothing may be added to it.
     dead: bool,
     /// The serial of the next mapping.
@@ -247,6 +280,14 @@ struct Inner {
 }
 
 impl Inner {
+    /// The parent mapping of `start..=last` is in place: the shadows fill their holes
+    /// there.
+    fn shadows_mapped(&self, start: u64, last: u64) {
+        for shadow in self.shadows.iter() {
+            shadow.parent_mapped(&self.maps, start, last);
+        }
+    }
+
     /// Forgets the software-recorded dirty pages of `start..=last`.
     fn forget_dirty(&mut self, start: u64, last: u64) -> Result {
         let gone = pages_in(&self.soft_dirty, start, last)?;
@@ -468,6 +509,7 @@ impl Ioas {
                     reserved: KVec::new(),
                     cpu_devices: 0,
                     children: 0,
+                    shadows: KVec::new(),
                     dead: false,
                     next_serial: 0,
                     filling: 0,
@@ -525,6 +567,7 @@ impl Ioas {
                 if let Some(m) = inner.maps.get_mut(&token.iova) {
                     m.pending = false;
                 }
+                inner.shadows_mapped(token.iova, token.iova + (length - 1));
             }
             Err(_) => {
                 // Nothing else removes a pending mapping.
@@ -627,6 +670,7 @@ impl Ioas {
             // Capacity was reserved above.
             let _ = tokens.push_within_capacity(token);
         }
+        inner.shadows_mapped(base, base + (length - 1));
         Ok((base, tokens))
     }
 
@@ -642,19 +686,33 @@ impl Ioas {
         {
             return;
         }
-        let Inner { maps, domains, .. } = &mut *inner;
+        let Inner {
+            maps,
+            domains,
+            shadows,
+            ..
+        } = &mut *inner;
         if let Some(m) = maps.remove(&token.iova) {
             let last = m.last;
-            Self::release(domains, &mut self.account.lock(), token.iova, m);
+            Self::release(domains, shadows, &mut self.account.lock(), token.iova, m);
             // Best effort: a page left recorded is only reported dirty once more.
             let _ = inner.forget_dirty(token.iova, last);
         }
     }
 
-    /// Takes a mapping removed from the tree out of every domain, then unpins and
-    /// uncharges its pages; returns its length.
-    fn release(domains: &[AttachedDomain], account: &mut PinAccount, iova: u64, m: Mapping) -> u64 {
+    /// Takes a mapping removed from the tree out of every domain and every shadow that
+    /// uses its pages, then unpins and uncharges them; returns its length.
+    fn release(
+        domains: &[AttachedDomain],
+        shadows: &[Arc<Shadow>],
+        account: &mut PinAccount,
+        iova: u64,
+        m: Mapping,
+    ) -> u64 {
         let len = m.last - iova + 1;
+        for shadow in shadows.iter() {
+            shadow.parent_unmapped(iova, m.last);
+        }
         // Devices lose access (IOTLB flushed) before the pages are unpinned. The domain
         // holds exactly what was mapped, so all of it must go.
         for d in domains.iter() {
@@ -685,12 +743,17 @@ impl Ioas {
             self.filled.wait(&mut inner);
             inner.waiters -= 1;
         };
-        let Inner { maps, domains, .. } = &mut *inner;
+        let Inner {
+            maps,
+            domains,
+            shadows,
+            ..
+        } = &mut *inner;
         let mut bytes = 0u64;
         let mut account = self.account.lock();
         for (s, _) in victims {
             if let Some(m) = maps.remove(&s) {
-                bytes += Self::release(domains, &mut account, s, m);
+                bytes += Self::release(domains, shadows, &mut account, s, m);
             }
         }
         drop(account);
@@ -905,6 +968,63 @@ impl Ioas {
         }
         inner.children += 1;
         Ok(ChildUse(self.clone()))
+    }
+
+    /// A shadow of the user's `table` for the device `owner` holds, in a new paging domain
+    /// of its IOMMU filled with the composed translation, registered here so that maps
+    /// and unmaps reach it; `route`: the domain reports page requests.
+    ///
+    /// Errors: `EOPNOTSUPP` a coherent space and an IOMMU that cannot enforce coherency,
+    /// or a space made for dirty tracking (a shadow tracks no dirty GPAs); `ENOENT`
+    /// destroyed; `ENXIO` the root table is not mapped here; `ENOSPC` the table needs
+    /// more than `ioasid.max_shadow_entries`; `EINTR`; `ENOMEM`; the IOMMU driver's.
+    pub(crate) fn shadow(
+        self: &Arc<Self>,
+        owner: &DmaOwner,
+        table: soft::Table,
+        route: bool,
+    ) -> Result<ShadowUse> {
+        if self.coherent && !owner.can_enforce_coherency() {
+            return Err(EOPNOTSUPP);
+        }
+        let domain = Domain::new_paging(owner, false)?;
+        if owner.can_enforce_coherency() {
+            domain.enforce_coherency()?;
+        }
+        if route {
+            domain.route_faults::<Route>();
+        }
+        let domain = Arc::new(domain, GFP_KERNEL)?;
+        let aperture_last = owner.iommu_info().aperture_end;
+        let shadow = Shadow::new(domain, table, aperture_last, owner.reserved_regions()?)?;
+        let mut inner = self.settled();
+        if inner.dead {
+            return Err(ENOENT);
+        }
+        if inner.dirty_capable {
+            return Err(EOPNOTSUPP);
+        }
+        if !shadow.root_mapped(&inner.maps) {
+            return Err(ENXIO);
+        }
+        inner.shadows.reserve(1, GFP_KERNEL)?;
+        shadow.refresh(&inner.maps, 0, u64::MAX)?;
+        // Room was reserved above.
+        let _ = inner.shadows.push_within_capacity(shadow.clone());
+        // INVARIANT: registered above.
+        Ok(ShadowUse {
+            ioas: self.clone(),
+            shadow,
+        })
+    }
+
+    /// Rebuilds `shadow`'s translation of the stage-1 range `start..=last` (see
+    /// [`Shadow::refresh`]) against this address space's mappings.
+    ///
+    /// Errors: those of [`Shadow::refresh`].
+    pub(crate) fn refresh_shadow(&self, shadow: &Shadow, start: u64, last: u64) -> Result {
+        let inner = self.settled();
+        shadow.refresh(&inner.maps, start, last)
     }
 
     /// Forgets (device, `pasid`)'s attachment to `domain` of this address space, which

@@ -230,13 +230,22 @@ pub(crate) fn zero_user(ptr: usize, len: usize) -> Result {
         left -= n;
         chunks += 1;
         if chunks % 64 == 0 {
-            if kernel::current!().signal_pending() {
-                return Err(EINTR);
-            }
-            // SAFETY: no lock is held here; the helper only yields the CPU.
-            unsafe { ioasid_cond_resched() };
+            pause_point()?;
         }
     }
+    Ok(())
+}
+
+/// A point where a long operation yields the CPU (no soft lockup) and stops for signals
+/// (no unkillable task). Called with no spinlock held.
+///
+/// Errors: `EINTR` a signal is pending.
+pub(crate) fn pause_point() -> Result {
+    if kernel::current!().signal_pending() {
+        return Err(EINTR);
+    }
+    // SAFETY: the helper only yields the CPU; callers hold sleeping locks at most.
+    unsafe { ioasid_cond_resched() };
     Ok(())
 }
 
@@ -246,28 +255,41 @@ unsafe extern "C" {
 }
 
 /// Writes the capability chain of `IOASID_DEVICE_GET_INFO` (the nesting capability
-/// listing `formats`, if any) to the user buffer `ptr` of `*len` bytes and sets `*len` to
-/// its size. Returns whether it fitted: with no buffer (`ptr` 0) the caller only learns
-/// the size; a buffer too small is left alone (the ioctl then fails with `EMSGSIZE`).
-pub(crate) fn write_info_caps(ptr: u64, len: &mut u32, formats: &[u32]) -> Result<bool> {
-    if formats.is_empty() {
-        *len = 0;
-        return Ok(true);
-    }
-    let size = size_of::<ioasid_info_cap_nesting>()
-        + formats.len() * size_of::<ioasid_info_nesting_format>();
+/// listing the formats the IOMMU takes, `hw`, and the software nesting one listing those
+/// ioasid walks, `sw`; each only if it lists any) to the user buffer `ptr` of `*len` bytes
+/// and sets `*len` to its size. Returns whether it fitted: with no buffer (`ptr` 0) the
+/// caller only learns the size; a buffer too small is left alone (the ioctl then fails
+/// with `EMSGSIZE`).
+pub(crate) fn write_info_caps(ptr: u64, len: &mut u32, hw: &[u32], sw: &[u32]) -> Result<bool> {
+    let cap_size = |n: usize| {
+        size_of::<ioasid_info_cap_nesting>() + n * size_of::<ioasid_info_nesting_format>()
+    };
+    let caps = [
+        (IOASID_INFO_CAP_NESTING, hw),
+        (IOASID_INFO_CAP_SW_NESTING, sw),
+    ];
+    let size: usize = caps
+        .iter()
+        .filter(|(_, f)| !f.is_empty())
+        .map(|(_, f)| cap_size(f.len()))
+        .sum();
     let fits = ptr == 0 || *len as usize >= size;
-    if ptr != 0 && fits {
+    if ptr != 0 && fits && size > 0 {
         let mut w = UserSlice::new(UserPtr::from_addr(ptr as usize), size).writer();
-        // The header (id, version, next), then the count and a reserved word.
-        w.write_slice(&(IOASID_INFO_CAP_NESTING as u16).to_ne_bytes())?;
-        w.write_slice(&1u16.to_ne_bytes())?;
-        w.write_slice(&0u32.to_ne_bytes())?;
-        w.write_slice(&(formats.len() as u32).to_ne_bytes())?;
-        w.write_slice(&0u32.to_ne_bytes())?;
-        for &f in formats {
-            w.write_slice(&f.to_ne_bytes())?;
-            w.write_slice(&(1u32 << IOASID_BIND_VERSION_1).to_ne_bytes())?;
+        let mut at = 0usize;
+        for (id, formats) in caps.iter().filter(|(_, f)| !f.is_empty()) {
+            at += cap_size(formats.len());
+            let next = if at < size { at as u32 } else { 0 };
+            // The header (id, version, next), then the count and a reserved word.
+            w.write_slice(&(*id as u16).to_ne_bytes())?;
+            w.write_slice(&1u16.to_ne_bytes())?;
+            w.write_slice(&next.to_ne_bytes())?;
+            w.write_slice(&(formats.len() as u32).to_ne_bytes())?;
+            w.write_slice(&0u32.to_ne_bytes())?;
+            for &f in formats.iter() {
+                w.write_slice(&f.to_ne_bytes())?;
+                w.write_slice(&(1u32 << IOASID_BIND_VERSION_1).to_ne_bytes())?;
+            }
         }
     }
     *len = size as u32;
@@ -290,6 +312,7 @@ pub(crate) fn extension_supported(extension: u32) -> bool {
             | IOASID_EXT_MAP_FILE
             | IOASID_EXT_CHANGE_PROCESS
             | IOASID_EXT_DIRTY_TRACKING
+            | IOASID_EXT_SW_NESTING
     )
 }
 
@@ -337,6 +360,7 @@ mod tests {
         assert!(extension_supported(IOASID_EXT_MAP_FILE));
         assert!(extension_supported(IOASID_EXT_CHANGE_PROCESS));
         assert!(extension_supported(IOASID_EXT_DIRTY_TRACKING));
+        assert!(extension_supported(IOASID_EXT_SW_NESTING));
         for ext in [0, u32::MAX] {
             assert!(!extension_supported(ext));
         }

@@ -92,7 +92,8 @@ pub(crate) fn bind_table(ctx: &Context, arg: UserArg<ioasid_bind_table>) -> Resu
     if arg.format != child.format() {
         return Err(EINVAL);
     }
-    dev.bind_table(child, pasid, arg.user_addr() + BIND_COMMON_SIZE, len)
+    let desc = (arg.user_addr() + BIND_COMMON_SIZE, len);
+    dev.bind_table(child, pasid, desc, arg.vtd())
 }
 
 /// `IOASID_UNBIND_TABLE`.

@@ -5,9 +5,10 @@
 //!
 //! A child holds no mappings of its own: it is the name under which userspace binds its
 //! tables for devices (and PASIDs), and the scope of its cache invalidations. Each bind
-//! is a nested IOMMU domain on a nest-parent domain of the parent; the device's binding
-//! (`crate::device`) owns it, and the child keeps a reference to reach it for
-//! invalidations.
+//! is either a nested IOMMU domain on a nest-parent domain of the parent (the device's
+//! IOMMU takes the format), or a [`soft::Shadow`] that ioasid keeps itself (it walks the
+//! format); the device's binding (`crate::device`) owns it, and the child keeps a
+//! reference to reach it for invalidations.
 
 use kernel::{
     bindings, new_mutex,
@@ -39,6 +40,7 @@ use crate::{
 };
 
 pub(crate) mod ioctl;
+pub(crate) mod soft;
 
 /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1` of `include/uapi/linux/iommufd.h` (checked in
 /// `helpers.c`); bindgen leaves that enum out.
@@ -77,6 +79,8 @@ struct Bound {
     dev_id: u32,
     pasid: Option<(NsKey, u32)>,
     domain: Arc<Domain>,
+    /// Translated by ioasid: its invalidations rebuild the shadow.
+    shadow: Option<Arc<soft::Shadow>>,
 }
 
 struct Inner {
@@ -147,6 +151,7 @@ impl Child {
         dev_id: u32,
         pasid: Option<(NsKey, u32)>,
         domain: Arc<Domain>,
+        shadow: Option<Arc<soft::Shadow>>,
     ) -> Result {
         let mut inner = self.inner.lock();
         if inner.dead {
@@ -157,6 +162,7 @@ impl Child {
                 dev_id,
                 pasid,
                 domain,
+                shadow,
             },
             GFP_KERNEL,
         )?;
@@ -174,13 +180,16 @@ impl Child {
     /// Passes `*entry_num` invalidation requests to every bound table `filter` selects;
     /// `*entry_num` becomes how many were carried out on all of them.
     ///
-    /// The driver reads the requests from user memory, so the child's lock is not held
-    /// meanwhile: a request buffer that blocks (a userfaultfd page) must not stall binds
-    /// and unbinds. A table unbound during the call may still be invalidated, which is
-    /// harmless: its domain (and the parent under it) lives while referenced.
+    /// The requests are read from user memory (by the IOMMU driver for hardware tables,
+    /// here for software ones) without the child's lock or any lock of the parent held:
+    /// a request buffer that blocks (a userfaultfd page) must not stall binds, unbinds or
+    /// the parent's maps. A table unbound during the call may still be invalidated, which
+    /// is harmless: its domain (and the parent under it) lives while referenced, and a
+    /// killed shadow ignores it.
     ///
     /// Errors: `EOPNOTSUPP` the format takes no invalidation through its domains, and
-    /// those of the IOMMU driver (`EINVAL` a bad request).
+    /// those of the IOMMU driver or of [`soft::vtd_request`] and
+    /// [`soft::Shadow::refresh`] (`EINVAL` a bad request).
     pub(crate) fn invalidate(
         &self,
         filter: &Filter,
@@ -188,7 +197,6 @@ impl Child {
         entry_len: u32,
         entry_num: &mut u32,
     ) -> Result {
-        let data_type = invalidation_type(self.format).ok_or(EOPNOTSUPP)?;
         let targets = {
             let inner = self.inner.lock();
             let mut targets = KVec::with_capacity(inner.bound.len(), GFP_KERNEL)?;
@@ -199,16 +207,21 @@ impl Child {
                     continue;
                 }
                 // Capacity was reserved above.
-                let _ = targets.push_within_capacity(b.domain.clone());
+                let _ = targets.push_within_capacity((b.domain.clone(), b.shadow.clone()));
             }
             targets
         };
         let wanted = *entry_num;
         let mut done = wanted;
         let mut result = Ok(());
-        for domain in targets.iter() {
+        for (domain, shadow) in targets.iter() {
             let mut n = wanted;
-            let r = domain.invalidate_user(data_type, uptr, entry_len, &mut n);
+            let r = match shadow {
+                Some(shadow) => self.invalidate_shadow(shadow, uptr, entry_len, &mut n),
+                None => invalidation_type(self.format)
+                    .ok_or(EOPNOTSUPP)
+                    .and_then(|t| domain.invalidate_user(t, uptr, entry_len, &mut n)),
+            };
             done = done.min(n);
             if r.is_err() {
                 result = r;
@@ -217,6 +230,29 @@ impl Child {
         }
         *entry_num = done;
         result
+    }
+
+    /// Carries out `*n` requests at `uptr` on a software table, one by one: each is read
+    /// with no lock held, then its range is rebuilt; `*n` becomes how many were.
+    fn invalidate_shadow(
+        &self,
+        shadow: &soft::Shadow,
+        uptr: usize,
+        entry_len: u32,
+        n: &mut u32,
+    ) -> Result {
+        let wanted = *n;
+        for i in 0..wanted {
+            *n = i;
+            let at = (i as usize)
+                .checked_mul(entry_len as usize)
+                .and_then(|off| uptr.checked_add(off))
+                .ok_or(EFAULT)?;
+            let (start, last) = soft::vtd_request(at, entry_len as usize)?;
+            self.parent().refresh_shadow(shadow, start, last)?;
+        }
+        *n = wanted;
+        Ok(())
     }
 
     /// Marks the child destroyed unless a table is bound (`EBUSY`).
