@@ -152,7 +152,10 @@ TEST_F(nested, formats_are_discovered_in_the_info_chain)
 	};
 	struct ioasid_info_cap_nesting *nest = (void *)caps;
 	struct ioasid_info_nesting_format *formats = (void *)(nest + 1);
-	const __u32 chain = sizeof(*nest) + 2 * sizeof(*formats);
+	/* The hardware formats, then the one ioasid walks in software (VT-d first stage). */
+	struct ioasid_info_cap_nesting *sw = (void *)(formats + 2);
+	struct ioasid_info_nesting_format *sw_formats = (void *)(sw + 1);
+	const __u32 chain = 2 * sizeof(*nest) + 3 * sizeof(*formats);
 	struct ioasid_check_extension ext = {
 		.argsz = sizeof(ext), .extension = IOASID_EXT_NESTING,
 	};
@@ -164,12 +167,19 @@ TEST_F(nested, formats_are_discovered_in_the_info_chain)
 	ASSERT_EQ(chain, info.caps_len);
 	EXPECT_EQ(IOASID_INFO_CAP_NESTING, nest->header.id);
 	EXPECT_EQ(1, nest->header.version);
-	EXPECT_EQ(0, nest->header.next);
+	EXPECT_EQ((uint8_t *)sw - caps, nest->header.next);
 	ASSERT_EQ(2, nest->num_formats);
 	EXPECT_EQ(IOASID_FORMAT_MOCK, formats[0].format);
 	EXPECT_EQ(1u << IOASID_BIND_VERSION_1, formats[0].versions);
 	EXPECT_EQ(IOASID_FORMAT_MOCK_PASID_TABLE, formats[1].format);
 	EXPECT_EQ(1u << IOASID_BIND_VERSION_1, formats[1].versions);
+	EXPECT_NE(0, info.out_flags & IOASID_DEVICE_INFO_SW_NESTING);
+	EXPECT_EQ(IOASID_INFO_CAP_SW_NESTING, sw->header.id);
+	EXPECT_EQ(1, sw->header.version);
+	EXPECT_EQ(0, sw->header.next);
+	ASSERT_EQ(1, sw->num_formats);
+	EXPECT_EQ(IOASID_FORMAT_VTD_S1, sw_formats[0].format);
+	EXPECT_EQ(1u << IOASID_BIND_VERSION_1, sw_formats[0].versions);
 	/* Too small a buffer: nothing written, the size needed, EMSGSIZE. */
 	info.caps_len = 8;
 	memset(caps, 0xee, sizeof(caps));
