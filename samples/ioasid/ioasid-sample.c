@@ -39,6 +39,7 @@ static const struct {
 	{ IOASID_EXT_MAP_FILE, "IOASID_EXT_MAP_FILE (memfd-backed guest RAM)" },
 	{ IOASID_EXT_CHANGE_PROCESS, "IOASID_EXT_CHANGE_PROCESS (live update)" },
 	{ IOASID_EXT_DIRTY_TRACKING, "IOASID_EXT_DIRTY_TRACKING (live migration)" },
+	{ IOASID_EXT_SW_NESTING, "IOASID_EXT_SW_NESTING (nesting without nesting hardware)" },
 };
 
 /* Names the devices this sample cares about, from their PCI IDs. */
@@ -132,6 +133,59 @@ static int find_edu(char *path, size_t len)
 	} while (0)
 
 /*
+ * Step 10b: nesting, the way a VMM with a vIOMMU uses it. The "guest" builds an x86-64
+ * 4-level table (VT-d first-stage format) in its RAM, mapping stage-1 IOVA 0x10000000 to
+ * guest page 0 and 0x10001000 to guest page 2; the table is bound to a child of the RAM's
+ * address space (in the IOMMU if it nests, else translated by ioasid in software), and
+ * edu copies between the two stage-1 IOVAs.
+ */
+static int nested_step(int fd, volatile uint8_t *bar, __u32 dev, __u32 ioas, uint8_t *ram,
+		       uint64_t gpa)
+{
+	const uint64_t s1_iova = 0x10000000, pte = 7;	/* present, writable, user */
+	uint64_t *pml4 = (uint64_t *)(ram + 0x10000), *pdpt = pml4 + 512, *pd = pdpt + 512,
+		 *pt = pd + 512;
+	struct ioasid_nested_alloc na = {
+		.argsz = sizeof(na), .parent_id = ioas, .format = IOASID_FORMAT_VTD_S1,
+	};
+	struct ioasid_bind_table bind = {
+		.argsz = sizeof(bind), .version = IOASID_BIND_VERSION_1,
+		.format = IOASID_FORMAT_VTD_S1, .dev_id = dev,
+		.table.vtd = { .pgtbl_addr = gpa + 0x10000, .addr_width = 48 },
+	};
+	struct ioasid_unbind_table unbind = { .argsz = sizeof(unbind), .dev_id = dev };
+	struct ioasid_destroy destroy = { .argsz = sizeof(destroy) };
+	const char msg[] = "copied by edu through the guest's own page table";
+
+	memset(pml4, 0, 4 * 4096);
+	pml4[0] = (gpa + 0x11000) | pte;
+	pdpt[0] = (gpa + 0x12000) | pte;
+	pd[s1_iova >> 21] = (gpa + 0x13000) | pte;
+	pt[0] = gpa | pte;
+	pt[1] = (gpa + 0x2000) | pte;
+	if (ioctl(fd, IOASID_NESTED_ALLOC, &na)) {
+		printf("10b. no nesting offered for this device: %s\n", strerror(errno));
+		return 0;
+	}
+	bind.child_id = unbind.child_id = destroy.id = na.out_child_id;
+	CHECK(ioctl(fd, IOASID_BIND_TABLE, &bind), "IOASID_BIND_TABLE");
+	memcpy(ram, msg, sizeof(msg));
+	memset(ram + 0x2000, 0, 64);
+	CHECK(edu_dma(bar, s1_iova, EDU_BUF, 64, 0), "edu DMA from stage-1 IOVA");
+	CHECK(edu_dma(bar, EDU_BUF, s1_iova + 0x1000, 64, 1), "edu DMA to stage-1 IOVA");
+	printf("10b. IOASID_NESTED_ALLOC + IOASID_BIND_TABLE (VT-d first-stage table in guest "
+	       "RAM): edu DMA IOVA 0x%llx -> 0x%llx = GPA 0x%llx: \"%s\" (%s)\n",
+	       (unsigned long long)s1_iova, (unsigned long long)s1_iova + 0x1000,
+	       (unsigned long long)gpa + 0x2000, (char *)ram + 0x2000,
+	       memcmp(ram + 0x2000, msg, sizeof(msg)) ? "MISMATCH" : "bytes match");
+	if (memcmp(ram + 0x2000, msg, sizeof(msg)))
+		return 1;
+	CHECK(ioctl(fd, IOASID_UNBIND_TABLE, &unbind), "IOASID_UNBIND_TABLE");
+	CHECK(ioctl(fd, IOASID_DESTROY, &destroy), "IOASID_DESTROY");
+	return 0;
+}
+
+/*
  * Steps 5-12: 2 MiB of "guest RAM" in an address space at guest-physical 0x100000, the
  * edu device bound and attached, and a DMA through the IOMMU from one guest page to
  * another.
@@ -206,6 +260,8 @@ static int guest_ram(int fd)
 
 		detach.dev_id = bind.out_dev_id;
 		CHECK(ioctl(fd, IOASID_DEVICE_DETACH, &detach), "IOASID_DEVICE_DETACH");
+		if (nested_step(fd, bar, bind.out_dev_id, alloc.out_ioas_id, ram, gpa))
+			return 1;
 		CHECK(ioctl(edu, IOASID_EDU_UNBIND), "IOASID_EDU_UNBIND");
 		munmap((void *)bar, 4096);
 		close(edu);

@@ -495,6 +495,158 @@ static struct stat3 dirty_case(void *buf, int reps)
 	return stats(v, n);
 }
 
+/*
+ * Nesting without nesting hardware: a guest's 64 MiB of stage-1 mappings in 4 KiB PTEs
+ * (an x86-64 4-level table, IOASID_FORMAT_VTD_S1), and 1,000 changes of single PTEs.
+ * ioasid walks the table in the kernel (software nesting: BIND_TABLE, one
+ * CACHE_INVALIDATE per change); iommufd and type1 run what a VMM does without it (QEMU's
+ * vIOMMU shadowing): it walks the guest table itself and issues one MAP per PTE, and one
+ * UNMAP and one MAP per change.
+ */
+#define NEST_LEN (64ull << 20)
+#define NEST_PTES (NEST_LEN / SZ_4K)
+#define NEST_IOVA (1ull << 30)		/* stage-1 IOVA of the guest's mappings */
+#define NEST_GPA (1ull << 33)		/* guest RAM (the 64 MiB) in the parent */
+#define NEST_TBL (1ull << 32)		/* the guest's table pages in the parent */
+#define NEST_TBL_PAGES 64
+#define NEST_CHANGES 1000
+#define PTE_P_RW_US 7ull
+#define PTE_ADDR 0x000ffffffffff000ull
+
+static uint64_t *nest_tbl;	/* NEST_TBL_PAGES table pages: PML4, PDPT, PD, PTs */
+
+static uint64_t *nest_entry(__u64 table_gpa, int idx)
+{
+	return &nest_tbl[(table_gpa - NEST_TBL) / 8 + idx];
+}
+
+static void nest_build(void)
+{
+	memset(nest_tbl, 0, NEST_TBL_PAGES * SZ_4K);
+	*nest_entry(NEST_TBL, 0) = (NEST_TBL + SZ_4K) | PTE_P_RW_US;		/* PML4[0] */
+	*nest_entry(NEST_TBL + SZ_4K, 1) = (NEST_TBL + 2 * SZ_4K) | PTE_P_RW_US;	/* PDPT[1] */
+	for (int pd = 0; pd < NEST_PTES / 512; pd++)
+		*nest_entry(NEST_TBL + 2 * SZ_4K, pd) = (NEST_TBL + (3 + pd) * SZ_4K) | PTE_P_RW_US;
+	for (__u64 i = 0; i < NEST_PTES; i++)
+		*nest_entry(NEST_TBL + (3 + i / 512) * SZ_4K, i % 512) =
+			(NEST_GPA + i * SZ_4K) | PTE_P_RW_US;
+}
+
+/* The VMM's shadowing: walks the guest table and maps each present 4 KiB leaf. */
+static void nest_user_walk(struct space *s, void *ram, __u64 table, int level, __u64 base)
+{
+	for (int i = 0; i < 512; i++) {
+		uint64_t e = *nest_entry(table, i);
+		__u64 iova = base + ((__u64)i << (12 + 9 * (level - 1)));
+
+		if (!(e & 1))
+			continue;
+		if (level > 1) {
+			nest_user_walk(s, ram, e & PTE_ADDR, level - 1, iova);
+			continue;
+		}
+		if (do_map(s, (char *)ram + ((e & PTE_ADDR) - NEST_GPA), SZ_4K, iova))
+			die("shadow map");
+	}
+}
+
+/* Which PTE the k-th change rewrites, and where it points then. */
+static __u64 nest_change(int k, __u64 *gpa)
+{
+	__u64 i = (k * 13ull) % NEST_PTES;
+
+	*gpa = NEST_GPA + ((i + NEST_PTES / 2) % NEST_PTES) * SZ_4K;
+	*nest_entry(NEST_TBL + (3 + i / 512) * SZ_4K, i % 512) = *gpa | PTE_P_RW_US;
+	return NEST_IOVA + i * SZ_4K;
+}
+
+static int nest_bind(__u32 child, int bind)
+{
+	struct ioasid_bind_table a = {
+		.argsz = sizeof(a), .version = IOASID_BIND_VERSION_1,
+		.format = IOASID_FORMAT_VTD_S1, .child_id = child, .dev_id = ioasid_dev,
+		.table.vtd = { .pgtbl_addr = NEST_TBL, .addr_width = 48 },
+	};
+	struct ioasid_unbind_table u = {
+		.argsz = sizeof(u), .child_id = child, .dev_id = ioasid_dev,
+	};
+
+	return bind ? ioctl(ioasid_fd, IOASID_BIND_TABLE, &a) : ioctl(ioasid_fd, IOASID_UNBIND_TABLE, &u);
+}
+
+static int nest_invalidate(__u32 child, __u64 iova)
+{
+	struct ioasid_inval_vtd req = { .addr = iova, .npages = 1 };
+	struct ioasid_cache_invalidate a = {
+		.argsz = sizeof(a), .child_id = child, .entry_len = sizeof(req),
+		.entry_num = 1, .entries = (uintptr_t)&req,
+	};
+
+	return ioctl(ioasid_fd, IOASID_CACHE_INVALIDATE, &a);
+}
+
+static void nest_cases(enum backend b, void *ram, int reps, struct stat3 *fill,
+		       struct stat3 *changes)
+{
+	double f[MAX_REPS], c[MAX_REPS], t;
+	struct space s;
+	__u32 child = 0;
+	__u64 gpa;
+
+	if (b == IOASID) {
+		struct ioasid_nested_alloc na = {
+			.argsz = sizeof(na), .format = IOASID_FORMAT_VTD_S1,
+		};
+
+		/* The parent holds guest RAM and the table pages; the device is bound below. */
+		if (space_new(b, 0, &s) || do_map(&s, ram, NEST_LEN, NEST_GPA) ||
+		    do_map(&s, nest_tbl, NEST_TBL_PAGES * SZ_4K, NEST_TBL))
+			die("nest parent");
+		na.parent_id = s.id;
+		if (ioctl(ioasid_fd, IOASID_NESTED_ALLOC, &na)) {
+			/* No software nesting for this device (or this kernel): no row. */
+			do_unmap(&s, UINT64_MAX, 0);
+			space_free(&s, 0);
+			return;
+		}
+		child = na.out_child_id;
+	} else if (space_new(b, 1, &s)) {
+		die("nest space");
+	}
+	for (int i = 0; i < reps; i++) {
+		nest_build();
+		t = now_us();
+		if (b == IOASID ? nest_bind(child, 1) : (nest_user_walk(&s, ram, NEST_TBL, 4, 0), 0))
+			die("nest bind");
+		f[i] = now_us() - t;
+		t = now_us();
+		for (int k = 0; k < NEST_CHANGES; k++) {
+			__u64 iova = nest_change(k, &gpa);
+
+			if (b == IOASID) {
+				if (nest_invalidate(child, iova))
+					die("nest invalidate");
+			} else if (do_unmap(&s, SZ_4K, iova) ||
+				   do_map(&s, (char *)ram + (gpa - NEST_GPA), SZ_4K, iova)) {
+				die("shadow change");
+			}
+		}
+		c[i] = now_us() - t;
+		if (b == IOASID ? nest_bind(child, 0) : do_unmap(&s, NEST_LEN, NEST_IOVA))
+			die("nest unbind");
+	}
+	*fill = stats(f, reps);
+	*changes = stats(c, reps);
+	if (b == IOASID) {
+		ioctl(ioasid_fd, IOASID_DESTROY,
+		      &(struct ioasid_destroy){ .argsz = sizeof(struct ioasid_destroy), .id = child });
+		do_unmap(&s, UINT64_MAX, 0);
+		space_free(&s, 0);
+	} else {
+		space_free(&s, 1);
+	}
+}
+
 /* A /proc/meminfo value in KiB, or -1. */
 static long meminfo_kb(const char *key)
 {
@@ -799,6 +951,10 @@ int main(int argc, char **argv)
 		die("memory");
 	if (huge == MAP_FAILED)
 		huge = NULL;
+	nest_tbl = mmap(NULL, NEST_TBL_PAGES * SZ_4K, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (nest_tbl == MAP_FAILED)
+		die("table memory");
 	/* Touch it all: faulting is not what is measured. */
 	memset(small, 1, 256 << 20);
 	if (huge)
@@ -822,6 +978,8 @@ int main(int argc, char **argv)
 	for (int k = 0; k < 5; k++)
 		thread_rows[k] = row("%s", "us", threads[k].name);
 	copy_row = row("IOAS copy 256M (4K pages)", "us", NULL);
+	struct row *nest_fill = row("nest: bind+fill 64M (4K PTEs)", "us", NULL);
+	struct row *nest_chg = row("nest: 1000 PTE changes+inval", "us", NULL);
 	struct scale_rows scale = {
 		.first = row("1M maps: first 1000", "us", NULL),
 		.last = row("1M maps: last 1000", "us", NULL),
@@ -855,6 +1013,7 @@ int main(int argc, char **argv)
 			thread_rows[k]->r[b] = threads_case(b, small, threads[k].n, threads[k].same,
 							    reps);
 		copy_row->r[b] = copy_case(b, small, 256 << 20, 3);
+		nest_cases(b, small, reps, &nest_fill->r[b], &nest_chg->r[b]);
 		scale_case(b, small, huge, &scale);
 		if (b == TYPE1)
 			teardown_type1();
