@@ -92,7 +92,7 @@ struct iommu_domain *ioasid_domain_alloc_nested(struct device *dev, struct iommu
 int ioasid_domain_invalidate_user(struct iommu_domain *domain, u32 type, void __user *uptr,
 				  u32 entry_len, u32 *entry_num);
 bool ioasid_domain_fits(struct iommu_domain *domain, struct device *dev);
-u32 ioasid_nesting_hw(struct device *dev, u64 *ecap);
+int ioasid_nesting_hw(struct device *dev, u32 *hw, u64 *ecap);
 
 /* A nested domain on @parent for @dev's IOMMU, from the user's @type data at @uptr. */
 struct iommu_domain *ioasid_domain_alloc_nested(struct device *dev, struct iommu_domain *parent,
@@ -140,26 +140,31 @@ bool ioasid_domain_fits(struct iommu_domain *domain, struct device *dev)
 }
 
 /*
- * The hw_info type of @dev's IOMMU if its driver offers nested domains (0 if not), and
- * for VT-d its extended capability register.
+ * In @hw, the hw_info type of @dev's IOMMU if its driver offers nested domains (0 if
+ * not), and for VT-d in @ecap its extended capability register. Returns 0 or the
+ * driver's error (e.g. -ENOMEM): a failed query must not look like "no nesting".
  */
-u32 ioasid_nesting_hw(struct device *dev, u64 *ecap)
+int ioasid_nesting_hw(struct device *dev, u32 *hw, u64 *ecap)
 {
 	const struct iommu_ops *ops = ioasid_dev_ops(dev);
 	enum iommu_hw_info_type type = IOMMU_HW_INFO_TYPE_DEFAULT;
 	u32 length = 0;
 	void *info;
 
+	*hw = 0;
 	*ecap = 0;
 	if (!ops || !ops->domain_alloc_nested || !ops->hw_info)
 		return 0;
 	info = ops->hw_info(dev, &length, &type);
-	if (IS_ERR_OR_NULL(info))
+	if (IS_ERR(info))
+		return PTR_ERR(info);
+	if (!info)
 		return 0;
 	if (type == IOMMU_HW_INFO_TYPE_INTEL_VTD && length >= sizeof(struct iommu_hw_info_vtd))
 		*ecap = ((struct iommu_hw_info_vtd *)info)->ecap_reg;
 	kfree(info);
-	return type;
+	*hw = type;
+	return 0;
 }
 
 struct page *ioasid_pfn_to_page(u64 pfn);
@@ -370,6 +375,20 @@ unsigned int ioasid_max_shadow_entries(void);
 unsigned int ioasid_max_shadow_entries(void)
 {
 	return READ_ONCE(max_shadow_entries);
+}
+
+/* Deferred IOTLB flushes (a batch of unmaps, one flush): the gather ops are inlines. */
+void ioasid_gather_init(struct iommu_iotlb_gather *gather);
+void ioasid_gather_sync(struct iommu_domain *domain, struct iommu_iotlb_gather *gather);
+
+void ioasid_gather_init(struct iommu_iotlb_gather *gather)
+{
+	iommu_iotlb_gather_init(gather);
+}
+
+void ioasid_gather_sync(struct iommu_domain *domain, struct iommu_iotlb_gather *gather)
+{
+	iommu_iotlb_sync(domain, gather);
 }
 
 /*

@@ -64,7 +64,13 @@ unsafe extern "C" {
         entry_num: *mut u32,
     ) -> c_int;
     fn ioasid_domain_fits(domain: *mut bindings::iommu_domain, dev: *mut bindings::device) -> bool;
-    fn ioasid_nesting_hw(dev: *mut bindings::device, ecap: *mut u64) -> u32;
+    fn ioasid_gather_init(gather: *mut bindings::iommu_iotlb_gather);
+    fn ioasid_gather_sync(
+        domain: *mut bindings::iommu_domain,
+        gather: *mut bindings::iommu_iotlb_gather,
+    );
+
+    fn ioasid_nesting_hw(dev: *mut bindings::device, hw: *mut u32, ecap: *mut u64) -> c_int;
     fn ioasid_dev_reports_faults(dev: *mut bindings::device) -> bool;
     // Dirty tracking, from `helpers.c`.
     fn ioasid_dirty_bitmap_alloc(
@@ -384,17 +390,22 @@ impl Domain {
     /// Maps `len` bytes at `iova` to physical address `phys`, without syncing the IOMMU's
     /// caches: the caller ends a batch of maps with [`Domain::sync_map`].
     pub(crate) fn map(&self, iova: u64, phys: u64, len: usize, prot: Prot) -> Result {
+        self.map_gfp(iova, phys, len, prot, bindings::GFP_KERNEL)
+    }
+
+    /// [`Domain::map`], allocating page-table pages with `gfp`.
+    fn map_gfp(
+        &self,
+        iova: u64,
+        phys: u64,
+        len: usize,
+        prot: Prot,
+        gfp: bindings::gfp_t,
+    ) -> Result {
         // SAFETY: `self.ptr` is a live domain by the invariant; the caller owns the physical
         // range (pinned pages) for as long as it stays mapped.
         let ret = unsafe {
-            bindings::iommu_map_nosync(
-                self.ptr.as_ptr(),
-                iova as _,
-                phys,
-                len,
-                prot.0 as _,
-                bindings::GFP_KERNEL,
-            )
+            bindings::iommu_map_nosync(self.ptr.as_ptr(), iova as _, phys, len, prot.0 as _, gfp)
         };
         if ret < 0 {
             return Err(Error::from_errno(ret));
@@ -411,6 +422,22 @@ impl Domain {
             return Err(Error::from_errno(ret));
         }
         Ok(())
+    }
+
+    /// A batch of unmaps of this domain whose IOTLB flush (and the sync of maps made
+    /// meanwhile) happens once, when the batch is dropped.
+    ///
+    /// Errors: `ENOMEM`.
+    pub(crate) fn batch(&self) -> Result<Batch<'_>> {
+        let gather = KBox::new(kernel::types::Opaque::uninit(), GFP_KERNEL)?;
+        // SAFETY: `gather` is allocated, and boxed: it does not move once its free list
+        // points at itself.
+        unsafe { ioasid_gather_init(gather.get()) };
+        Ok(Batch {
+            domain: self,
+            gather,
+            mapped: None,
+        })
     }
 
     /// Unmaps `len` bytes at `iova`; returns how many bytes were unmapped.
@@ -511,6 +538,57 @@ impl Domain {
     pub(crate) fn detach(&self, owner: &DmaOwner) {
         // SAFETY: the group was attached to this live domain by `attach`.
         unsafe { bindings::iommu_detach_group(self.ptr.as_ptr(), owner.group.as_ptr()) };
+    }
+}
+
+/// Unmaps and maps of a domain whose IOTLB flush and map sync are done once, on drop
+/// ([`Domain::batch`]): devices may use an unmapped translation until then, so the
+/// memory behind it must stay pinned until the batch is dropped.
+///
+/// # Invariants
+///
+/// `gather` was initialised by `iommu_iotlb_gather_init` and is only given to
+/// `iommu_unmap_fast` of `domain`; it never moves (boxed).
+pub(crate) struct Batch<'a> {
+    domain: &'a Domain,
+    gather: KBox<kernel::types::Opaque<bindings::iommu_iotlb_gather>>,
+    /// The range maps were made in, to sync on drop.
+    mapped: Option<(u64, u64)>,
+}
+
+impl Batch<'_> {
+    /// Unmaps `len` bytes at `iova`, flushing the IOTLB when the batch ends; returns how
+    /// many bytes were unmapped.
+    pub(crate) fn unmap(&mut self, iova: u64, len: usize) -> usize {
+        // SAFETY: a live domain; the gather is this domain's (invariant).
+        unsafe {
+            bindings::iommu_unmap_fast(self.domain.ptr.as_ptr(), iova as _, len, self.gather.get())
+        }
+    }
+
+    /// Maps as [`Domain::map`] does, its page-table pages charged to the caller's memory
+    /// cgroup (what a user's table makes the kernel allocate); synced when the batch ends.
+    pub(crate) fn map(&mut self, iova: u64, phys: u64, len: usize, prot: Prot) -> Result {
+        self.domain
+            .map_gfp(iova, phys, len, prot, bindings::GFP_KERNEL_ACCOUNT)?;
+        let last = iova + (len as u64 - 1);
+        self.mapped = Some(match self.mapped {
+            Some((s, l)) => (s.min(iova), l.max(last)),
+            None => (iova, last),
+        });
+        Ok(())
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a live domain and its gather (invariant); the IOMMU core frees the
+        // page-table pages the unmaps collected and re-initialises the gather.
+        unsafe { ioasid_gather_sync(self.domain.ptr.as_ptr(), self.gather.get()) };
+        if let Some((s, l)) = self.mapped {
+            // Best effort, as for any map: the driver's sync does not fail in practice.
+            let _ = self.domain.sync_map(s, (l - s).saturating_add(1) as usize);
+        }
     }
 }
 
@@ -747,11 +825,13 @@ impl DmaOwner {
 
     /// The `hw_info` type of the device's IOMMU if its driver offers nested domains (0
     /// if not), and for VT-d its extended capability register.
-    pub(crate) fn nesting_hw(&self) -> (u32, u64) {
-        let mut ecap = 0;
-        // SAFETY: `self.raw` is a valid, probed device; `ecap` is a local.
-        let hw = unsafe { ioasid_nesting_hw(self.raw, &mut ecap) };
-        (hw, ecap)
+    ///
+    /// Errors: the driver's (`ENOMEM`).
+    pub(crate) fn nesting_hw(&self) -> Result<(u32, u64)> {
+        let (mut hw, mut ecap) = (0, 0);
+        // SAFETY: `self.raw` is a valid, probed device; `hw` and `ecap` are locals.
+        kernel::error::to_result(unsafe { ioasid_nesting_hw(self.raw, &mut hw, &mut ecap) })?;
+        Ok((hw, ecap))
     }
 
     /// Whether the device's page requests can reach the IOMMU core's fault path.

@@ -538,7 +538,7 @@ impl BoundDevice {
 
 /// The user-owned table formats the IOMMU of the device `owner` holds takes.
 fn nesting_formats(owner: &DmaOwner) -> Result<KVec<u32>> {
-    let (hw, ecap) = owner.nesting_hw();
+    let (hw, ecap) = owner.nesting_hw()?;
     let offered: &[u32] = match hw {
         MOCK_HW_INFO_TYPE => &[IOASID_FORMAT_MOCK, IOASID_FORMAT_MOCK_PASID_TABLE],
         // VT-d offers nesting when its extended capabilities say NEST (bit 26).

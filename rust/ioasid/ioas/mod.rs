@@ -570,8 +570,13 @@ impl Ioas {
                 inner.shadows_mapped(token.iova, token.iova + (length - 1));
             }
             Err(_) => {
-                // Nothing else removes a pending mapping.
-                if inner.maps.remove(&token.iova).is_some() {
+                // Nothing else removes a pending mapping. No shadow maps it (they take
+                // pending mappings for holes), but the rule holds for every removal: out
+                // of the shadows before the pages go.
+                if let Some(m) = inner.maps.remove(&token.iova) {
+                    for shadow in inner.shadows.iter() {
+                        shadow.parent_unmapped(token.iova, m.last);
+                    }
                     self.account.lock().uncharge(&pages);
                 }
             }
@@ -1008,7 +1013,8 @@ impl Ioas {
             return Err(ENXIO);
         }
         inner.shadows.reserve(1, GFP_KERNEL)?;
-        shadow.refresh(&inner.maps, 0, u64::MAX)?;
+        let mut done = 0;
+        shadow.refresh(&inner.maps, &[(0, u64::MAX)], &mut done)?;
         // Room was reserved above.
         let _ = inner.shadows.push_within_capacity(shadow.clone());
         // INVARIANT: registered above.
@@ -1018,13 +1024,18 @@ impl Ioas {
         })
     }
 
-    /// Rebuilds `shadow`'s translation of the stage-1 range `start..=last` (see
-    /// [`Shadow::refresh`]) against this address space's mappings.
+    /// Rebuilds `shadow`'s translation of the stage-1 `ranges` (see [`Shadow::refresh`])
+    /// against this address space's mappings; `*done` becomes how many were.
     ///
     /// Errors: those of [`Shadow::refresh`].
-    pub(crate) fn refresh_shadow(&self, shadow: &Shadow, start: u64, last: u64) -> Result {
+    pub(crate) fn refresh_shadow(
+        &self,
+        shadow: &Shadow,
+        ranges: &[(u64, u64)],
+        done: &mut usize,
+    ) -> Result {
         let inner = self.settled();
-        shadow.refresh(&inner.maps, start, last)
+        shadow.refresh(&inner.maps, ranges, done)
     }
 
     /// Forgets (device, `pasid`)'s attachment to `domain` of this address space, which
@@ -1175,8 +1186,10 @@ impl Ioas {
             }
         } else {
             // Domains are made for tracking when allocated: one that was not (attached
-            // before, or of an IOMMU that cannot track) keeps the space from starting.
-            if inner.domains.iter().any(|d| !d.domain.tracks_dirty()) {
+            // before, or of an IOMMU that cannot track) keeps the space from starting;
+            // so does a software-nested table on it (its device writes by stage-1 IOVA,
+            // which the space cannot tell in GPAs).
+            if inner.domains.iter().any(|d| !d.domain.tracks_dirty()) || !inner.shadows.is_empty() {
                 return Err(EOPNOTSUPP);
             }
             for (i, d) in inner.domains.iter().enumerate() {

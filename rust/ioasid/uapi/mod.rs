@@ -244,9 +244,15 @@ pub(crate) fn pause_point() -> Result {
     if kernel::current!().signal_pending() {
         return Err(EINTR);
     }
+    yield_cpu();
+    Ok(())
+}
+
+/// Yields the CPU, in a long loop that cannot stop (e.g. an unmap's). Called with no
+/// spinlock held.
+pub(crate) fn yield_cpu() {
     // SAFETY: the helper only yields the CPU; callers hold sleeping locks at most.
     unsafe { ioasid_cond_resched() };
-    Ok(())
 }
 
 unsafe extern "C" {

@@ -66,6 +66,9 @@ fn invalidation_type(format: u32) -> Option<u32> {
     }
 }
 
+/// Software invalidation requests read (and applied under one lock hold) at a time.
+const REQUESTS_AT_ONCE: usize = 128;
+
 /// Which bound tables an invalidation is for.
 pub(crate) struct Filter {
     /// Only those of this device ID.
@@ -232,8 +235,9 @@ impl Child {
         result
     }
 
-    /// Carries out `*n` requests at `uptr` on a software table, one by one: each is read
-    /// with no lock held, then its range is rebuilt; `*n` becomes how many were.
+    /// Carries out `*n` requests at `uptr` on a software table, [`REQUESTS_AT_ONCE`] at a
+    /// time: read and checked with no lock held, then their ranges rebuilt under the
+    /// parent's lock with one IOTLB flush; `*n` becomes how many were.
     fn invalidate_shadow(
         &self,
         shadow: &soft::Shadow,
@@ -241,17 +245,38 @@ impl Child {
         entry_len: u32,
         n: &mut u32,
     ) -> Result {
-        let wanted = *n;
-        for i in 0..wanted {
-            *n = i;
-            let at = (i as usize)
-                .checked_mul(entry_len as usize)
-                .and_then(|off| uptr.checked_add(off))
-                .ok_or(EFAULT)?;
-            let (start, last) = soft::vtd_request(at, entry_len as usize)?;
-            self.parent().refresh_shadow(shadow, start, last)?;
+        let wanted = *n as usize;
+        let mut ranges = KVec::with_capacity(REQUESTS_AT_ONCE.min(wanted), GFP_KERNEL)?;
+        let mut done = 0usize;
+        *n = 0;
+        while done < wanted {
+            ranges.clear();
+            let mut bad = Ok(());
+            while done + ranges.len() < wanted && ranges.len() < REQUESTS_AT_ONCE {
+                let i = done + ranges.len();
+                let at = i
+                    .checked_mul(entry_len as usize)
+                    .and_then(|off| uptr.checked_add(off))
+                    .ok_or(EFAULT);
+                match at.and_then(|at| soft::vtd_request(at, entry_len as usize)) {
+                    // Capacity was reserved above.
+                    Ok(range) => {
+                        let _ = ranges.push_within_capacity(range);
+                    }
+                    Err(e) => {
+                        bad = Err(e);
+                        break;
+                    }
+                }
+            }
+            crate::uapi::pause_point()?;
+            let mut applied = 0;
+            let result = self.parent().refresh_shadow(shadow, &ranges, &mut applied);
+            done += applied;
+            *n = done as u32;
+            result?;
+            bad?;
         }
-        *n = wanted;
         Ok(())
     }
 

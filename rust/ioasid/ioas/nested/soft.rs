@@ -26,6 +26,7 @@
 //! Locks: the parent's `inner`, then the shadow's; the walk holds both, so that the
 //! parent's mappings it reads stay put, and never touches user memory.
 
+use core::cell::Cell;
 use kernel::{
     alloc::flags::GFP_KERNEL_ACCOUNT,
     new_mutex,
@@ -53,17 +54,24 @@ use crate::{
         IOASID_INVAL_VTD_LEAF, //
     },
     iommu::{
+        Batch,
         Domain,
         Prot, //
     },
     pin::PinnedPages,
-    uapi::pause_point,
+    uapi::{
+        pause_point,
+        yield_cpu, //
+    },
 };
 
 /// Entries of one table page.
 const ENTRIES: usize = 512;
-/// Bytes of one table page.
-const TABLE_BYTES: usize = ENTRIES * 8;
+/// Entries read at once, into a buffer on the stack (one per level).
+const CHUNK: usize = 32;
+/// Tree nodes a shadow keeps from removed units for the next ones (an invalidation of a
+/// changed entry then allocates nothing).
+const SPARE_NODES: usize = 8;
 
 /// x86-64 / VT-d first-stage entry bits.
 const PRESENT: u64 = 1 << 0;
@@ -126,9 +134,11 @@ impl Table {
         })
     }
 
-    /// The last stage-1 IOVA the table translates.
+    /// The last stage-1 IOVA the table translates: the top of the lower canonical half
+    /// (bit 47, or 56, clear); DMA addresses of the upper half are beyond any IOMMU's
+    /// aperture here.
     fn last_iova(&self) -> u64 {
-        (1u64 << (12 + 9 * self.levels)) - 1
+        (1u64 << (12 + 9 * self.levels - 1)) - 1
     }
 }
 
@@ -170,74 +180,92 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// Visits the leaves of the table at `gpa` (at `level`: 1 is the last) that overlap
     /// `start..=last`, which lies inside the table's span; `write`: every level above
-    /// allows writes. `bufs` holds a page per level from this one down.
+    /// allows writes.
     fn level(
         &mut self,
         level: u32,
         gpa: u64,
         (start, last): (u64, u64),
         write: bool,
-        bufs: &mut [u8],
         emit: &mut dyn FnMut(Leaf) -> Result,
     ) -> Result {
-        let (buf, below) = bufs.split_at_mut(TABLE_BYTES);
         let shift = 12 + 9 * (level - 1);
         let span_base = start & !low_mask(shift + 9);
         let first = ((start >> shift) as usize) % ENTRIES;
         let end = ((last >> shift) as usize) % ENTRIES;
-        // Only the entries the range needs: an invalidation of one page reads one entry
-        // per level.
-        if !(self.read)(gpa + (first * 8) as u64, &mut buf[first * 8..(end + 1) * 8]) {
-            // A table the parent does not map: nothing below it translates.
-            return Ok(());
-        }
-        for idx in first..=end {
-            if self.budget == 0 {
-                return Err(ENOSPC);
+        // Only the entries the range needs (an invalidation of one page reads one entry
+        // per level), a chunk at a time.
+        let mut buf = [0u8; CHUNK * 8];
+        let mut chunk = first;
+        while chunk <= end {
+            let n = (end + 1 - chunk).min(CHUNK);
+            if !(self.read)(gpa + (chunk * 8) as u64, &mut buf[..n * 8]) {
+                // A table the parent does not map: nothing below it translates.
+                return Ok(());
             }
-            self.budget -= 1;
-            self.since_pause += 1;
-            if self.since_pause == 256 {
-                self.since_pause = 0;
-                pause_point()?;
+            for (k, raw) in buf[..n * 8].chunks_exact(8).enumerate() {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(raw);
+                let e = u64::from_le_bytes(bytes);
+                let e_start = span_base + (((chunk + k) as u64) << shift);
+                self.entry(level, e, e_start, (start, last), write, emit)?;
             }
-            let mut raw = [0u8; 8];
-            raw.copy_from_slice(&buf[idx * 8..idx * 8 + 8]);
-            let e = u64::from_le_bytes(raw);
-            // DMA is a user-privileged request: supervisor-only entries do not translate.
-            if e & PRESENT == 0 || e & USER == 0 {
-                continue;
-            }
-            let e_start = span_base + ((idx as u64) << shift);
-            let w = write && e & WRITABLE != 0;
-            if level == 1 || e & LARGE != 0 {
-                // Large pages exist at the PDPT (1 GiB) and PD (2 MiB) levels only; the
-                // low address bits of a large leaf, but its PAT bit, are reserved.
-                let low = low_mask(shift) & ADDR_MASK & !LARGE_PAT;
-                if level > 3 || (level > 1 && e & low != 0) {
-                    continue;
-                }
-                emit(Leaf {
-                    iova: e_start,
-                    shift,
-                    gpa: e & ADDR_MASK & !low_mask(shift),
-                    write: w,
-                })?;
-            } else {
-                let e_last = e_start + low_mask(shift);
-                let sub = (start.max(e_start), last.min(e_last));
-                self.level(level - 1, e & ADDR_MASK, sub, w, below, emit)?;
-            }
+            chunk += n;
         }
         Ok(())
     }
+
+    /// Visits the entry `e` of a table at `level` that translates from `e_start`, for
+    /// the range `start..=last`.
+    fn entry(
+        &mut self,
+        level: u32,
+        e: u64,
+        e_start: u64,
+        (start, last): (u64, u64),
+        write: bool,
+        emit: &mut dyn FnMut(Leaf) -> Result,
+    ) -> Result {
+        if self.budget == 0 {
+            return Err(ENOSPC);
+        }
+        self.budget -= 1;
+        self.since_pause += 1;
+        if self.since_pause == 256 {
+            self.since_pause = 0;
+            pause_point()?;
+        }
+        // DMA is a user-privileged request: supervisor-only entries do not translate.
+        if e & PRESENT == 0 || e & USER == 0 {
+            return Ok(());
+        }
+        let shift = 12 + 9 * (level - 1);
+        let w = write && e & WRITABLE != 0;
+        if level == 1 || e & LARGE != 0 {
+            // Large pages exist at the PDPT (1 GiB) and PD (2 MiB) levels only; the low
+            // address bits of a large leaf, but its PAT bit, are reserved.
+            let low = low_mask(shift) & ADDR_MASK & !LARGE_PAT;
+            if level > 3 || (level > 1 && e & low != 0) {
+                return Ok(());
+            }
+            return emit(Leaf {
+                iova: e_start,
+                shift,
+                gpa: e & ADDR_MASK & !low_mask(shift),
+                write: w,
+            });
+        }
+        let e_last = e_start + low_mask(shift);
+        let sub = (start.max(e_start), last.min(e_last));
+        self.level(level - 1, e & ADDR_MASK, sub, w, emit)
+    }
 }
 
-/// Visits every leaf of `table` that overlaps `start..=last`, reading table pages with
-/// `read`, at most `budget` entries.
+/// Visits every leaf of `table` that overlaps `start..=last`, reading table entries with
+/// `read`, at most `budget` of them.
 ///
-/// Errors: `ENOSPC` the budget ran out, `EINTR` a signal is pending, `ENOMEM`, and those
-/// of `emit`.
+/// Errors: `ENOSPC` the budget ran out, `EINTR` a signal is pending, and those of
+/// `emit`.
 fn walk(
     table: &Table,
     read: &dyn Fn(u64, &mut [u8]) -> bool,
@@ -249,28 +277,40 @@ fn walk(
     if start > last {
         return Ok(());
     }
-    let mut bufs = KVec::from_elem(0u8, TABLE_BYTES * table.levels as usize, GFP_KERNEL)?;
     let mut w = Walk {
         read,
         budget,
         since_pause: 0,
     };
-    w.level(
-        table.levels,
-        table.root,
-        (start, last),
-        true,
-        &mut bufs,
-        emit,
-    )
+    w.level(table.levels, table.root, (start, last), true, emit)
 }
 
 /// Reads guest memory at `gpa` (inside one page) through the parent's mappings.
-fn read_guest(maps: &RBTree<u64, Mapping>, gpa: u64, buf: &mut [u8]) -> bool {
-    let Some((s, _)) = first_overlapping(maps, gpa, gpa) else {
-        return false;
-    };
-    maps.get(&s).is_some_and(|m| {
+/// The parent mapping that holds `gpa`: the last one found (`last`, tables lie together),
+/// or looked up.
+fn mapping_at<'m>(
+    maps: &'m RBTree<u64, Mapping>,
+    last: &Cell<Option<(u64, &'m Mapping)>>,
+    gpa: u64,
+) -> Option<(u64, &'m Mapping)> {
+    if let Some((s, m)) = last.get() {
+        if s <= gpa && gpa <= m.last {
+            return Some((s, m));
+        }
+    }
+    let (s, _) = first_overlapping(maps, gpa, gpa)?;
+    let found = (s, maps.get(&s)?);
+    last.set(Some(found));
+    Some(found)
+}
+
+fn read_guest<'m>(
+    maps: &'m RBTree<u64, Mapping>,
+    last: &Cell<Option<(u64, &'m Mapping)>>,
+    gpa: u64,
+    buf: &mut [u8],
+) -> bool {
+    mapping_at(maps, last, gpa).is_some_and(|(s, m)| {
         m.prot.allows(false) && m.pages.copy((gpa - s) as usize, buf, false).is_ok()
     })
 }
@@ -283,9 +323,10 @@ struct Unit {
     shift: u32,
     /// Stage 1 allows device writes.
     write: bool,
-    /// The parent's pages it maps, in the shadow domain; `None`: a hole, no parent
-    /// mapping backs it (filled when one does, [`Shadow::parent_mapped`]).
-    pages: Option<Arc<PinnedPages>>,
+    /// The parent's pages it maps in the shadow domain, and in how many physically
+    /// contiguous runs (IOMMU map calls); `None`: a hole, no parent mapping backs it
+    /// (filled when one does, [`Shadow::parent_mapped`]).
+    pages: Option<(Arc<PinnedPages>, usize)>,
 }
 
 impl Unit {
@@ -293,19 +334,28 @@ impl Unit {
         let mask = low_mask(self.shift);
         (iova & !mask, iova | mask)
     }
+
+    /// What it costs against the binding's limit: each map run, or the hole.
+    fn entries(&self) -> usize {
+        self.pages.as_ref().map_or(1, |(_, runs)| *runs)
+    }
 }
 
 /// What a shadow's lock protects.
 struct ShadowInner {
     /// The units, by stage-1 IOVA; they do not overlap.
     units: RBTree<u64, Unit>,
-    /// The mapped units, by (GPA, IOVA): what a parent unmap must find.
+    /// The mapped units by (GPA, IOVA), what a parent unmap must find; and the holes,
+    /// what a parent map must find.
     by_gpa: RBTree<(u64, u64), ()>,
-    /// Units, and how many of them are holes.
+    holes: RBTree<(u64, u64), ()>,
+    /// Entries held, against `ioasid.max_shadow_entries`: map runs and holes.
     count: usize,
-    holes: usize,
     /// Unbound: nothing may be added any more.
     dead: bool,
+    /// Nodes of removed units, for the next ones (at most [`SPARE_NODES`] each).
+    spare_units: KVec<RBTreeNodeReservation<u64, Unit>>,
+    spare_gpa: KVec<RBTreeNodeReservation<(u64, u64), ()>>,
 }
 
 /// One user-owned table that ioasid translates in software for a device (or one of its
@@ -323,6 +373,12 @@ pub(crate) struct Shadow {
     inner: Mutex<ShadowInner>,
 }
 
+/// The longest hole: a hole lies inside one leaf, and leaves are at most 1 GiB.
+const MAX_HOLE: u64 = 1 << 30;
+
+/// Units handled between two yields of the CPU by the loops over many of them.
+const UNITS_PER_YIELD: usize = 256;
+
 impl Shadow {
     /// A shadow of `table` in `domain`, empty until [`Shadow::refresh`]ed.
     pub(crate) fn new(
@@ -331,6 +387,8 @@ impl Shadow {
         aperture_last: u64,
         reserved: KVec<(u64, u64)>,
     ) -> Result<Arc<Self>> {
+        let spare_units = KVec::with_capacity(SPARE_NODES, GFP_KERNEL)?;
+        let spare_gpa = KVec::with_capacity(SPARE_NODES, GFP_KERNEL)?;
         Arc::pin_init(
             pin_init!(Self {
                 domain,
@@ -340,9 +398,11 @@ impl Shadow {
                 inner <- new_mutex!(ShadowInner {
                     units: RBTree::new(),
                     by_gpa: RBTree::new(),
+                    holes: RBTree::new(),
                     count: 0,
-                    holes: 0,
                     dead: false,
+                    spare_units,
+                    spare_gpa,
                 }),
             }),
             GFP_KERNEL,
@@ -359,85 +419,108 @@ impl Shadow {
         first_overlapping(maps, self.table.root, self.table.root).is_some()
     }
 
-    /// Unbinds it: from now on nothing is added (a racing invalidation does nothing).
-    pub(crate) fn kill(&self) {
-        self.inner.lock().dead = true;
+    /// Unbinds it (the device no longer uses the domain): every unit goes, so that no pin
+    /// outlives the registration in the parent, and nothing is added any more (a racing
+    /// invalidation does nothing). The caller holds the parent's lock.
+    pub(in crate::ioas) fn kill(&self) {
+        let mut guard = self.inner.lock();
+        let si = &mut *guard;
+        si.dead = true;
+        // Without a batch (no memory), each unmap flushes by itself.
+        let mut batch = self.domain.batch().ok();
+        si.drop_range(&self.domain, &mut batch, 0, u64::MAX);
     }
 
-    /// Rebuilds the translation of the stage-1 range `start..=last` from the table, with
-    /// the parent's mappings `maps` (whose lock the caller holds): every leaf that
-    /// overlaps it goes, whole, and what the table says now comes in.
+    /// Rebuilds the translation of each stage-1 range of `ranges` from the table, with the
+    /// parent's mappings `maps` (whose lock the caller holds, with no mapping pending):
+    /// every leaf that overlaps a range goes, whole, and what the table says now comes
+    /// in. The IOTLB is flushed once, at the end. `*done` becomes how many ranges were.
     ///
     /// Errors: `ENOSPC` the limits of a hostile table, `EINTR`, `ENOMEM`, and the
-    /// IOMMU driver's: the range then translates only what was rebuilt before.
+    /// IOMMU driver's: the failing range then translates only what was rebuilt before.
     pub(in crate::ioas) fn refresh(
         &self,
         maps: &RBTree<u64, Mapping>,
-        start: u64,
-        last: u64,
+        ranges: &[(u64, u64)],
+        done: &mut usize,
     ) -> Result {
         let mut guard = self.inner.lock();
         let si = &mut *guard;
+        *done = 0;
         if si.dead {
+            *done = ranges.len();
             return Ok(());
         }
-        let (start, last) = si.extent(start, last);
-        si.drop_range(&self.domain, start, last);
+        let mut batch = Some(self.domain.batch()?);
         let limit = max_entries();
         let budget = (limit as u64).saturating_mul(READS_PER_ENTRY);
-        let read = |gpa: u64, buf: &mut [u8]| read_guest(maps, gpa, buf);
-        let mut emit = |leaf: Leaf| -> Result {
-            let iova_last = leaf.last();
-            if iova_last > self.aperture_last
-                || crate::ioas::iova::intersects_any(&self.reserved, (leaf.iova, iova_last))
-            {
-                return Ok(());
-            }
-            // A new leaf larger than the range takes the place of what it covers.
-            si.drop_range(&self.domain, leaf.iova, iova_last);
-            si.compose(
-                &self.domain,
-                maps,
-                leaf,
-                leaf.iova,
-                leaf.gpa,
-                1u64 << leaf.shift,
-                limit,
-            )
-        };
-        let result = walk(&self.table, &read, (start, last), budget, &mut emit);
-        let synced = self
-            .domain
-            .sync_map(start, (last - start).saturating_add(1) as usize);
-        result.and(synced)
+        let found = Cell::new(None);
+        let read = |gpa: u64, buf: &mut [u8]| read_guest(maps, &found, gpa, buf);
+        for &(start, last) in ranges {
+            let (start, last) = si.extent(start, last);
+            si.drop_range(&self.domain, &mut batch, start, last);
+            let mut emit = |leaf: Leaf| -> Result {
+                let iova_last = leaf.last();
+                if iova_last > self.aperture_last
+                    || crate::ioas::iova::intersects_any(&self.reserved, (leaf.iova, iova_last))
+                {
+                    return Ok(());
+                }
+                // A new leaf larger than the range takes the place of what it covers.
+                if leaf.iova < start || iova_last > last {
+                    si.drop_range(&self.domain, &mut batch, leaf.iova, iova_last);
+                }
+                let piece = (leaf.iova, leaf.gpa, 1u64 << leaf.shift);
+                si.compose(&mut batch, maps, leaf, piece, limit)
+                    .map_err(|(e, _)| e)
+            };
+            walk(&self.table, &read, (start, last), budget, &mut emit)?;
+            *done += 1;
+        }
+        Ok(())
     }
 
     /// The parent unmapped `start..=last` (GPAs) and is about to unpin its pages: every
-    /// mapped unit there leaves the domain (its IOTLB flushed) and becomes a hole. Never
-    /// allocates.
-    pub(crate) fn parent_unmapped(&self, start: u64, last: u64) {
+    /// mapped unit there leaves the domain (the IOTLB flushed before this returns) and
+    /// becomes a hole. Allocates nothing but the batch (without it, each unmap flushes).
+    pub(in crate::ioas) fn parent_unmapped(&self, start: u64, last: u64) {
         let mut guard = self.inner.lock();
         let si = &mut *guard;
+        let mut batch = self.domain.batch().ok();
+        let mut handled = 0usize;
         // One lookup per unit: a removal's cursor moves back when nothing follows.
         while let Some(c) = si.by_gpa.cursor_lower_bound_mut(&(start, 0)) {
             let &(gpa, iova) = c.current().0;
             if gpa > last {
                 break;
             }
-            // Drops the node: no allocation on the unmap path.
-            let _ = c.remove_current();
+            let (_, node) = c.remove_current();
             if let Some(u) = si.units.get_mut(&iova) {
-                let unmapped = self.domain.unmap(iova, u.len as usize);
-                kernel::warn_on!(unmapped != u.len as usize);
+                let len = u.len as usize;
+                let unmapped = match batch.as_mut() {
+                    Some(b) => b.unmap(iova, len),
+                    None => self.domain.unmap(iova, len),
+                };
+                kernel::warn_on!(unmapped != len);
+                si.count = si.count - u.entries() + 1;
+                // The parent's mapping still pins the pages: it unpins them after this
+                // returns, so after the batch's flush below.
                 u.pages = None;
-                si.holes += 1;
+                // The node moves to the hole index: nothing is allocated.
+                si.holes.insert(node);
+                handled += 1;
+                if handled % UNITS_PER_YIELD == 0 {
+                    yield_cpu();
+                }
             }
         }
+        // The IOTLB flush, before the caller unpins.
+        drop(batch);
     }
 
-    /// The parent mapped `start..=last` (GPAs; `maps` holds the new mapping): holes there
-    /// are filled. Best effort: a hole that cannot be filled (`ENOMEM`) stays one, so the
-    /// device faults there as if the table were changing.
+    /// The parent mapped `start..=last` (GPAs; `maps` holds the new mapping, some other
+    /// mappings may still be pending): holes there are filled. Best effort: a hole that
+    /// cannot be filled (`ENOMEM`, `ENOSPC`) stays one, so the device faults there.
     pub(in crate::ioas) fn parent_mapped(
         &self,
         maps: &RBTree<u64, Mapping>,
@@ -446,36 +529,50 @@ impl Shadow {
     ) {
         let mut guard = self.inner.lock();
         let si = &mut *guard;
-        if si.dead || si.holes == 0 {
+        if si.dead || si.holes.is_empty() {
             return;
         }
-        let mut found = KVVec::new();
-        for (&iova, u) in si.units.iter() {
-            if u.pages.is_none()
-                && u.gpa <= last
-                && start <= u.gpa + (u.len - 1)
-                && found.push(iova, GFP_KERNEL).is_err()
-            {
+        let mut batch = self.domain.batch().ok();
+        let limit = max_entries();
+        let mut from = (start.saturating_sub(MAX_HOLE - 1), 0);
+        let mut handled = 0usize;
+        while let Some(c) = si.holes.cursor_lower_bound_mut(&from) {
+            let &(gpa, iova) = c.current().0;
+            if gpa > last {
                 break;
             }
-        }
-        let limit = max_entries();
-        for iova in found {
-            let Some(hole) = si.units.remove(&iova) else {
+            from = (gpa, iova.saturating_add(1));
+            let Some(hole) = si.units.get(&iova) else {
                 continue;
             };
+            if gpa + (hole.len - 1) < start {
+                continue;
+            }
+            let (_, gnode) = c.remove_current();
+            let Some(node) = si.units.remove_node(&iova) else {
+                continue;
+            };
+            let (_, hole) = node.to_key_value();
             si.count -= 1;
-            si.holes -= 1;
+            let _ = si.spare_gpa.push_within_capacity(gnode.into_reservation());
             let leaf = Leaf {
                 iova: iova & !low_mask(hole.shift),
                 shift: hole.shift,
                 gpa: 0,
                 write: hole.write,
             };
-            // Room for the hole itself was just freed, so a failure here is `ENOMEM`:
-            // what was not composed stays unmapped.
-            let _ = si.compose(&self.domain, maps, leaf, iova, hole.gpa, hole.len, limit);
-            let _ = self.domain.sync_map(iova, hole.len as usize);
+            if let Err((_, done)) =
+                si.compose(&mut batch, maps, leaf, (iova, hole.gpa, hole.len), limit)
+            {
+                // What was not composed stays a hole: put the rest back (nodes may be
+                // short: then it is forgotten, and translates nothing, as a hole).
+                let rest = (iova + done, hole.gpa + done, hole.len - done);
+                let _ = si.add_hole(rest, &hole);
+            }
+            handled += 1;
+            if handled % UNITS_PER_YIELD == 0 {
+                yield_cpu();
+            }
         }
     }
 }
@@ -483,10 +580,13 @@ impl Shadow {
 impl ShadowInner {
     /// `start..=last` grown to the whole leaves of the units that overlap it.
     fn extent(&self, start: u64, last: u64) -> (u64, u64) {
-        let s = self
-            .unit_at(start)
-            .map_or(start, |(_, (ls, _))| ls.min(start));
-        let l = self.unit_at(last).map_or(last, |(_, (_, ll))| ll.max(last));
+        let first = self.unit_at(start);
+        let s = first.map_or(start, |(_, (ls, _))| ls.min(start));
+        let l = match first {
+            // One lookup when a leaf covers the whole range (one page, typically).
+            Some((_, (_, ll))) if ll >= last => ll,
+            _ => self.unit_at(last).map_or(last, |(_, (_, ll))| ll.max(last)),
+        };
         (s, l)
     }
 
@@ -507,72 +607,155 @@ impl ShadowInner {
             .map(|(iova, _, extent)| (iova, extent))
     }
 
+    /// A tree node for a unit: a spare one, or a new one.
+    fn unit_node(&mut self) -> Result<RBTreeNodeReservation<u64, Unit>> {
+        match self.spare_units.pop() {
+            Some(node) => Ok(node),
+            None => Ok(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?),
+        }
+    }
+
+    /// A tree node for a GPA index: a spare one, or a new one.
+    fn gpa_node(&mut self) -> Result<RBTreeNodeReservation<(u64, u64), ()>> {
+        match self.spare_gpa.pop() {
+            Some(node) => Ok(node),
+            None => Ok(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?),
+        }
+    }
+
+    /// Records the hole `(iova, gpa, len)` of the leaf `like`'s.
+    ///
+    /// Errors: `ENOMEM`.
+    fn add_hole(&mut self, (iova, gpa, len): (u64, u64, u64), like: &Unit) -> Result {
+        let node = self.unit_node()?;
+        let gnode = self.gpa_node()?;
+        self.holes.insert(gnode.into_node((gpa, iova), ()));
+        self.units.insert(node.into_node(
+            iova,
+            Unit {
+                len,
+                gpa,
+                shift: like.shift,
+                write: like.write,
+                pages: None,
+            },
+        ));
+        self.count += 1;
+        Ok(())
+    }
+
     /// Removes every unit that begins inside `start..=last`, mapped ones from `domain`
-    /// too (units never straddle a leaf, and the caller grew the range to whole leaves).
-    fn drop_range(&mut self, domain: &Domain, start: u64, last: u64) {
-        let first = self.unit_at(start).map_or(start, |(iova, _)| iova);
-        // One lookup per unit: a removal's cursor moves back when nothing follows.
-        while let Some(c) = self.units.cursor_lower_bound_mut(&first) {
+    /// too (with `batch`, flushed when it drops; without, at once), yielding now and
+    /// then; units never straddle a leaf, and callers grow ranges to whole leaves.
+    fn drop_range(
+        &mut self,
+        domain: &Domain,
+        batch: &mut Option<Batch<'_>>,
+        start: u64,
+        last: u64,
+    ) {
+        let mut handled = 0usize;
+        // The unit that covers `start`, if one begins before it, else the first after.
+        let mut cursor = match self.units.cursor_lower_bound_mut(&start) {
+            Some(c) if *c.current().0 > start => match c.peek_prev() {
+                Some((&iova, u)) if iova + (u.len - 1) >= start => c.move_prev(),
+                _ => Some(c),
+            },
+            Some(c) => Some(c),
+            None => self
+                .units
+                .cursor_back_mut()
+                .filter(|c| *c.current().0 + (c.current().1.len - 1) >= start),
+        };
+        while let Some(c) = cursor {
             let (&iova, u) = c.current();
             if iova > last {
                 break;
             }
-            let (len, gpa, mapped) = (u.len, u.gpa, u.pages.is_some());
-            let _ = c.remove_current();
-            self.count -= 1;
-            if mapped {
-                domain.unmap(iova, len as usize);
-                self.by_gpa.remove(&(gpa, iova));
+            let (len, gpa, mapped, entries) = (u.len, u.gpa, u.pages.is_some(), u.entries());
+            let (next, node) = c.remove_current();
+            // The next unit, or the previous one when none follows: then it is done.
+            cursor = next.filter(|c| *c.current().0 > iova);
+            self.count -= entries;
+            let index = if mapped {
+                match batch.as_mut() {
+                    Some(b) => b.unmap(iova, len as usize),
+                    None => domain.unmap(iova, len as usize),
+                };
+                self.by_gpa.remove_node(&(gpa, iova))
             } else {
-                self.holes -= 1;
+                self.holes.remove_node(&(gpa, iova))
+            };
+            if let Some(g) = index {
+                let _ = self.spare_gpa.push_within_capacity(g.into_reservation());
+            }
+            // The unit's pages are the parent's, pinned while it maps them: dropping this
+            // reference before the batch's flush unpins nothing.
+            let _ = self
+                .spare_units
+                .push_within_capacity(node.into_reservation());
+            handled += 1;
+            if handled % UNITS_PER_YIELD == 0 {
+                yield_cpu();
             }
         }
     }
 
-    /// Composes `len` bytes of `leaf` from stage-1 IOVA `iova` (at GPA `gpa`) with the
-    /// parent's mappings: each parent mapping's part becomes a mapped unit, each gap a
-    /// hole.
+    /// Composes the piece `(iova, gpa, len)` of `leaf` with the parent's mappings: each
+    /// part one complete parent mapping backs becomes a mapped unit, each gap (or pending
+    /// mapping) a hole.
     ///
-    /// Errors: `ENOSPC` the binding holds `limit` units, `ENOMEM`, the driver's.
-    #[allow(clippy::too_many_arguments)]
+    /// Errors: with how many bytes were composed: `ENOSPC` `limit` entries are held,
+    /// `EINTR`, `ENOMEM`, the driver's.
     fn compose(
         &mut self,
-        domain: &Domain,
+        batch: &mut Option<Batch<'_>>,
         maps: &RBTree<u64, Mapping>,
         leaf: Leaf,
-        iova: u64,
-        gpa: u64,
-        len: u64,
+        (iova, gpa, len): (u64, u64, u64),
         limit: usize,
-    ) -> Result {
+    ) -> core::result::Result<(), (Error, u64)> {
+        let Some(batch) = batch.as_mut() else {
+            return Err((ENOMEM, 0));
+        };
         let mut off = 0u64;
         while off < len {
-            if self.count >= limit {
-                return Err(ENOSPC);
-            }
             let g = gpa + off;
             let rest_last = gpa + (len - 1);
-            let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+            let node = self.unit_node().map_err(|e| (e, off))?;
+            let gnode = self.gpa_node().map_err(|e| (e, off))?;
             let backing = first_overlapping(maps, g, rest_last);
             let (piece, pages) = match backing {
                 Some((s, m_last)) if s <= g => {
                     let Some(m) = maps.get(&s) else {
-                        return Err(EINVAL);
+                        return Err((EINVAL, off));
                     };
                     let piece = (m_last.min(rest_last) - g) + 1;
-                    let gnode = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-                    let write = leaf.write && m.prot.allows(true);
-                    let prot = Prot::new(m.prot.allows(false), write);
-                    map_piece(domain, iova + off, &m.pages, (g - s) as usize, piece, prot)?;
-                    self.by_gpa.insert(gnode.into_node((g, iova + off), ()));
-                    (piece, Some(m.pages.clone()))
+                    if m.pending {
+                        // Its domains are being filled and it may yet go: a hole now,
+                        // filled when the map completes.
+                        (piece, None)
+                    } else {
+                        let write = leaf.write && m.prot.allows(true);
+                        let prot = Prot::new(m.prot.allows(false), write);
+                        let at = (iova + off, (g - s) as usize, piece);
+                        let runs = map_piece(batch, at, &m.pages, prot, &mut self.count, limit)
+                            .map_err(|e| (e, off))?;
+                        (piece, Some((m.pages.clone(), runs)))
+                    }
                 }
                 // A gap until the next mapping, or to the end of the leaf.
                 Some((s, _)) => (s - g, None),
                 None => (rest_last - g + 1, None),
             };
             if pages.is_none() {
-                self.holes += 1;
+                if self.count >= limit {
+                    return Err((ENOSPC, off));
+                }
+                self.count += 1;
+                self.holes.insert(gnode.into_node((g, iova + off), ()));
+            } else {
+                self.by_gpa.insert(gnode.into_node((g, iova + off), ()));
             }
             self.units.insert(node.into_node(
                 iova + off,
@@ -584,51 +767,72 @@ impl ShadowInner {
                     pages,
                 },
             ));
-            self.count += 1;
             off += piece;
         }
         Ok(())
     }
 }
 
-/// Maps `len` bytes of `pages` from byte `offset` at `iova` of `domain`, run by physically
-/// contiguous run (the IOMMU core picks the largest page sizes each allows); all or none.
+/// Maps `len` bytes of `pages` from byte `offset` at `iova`, run by physically contiguous
+/// run (the IOMMU core picks the largest page sizes each allows), counting each run in
+/// `*count` up to `limit` and yielding now and then; all or none. Returns the runs.
+///
+/// Errors: `ENOSPC` `limit` reached, `EINTR`, `ENOMEM`, the driver's.
 fn map_piece(
-    domain: &Domain,
-    iova: u64,
+    batch: &mut Batch<'_>,
+    (iova, offset, len): (u64, usize, u64),
     pages: &PinnedPages,
-    offset: usize,
-    len: u64,
     prot: Prot,
-) -> Result {
+    count: &mut usize,
+    limit: usize,
+) -> Result<usize> {
     let mut done = 0usize;
+    let mut runs = 0usize;
+    let mut result = Ok(());
     while (done as u64) < len {
-        let want = len as usize - done;
-        let result = match pages.phys_at(offset + done, want) {
-            Some((phys, run)) => domain
-                .map(iova + done as u64, phys, run, prot)
-                .map(|()| run),
-            None => Err(EINVAL),
-        };
-        match result {
-            Ok(run) => done += run,
-            Err(e) => {
-                if done > 0 {
-                    domain.unmap(iova, done);
-                }
-                return Err(e);
+        if *count >= limit {
+            result = Err(ENOSPC);
+            break;
+        }
+        if runs % UNITS_PER_YIELD == UNITS_PER_YIELD - 1 {
+            if let Err(e) = pause_point() {
+                result = Err(e);
+                break;
             }
         }
+        let want = len as usize - done;
+        let Some((phys, run)) = pages.phys_at(offset + done, want) else {
+            result = Err(EINVAL);
+            break;
+        };
+        if let Err(e) = batch.map(iova + done as u64, phys, run, prot) {
+            result = Err(e);
+            break;
+        }
+        done += run;
+        runs += 1;
+        *count += 1;
     }
-    Ok(())
+    if let Err(e) = result {
+        if done > 0 {
+            batch.unmap(iova, done);
+        }
+        *count -= runs;
+        return Err(e);
+    }
+    Ok(runs)
 }
+
+/// The largest invalidation request this kernel reads: the known struct and zero bytes
+/// up to this size (a larger `entry_len` is `E2BIG`).
+const MAX_REQUEST: usize = 256;
 
 /// Reads the `IOASID_FORMAT_VTD_S1` invalidation request at user address `uptr` of
 /// `entry_len` bytes, and returns the stage-1 range it names.
 ///
 /// Errors: `EINVAL` `entry_len` too small, a misaligned address, no pages, a reserved
-/// field; `EOPNOTSUPP` unknown flags; `E2BIG` non-zero bytes past the known request;
-/// `EFAULT`.
+/// field; `EOPNOTSUPP` unknown flags; `E2BIG` non-zero bytes past the known request, or
+/// `entry_len` past [`MAX_REQUEST`]; `EFAULT`.
 pub(crate) fn vtd_request(uptr: usize, entry_len: usize) -> Result<(u64, u64)> {
     use kernel::uaccess::{
         UserPtr,
@@ -638,15 +842,16 @@ pub(crate) fn vtd_request(uptr: usize, entry_len: usize) -> Result<(u64, u64)> {
     if entry_len < known {
         return Err(EINVAL);
     }
+    if entry_len > MAX_REQUEST {
+        return Err(E2BIG);
+    }
     let mut reader = UserSlice::new(UserPtr::from_addr(uptr), entry_len).reader();
     let req: ioasid_inval_vtd = reader.read()?;
-    let mut tail = [0u8; 64];
-    while !reader.is_empty() {
-        let n = reader.len().min(tail.len());
-        reader.read_slice(&mut tail[..n])?;
-        if tail[..n].iter().any(|&b| b != 0) {
-            return Err(E2BIG);
-        }
+    let mut tail = [0u8; MAX_REQUEST];
+    let n = reader.len();
+    reader.read_slice(&mut tail[..n])?;
+    if tail[..n].iter().any(|&b| b != 0) {
+        return Err(E2BIG);
     }
     if req.flags & !IOASID_INVAL_VTD_LEAF != 0 {
         return Err(EOPNOTSUPP);
