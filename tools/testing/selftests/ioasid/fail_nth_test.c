@@ -420,6 +420,68 @@ FIXTURE_TEARDOWN(fail_nth)
 {
 }
 
+/*
+ * Software nesting (the mock takes no VT-d table itself): a 4-level table in the guest
+ * memory, bound per RID and per PASID, invalidations of a range and of everything, the
+ * parent unmapping and remapping a data page under it (the shadows' holes), unbind,
+ * unplug with the PASID's table bound.
+ */
+static int sw_nested_body(struct env *e)
+{
+	struct ioasid_nested_alloc na = { .argsz = sizeof(na), .format = IOASID_FORMAT_VTD_S1 };
+	struct ioasid_pasid_ns_alloc ns = { .argsz = sizeof(ns) };
+	struct ioasid_pasid_alloc pa = { .argsz = sizeof(pa) };
+	struct ioasid_bind_table b = {
+		.argsz = sizeof(b), .version = IOASID_BIND_VERSION_1,
+		.format = IOASID_FORMAT_VTD_S1,
+		.table.vtd = { .pgtbl_addr = G, .addr_width = 48 },
+	};
+	struct ioasid_unbind_table u = { .argsz = sizeof(u) };
+	struct ioasid_inval_vtd reqs[2] = {
+		{ .addr = 0x10000000, .npages = 1 }, { .addr = 0, .npages = UINT64_MAX },
+	};
+	struct ioasid_cache_invalidate inv = {
+		.argsz = sizeof(inv), .entry_len = sizeof(reqs[0]), .entry_num = 2,
+		.entries = (uintptr_t)reqs,
+	};
+	uint64_t *t = (uint64_t *)e->buf;
+	__u32 parent = 0;
+
+	/* PML4 (page 0) -> PDPT (1) -> PD (2) -> PT (3): IOVA 0x10000000 + i*4K -> G + 2M + i*4K. */
+	memset(e->buf, 0, 4 * SZ_4K);
+	t[0] = (G + SZ_4K) | 7;
+	t[512] = (G + 2 * SZ_4K) | 7;
+	t[1024 + 0x80] = (G + 3 * SZ_4K) | 7;
+	for (int i = 0; i < 4; i++)
+		t[1536 + i] = (G + 0x200000 + i * SZ_4K) | 7;
+	STEP(ioas_alloc(e->fd, &parent));
+	STEP(map_at(e->fd, parent, e->buf, LEN, G));
+	STEP(map_at(e->fd, parent, e->buf + 4 * SZ_4K, 4 * SZ_4K, G + 0x200000));
+	na.parent_id = parent;
+	STEP(ioctl(e->fd, IOASID_NESTED_ALLOC, &na));
+	b.child_id = na.out_child_id;
+	b.dev_id = e->d[0];
+	STEP(ioctl(e->fd, IOASID_BIND_TABLE, &b));
+	STEP(ioctl(e->fd, IOASID_PASID_NS_ALLOC, &ns));
+	pa.ns_id = ns.out_ns_id;
+	pa.dev_id = e->d[0];
+	STEP(ioctl(e->fd, IOASID_PASID_ALLOC, &pa));
+	b.flags = IOASID_BIND_PASID;
+	b.ns_id = ns.out_ns_id;
+	b.pasid = pa.out_pasid;
+	STEP(ioctl(e->fd, IOASID_BIND_TABLE, &b));
+	t[1536] = (G + 0x200000 + 3 * SZ_4K) | 7;
+	inv.child_id = na.out_child_id;
+	STEP(ioctl(e->fd, IOASID_CACHE_INVALIDATE, &inv));
+	STEP(unmap(e->fd, parent, G + 0x200000, 4 * SZ_4K, NULL));
+	STEP(map_at(e->fd, parent, e->buf + 8 * SZ_4K, 4 * SZ_4K, G + 0x200000));
+	u.child_id = na.out_child_id;
+	u.dev_id = e->d[0];
+	STEP(ioctl(e->fd, IOASID_UNBIND_TABLE, &u));
+	STEP(mock_del(e, e->m[0]));
+	return 0;
+}
+
 /* A sweep takes seconds to a minute under TCG with KASAN. */
 #define SWEEP(name, setup, body)                                                    \
 	TEST_F_TIMEOUT(fail_nth, name, 300)                                         \
@@ -432,6 +494,7 @@ SWEEP(bind, no_setup, bind_body)
 SWEEP(attach_with_replay, three_devices, attach_body)
 SWEEP(pasid, three_devices, pasid_body)
 SWEEP(nested, three_devices, nested_body)
+SWEEP(sw_nested, three_devices, sw_nested_body)
 SWEEP(fault_queue, three_devices, fault_body)
 SWEEP(vmm_memory, vmm_setup, vmm_body)
 

@@ -141,6 +141,46 @@ FIXTURE_TEARDOWN(fault)
 	close(self->efd);
 }
 
+/*
+ * A table ioasid translates in software (VT-d format: the mock does not take it) with a
+ * fault queue: the shadow domain reports the device's page requests as a hardware
+ * stage-1 table's do, named by the child.
+ */
+TEST_F(fault, software_nested_table_reports_page_requests)
+{
+	struct ioasid_mock_device_add dev = {
+		.argsz = sizeof(dev), .flags = IOASID_MOCK_DEVICE_PRI, .ioasid_fd = self->fd,
+	};
+	struct ioasid_nested_alloc na = {
+		.argsz = sizeof(na), .flags = IOASID_NESTED_ALLOC_FAULT_QUEUE,
+		.format = IOASID_FORMAT_VTD_S1, .parent_id = self->parent,
+		.fault_queue_id = self->queue,
+	};
+	/* The fixture's guest page is all zeros: an empty root, nothing translates. */
+	struct ioasid_bind_table b = {
+		.argsz = sizeof(b), .version = IOASID_BIND_VERSION_1,
+		.format = IOASID_FORMAT_VTD_S1, .table.vtd = { .pgtbl_addr = G, .addr_width = 48 },
+	};
+	struct ioasid_fault f;
+	__u32 delivered = 0;
+
+	ASSERT_EQ(0, ioctl(self->mock, IOASID_MOCK_DEVICE_ADD, &dev));
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_NESTED_ALLOC, &na));
+	b.child_id = na.out_child_id;
+	b.dev_id = dev.out_dev_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_BIND_TABLE, &b));
+	ASSERT_EQ(0, page_request(self->mock, dev.out_mock_id, LAST, 0, 5, 0x10000000,
+				  &delivered));
+	EXPECT_EQ(1, delivered);
+	ASSERT_EQ(sizeof(f), read(self->qfd, &f, sizeof(f)));
+	EXPECT_EQ(na.out_child_id, f.ioas_id);
+	EXPECT_EQ(dev.out_dev_id, f.dev_id);
+	EXPECT_EQ(5, f.grpid);
+	EXPECT_EQ(0x10000000, f.addr);
+	ASSERT_EQ(0, respond(self->qfd, f.cookie, IOASID_FAULT_RESPONSE_INVALID));
+	EXPECT_EQ(IOASID_MOCK_RESP_INVALID, mock_response(self->mock, dev.out_mock_id, NULL));
+}
+
 TEST_F(fault, read_and_answer)
 {
 	struct ioasid_fault f[4];
