@@ -410,21 +410,9 @@ impl PinnedPages {
 
     /// The page at page offset `index` of the range.
     fn page(&self, index: usize) -> Option<*mut bindings::page> {
-        let i = self
-            .runs
-            .partition_point(|&(offset, _, _)| offset <= index)
-            .checked_sub(1)?;
-        let (offset, first, n) = self.runs[i];
-        if index >= offset + n {
-            return None;
-        }
-        // SAFETY: `first` is pinned; its run is physically contiguous, so the page
-        // `index - offset` frames on is the one pinned there.
-        Some(unsafe {
-            ioasid_pfn_to_page(
-                (page_to_phys(first) >> PAGE_SIZE.trailing_zeros()) + (index - offset) as u64,
-            )
-        })
+        let (phys, _) = self.phys_at(index * PAGE_SIZE, PAGE_SIZE)?;
+        // SAFETY: the page at `phys` is pinned (invariant), so its `struct page` is live.
+        Some(unsafe { ioasid_pfn_to_page(phys >> PAGE_SIZE.trailing_zeros()) })
     }
 
     /// Copies between `buf` and the pinned memory at byte `offset`, through the CPU.

@@ -23,6 +23,7 @@
 #include <linux/ioasid.h>
 
 #include "ioasid-samples.h"
+#include "native-edu.h"
 #include "vfio-edu.h"
 
 static const struct {
@@ -86,44 +87,6 @@ static void list_iommu_groups(void)
 	closedir(groups);
 }
 
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_BUF 0x40000
-
-/* Programs one edu DMA and waits for it: the "guest driver" part of the story. */
-static int edu_dma(volatile uint8_t *bar, uint64_t src, uint64_t dst, uint64_t len, int to_ram)
-{
-	*(volatile uint64_t *)(bar + EDU_DMA_SRC) = src;
-	*(volatile uint64_t *)(bar + EDU_DMA_DST) = dst;
-	*(volatile uint64_t *)(bar + EDU_DMA_COUNT) = len;
-	*(volatile uint64_t *)(bar + EDU_DMA_CMD) = 1 | (to_ram ? 2 : 0);
-	for (int i = 0; i < 5000; i++) {
-		if (!(*(volatile uint64_t *)(bar + EDU_DMA_CMD) & 1))
-			return 0;
-		usleep(1000);
-	}
-	return -1;
-}
-
-static int find_edu(char *path, size_t len)
-{
-	struct dirent *d;
-	DIR *dir = opendir("/dev");
-	int ret = -1;
-
-	while (dir && (d = readdir(dir)))
-		if (!strncmp(d->d_name, "ioasid-edu-", 11)) {
-			snprintf(path, len, "/dev/%.200s", d->d_name);
-			ret = 0;
-			break;
-		}
-	if (dir)
-		closedir(dir);
-	return ret;
-}
-
 #define CHECK(call, what)                                  \
 	do {                                               \
 		if (call) {                                \
@@ -171,8 +134,8 @@ static int nested_step(int fd, volatile uint8_t *bar, __u32 dev, __u32 ioas, uin
 	CHECK(ioctl(fd, IOASID_BIND_TABLE, &bind), "IOASID_BIND_TABLE");
 	memcpy(ram, msg, sizeof(msg));
 	memset(ram + 0x2000, 0, 64);
-	CHECK(edu_dma(bar, s1_iova, EDU_BUF, 64, 0), "edu DMA from stage-1 IOVA");
-	CHECK(edu_dma(bar, EDU_BUF, s1_iova + 0x1000, 64, 1), "edu DMA to stage-1 IOVA");
+	CHECK(native_edu_dma(bar, s1_iova, EDU_BUF, 64, 0), "edu DMA from stage-1 IOVA");
+	CHECK(native_edu_dma(bar, EDU_BUF, s1_iova + 0x1000, 64, 1), "edu DMA to stage-1 IOVA");
 	printf("10b. IOASID_NESTED_ALLOC + IOASID_BIND_TABLE (VT-d first-stage table in guest "
 	       "RAM): edu DMA IOVA 0x%llx -> 0x%llx = GPA 0x%llx: \"%s\" (%s)\n",
 	       (unsigned long long)s1_iova, (unsigned long long)s1_iova + 0x1000,
@@ -233,7 +196,7 @@ static int guest_ram(int fd)
 	printf("7. IOASID_IOAS_MAP: %zu KiB of guest RAM pinned and mapped at IOVA 0x%llx\n",
 	       len >> 10, (unsigned long long)map.iova);
 
-	if (find_edu(path, sizeof(path))) {
+	if (native_edu_find(path, sizeof(path))) {
 		printf("8. no edu device bound to the ioasid-edu sample driver: no DMA shown\n");
 	} else {
 		edu = open(path, O_RDWR | O_CLOEXEC);
@@ -249,8 +212,8 @@ static int guest_ram(int fd)
 		printf("9. IOASID_DEVICE_ATTACH: the device sees the guest RAM mapped before\n");
 
 		memcpy(ram, msg, sizeof(msg));
-		CHECK(edu_dma(bar, gpa, EDU_BUF, 64, 0), "edu DMA to device");
-		CHECK(edu_dma(bar, EDU_BUF, gpa + 0x1000, 64, 1), "edu DMA to RAM");
+		CHECK(native_edu_dma(bar, gpa, EDU_BUF, 64, 0), "edu DMA to device");
+		CHECK(native_edu_dma(bar, EDU_BUF, gpa + 0x1000, 64, 1), "edu DMA to RAM");
 		printf("10. edu DMA: GPA 0x%llx -> device -> GPA 0x%llx: \"%s\" (%s)\n",
 		       (unsigned long long)gpa, (unsigned long long)gpa + 0x1000,
 		       (char *)ram + 0x1000,
@@ -337,8 +300,8 @@ static int vfio_passthrough(int fd)
 	CHECK(bar == MAP_FAILED, "VFIO_DEVICE_GET_REGION_INFO + mmap of BAR0");
 	CHECK(vfio_edu_bus_master(dev, 1), "bus master enable (config space)");
 	memcpy(ram, msg, sizeof(msg));
-	CHECK(edu_dma(bar, gpa, EDU_BUF, 64, 0), "edu DMA to device");
-	CHECK(edu_dma(bar, EDU_BUF, gpa + 0x1000, 64, 1), "edu DMA to RAM");
+	CHECK(native_edu_dma(bar, gpa, EDU_BUF, 64, 0), "edu DMA to device");
+	CHECK(native_edu_dma(bar, EDU_BUF, gpa + 0x1000, 64, 1), "edu DMA to RAM");
 	printf("    BAR0 mmapped from the VFIO device fd; edu DMA GPA 0x%llx -> GPA 0x%llx:\n"
 	       "    \"%s\" (%s)\n", (unsigned long long)gpa, (unsigned long long)gpa + 0x1000,
 	       (char *)ram + 0x1000,

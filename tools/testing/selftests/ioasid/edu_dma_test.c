@@ -17,49 +17,11 @@
 
 #include <linux/ioasid.h>
 
-#include "../../../../samples/ioasid/ioasid-samples.h"
+#include "../../../../samples/ioasid/native-edu.h"
 #include "ioasid_utils.h"
 #include "kselftest_harness.h"
 
-/* edu registers (BAR0) and its on-device buffer. */
-#define EDU_IDENT	0x00
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_COUNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_CMD_START	1
-#define EDU_CMD_TO_RAM	2
-#define EDU_BUF		0x40000
-#define EDU_BUF_SIZE	4096
-
 static long page_size;
-
-static int find_edu(char *path, size_t len)
-{
-	struct dirent *d;
-	DIR *dir = opendir("/dev");
-	int found = -1;
-
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir)))
-		if (!strncmp(d->d_name, "ioasid-edu-", 11)) {
-			snprintf(path, len, "/dev/%s", d->d_name);
-			found = 0;
-			break;
-		}
-	closedir(dir);
-	return found;
-}
-
-static int bind(int edu, int ioasid, __u32 *dev_id)
-{
-	struct ioasid_edu_bind arg = { .argsz = sizeof(arg), .ioasid_fd = ioasid };
-	int ret = ioctl(edu, IOASID_EDU_BIND, &arg);
-
-	*dev_id = arg.out_dev_id;
-	return ret;
-}
 
 FIXTURE(edu) {
 	int fd, edu;
@@ -68,29 +30,10 @@ FIXTURE(edu) {
 	uint8_t *src, *dst;
 };
 
-static uint64_t rd(FIXTURE_DATA(edu) *self, unsigned int off)
-{
-	return *(volatile uint64_t *)(self->bar + off);
-}
-
-static void wr(FIXTURE_DATA(edu) *self, unsigned int off, uint64_t val)
-{
-	*(volatile uint64_t *)(self->bar + off) = val;
-}
-
 /* Runs one DMA of @count bytes and waits for the device to finish it. */
 static int dma(FIXTURE_DATA(edu) *self, uint64_t src, uint64_t dst, uint64_t count, int to_ram)
 {
-	wr(self, EDU_DMA_SRC, src);
-	wr(self, EDU_DMA_DST, dst);
-	wr(self, EDU_DMA_COUNT, count);
-	wr(self, EDU_DMA_CMD, EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0));
-	for (int i = 0; i < 10000; i++) {
-		if (!(rd(self, EDU_DMA_CMD) & EDU_CMD_START))
-			return 0;
-		usleep(1000);
-	}
-	return -1;
+	return native_edu_dma(self->bar, src, dst, count, to_ram);
 }
 
 FIXTURE_SETUP(edu)
@@ -98,7 +41,7 @@ FIXTURE_SETUP(edu)
 	char path[512];
 
 	page_size = sysconf(_SC_PAGESIZE);
-	if (find_edu(path, sizeof(path)))
+	if (native_edu_find(path, sizeof(path)))
 		SKIP(return, "no edu device bound to ioasid-edu");
 	self->fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
@@ -107,7 +50,7 @@ FIXTURE_SETUP(edu)
 	self->bar = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, self->edu, 0);
 	ASSERT_NE(MAP_FAILED, self->bar);
 	ASSERT_EQ(0x010000ed, *(volatile uint32_t *)(self->bar + EDU_IDENT));
-	ASSERT_EQ(0, bind(self->edu, self->fd, &self->dev));
+	ASSERT_EQ(0, native_edu_bind(self->edu, self->fd, &self->dev));
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
 	self->src = mmap(NULL, 2 * page_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -211,22 +154,22 @@ TEST_F(edu, bind_bad_input)
 	ASSERT_LE(0, null);
 	ASSERT_LE(0, other);
 	/* Already bound. */
-	EXPECT_EQ(-1, bind(self->edu, other, &id));
+	EXPECT_EQ(-1, native_edu_bind(self->edu, other, &id));
 	EXPECT_EQ(EBUSY, errno);
 	EXPECT_EQ(0, ioctl(self->edu, IOASID_EDU_UNBIND));
 	EXPECT_EQ(-1, ioctl(self->edu, IOASID_EDU_UNBIND));
 	EXPECT_EQ(ENOENT, errno);
 	/* Not an ioasid file, not a file at all. */
-	EXPECT_EQ(-1, bind(self->edu, null, &id));
+	EXPECT_EQ(-1, native_edu_bind(self->edu, null, &id));
 	EXPECT_EQ(EBADF, errno);
-	EXPECT_EQ(-1, bind(self->edu, 9999, &id));
+	EXPECT_EQ(-1, native_edu_bind(self->edu, 9999, &id));
 	EXPECT_EQ(EBADF, errno);
 	arg.ioasid_fd = other;
 	arg.__reserved = 1;
 	EXPECT_EQ(-1, ioctl(self->edu, IOASID_EDU_BIND, &arg));
 	EXPECT_EQ(EINVAL, errno);
 	/* Another context can bind it now. */
-	EXPECT_EQ(0, bind(self->edu, other, &id));
+	EXPECT_EQ(0, native_edu_bind(self->edu, other, &id));
 	close(null);
 	close(other);
 }
@@ -460,7 +403,7 @@ static int bus_master(void)
 	uint16_t cmd = 0;
 	int fd, ok;
 
-	if (find_edu(dev, sizeof(dev)))
+	if (native_edu_find(dev, sizeof(dev)))
 		return -1;
 	snprintf(cfg, sizeof(cfg), "/sys/bus/pci/devices/%s/config", dev + strlen("/dev/ioasid-edu-"));
 	fd = open(cfg, O_RDONLY);
@@ -482,7 +425,7 @@ static void *bind_loop(void *arg)
 	__u32 id;
 
 	for (int i = 0; i < 300; i++)
-		if (!bind(b->edu, b->ioasid, &id))
+		if (!native_edu_bind(b->edu, b->ioasid, &id))
 			ioctl(b->edu, IOASID_EDU_UNBIND);
 	return NULL;
 }
@@ -499,13 +442,13 @@ TEST_F(edu, unbind_by_the_binder_only_and_no_master_unbound)
 	__u32 id;
 	int edu2;
 
-	ASSERT_EQ(0, find_edu(path, sizeof(path)));
+	ASSERT_EQ(0, native_edu_find(path, sizeof(path)));
 	edu2 = open(path, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, edu2);
 	EXPECT_EQ(1, bus_master());
 	EXPECT_EQ(-1, ioctl(edu2, IOASID_EDU_UNBIND));
 	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(-1, bind(edu2, self->fd, &id));
+	EXPECT_EQ(-1, native_edu_bind(edu2, self->fd, &id));
 	EXPECT_EQ(EBUSY, errno);
 	ASSERT_EQ(0, ioctl(self->edu, IOASID_EDU_UNBIND));
 	EXPECT_EQ(0, bus_master());
@@ -519,7 +462,7 @@ TEST_F(edu, unbind_by_the_binder_only_and_no_master_unbound)
 	EXPECT_EQ(ENOENT, errno);
 	EXPECT_EQ(0, bus_master());
 	/* Bound by the second file, and released with it. */
-	ASSERT_EQ(0, bind(edu2, self->fd, &id));
+	ASSERT_EQ(0, native_edu_bind(edu2, self->fd, &id));
 	EXPECT_EQ(1, bus_master());
 	close(edu2);
 	EXPECT_EQ(0, bus_master());
@@ -570,14 +513,14 @@ TEST_F(edu, binding_needs_isolated_msi_or_the_admin_override)
 	old = set_unsafe_interrupts(0);
 	ASSERT_LE(0, old);
 	if (isolated) {
-		EXPECT_EQ(0, bind(self->edu, self->fd, &self->dev));
+		EXPECT_EQ(0, native_edu_bind(self->edu, self->fd, &self->dev));
 		EXPECT_EQ(0, ioctl(self->edu, IOASID_EDU_UNBIND));
 	} else {
-		EXPECT_EQ(-1, bind(self->edu, self->fd, &self->dev));
+		EXPECT_EQ(-1, native_edu_bind(self->edu, self->fd, &self->dev));
 		EXPECT_EQ(EPERM, errno);
 	}
 	ASSERT_EQ(0, set_unsafe_interrupts(1));
-	ASSERT_EQ(0, bind(self->edu, self->fd, &self->dev));
+	ASSERT_EQ(0, native_edu_bind(self->edu, self->fd, &self->dev));
 	/* Bound either way: DMA works. */
 	map_attach_round_trip(_metadata, self);
 	EXPECT_LE(0, set_unsafe_interrupts(old));

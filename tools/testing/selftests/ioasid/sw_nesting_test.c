@@ -29,7 +29,7 @@
 #include <linux/ioasid.h>
 
 #include "../../../../rust/ioasid/mock/ioasid_mock.h"
-#include "../../../../samples/ioasid/ioasid-samples.h"
+#include "../../../../samples/ioasid/native-edu.h"
 #include "ioasid_utils.h"
 #include "kselftest_harness.h"
 
@@ -419,43 +419,6 @@ static long ms_since(struct timespec t0)
 /* edu: real DMA through the shadow. */
 
 /* edu registers (BAR0) and its on-device buffer. */
-#define EDU_IDENT	0x00
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_COUNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_CMD_START	1
-#define EDU_CMD_TO_RAM	2
-#define EDU_BUF		0x40000
-#define EDU_BUF_SIZE	4096
-
-static int find_edu(char *path, size_t len)
-{
-	struct dirent *d;
-	DIR *dir = opendir("/dev");
-	int found = -1;
-
-	if (!dir)
-		return -1;
-	while ((d = readdir(dir)))
-		if (!strncmp(d->d_name, "ioasid-edu-", 11)) {
-			snprintf(path, len, "/dev/%s", d->d_name);
-			found = 0;
-			break;
-		}
-	closedir(dir);
-	return found;
-}
-
-static int edu_bind(int edu, int ioasid, __u32 *dev_id)
-{
-	struct ioasid_edu_bind arg = { .argsz = sizeof(arg), .ioasid_fd = ioasid };
-	int ret = ioctl(edu, IOASID_EDU_BIND, &arg);
-
-	*dev_id = arg.out_dev_id;
-	return ret;
-}
-
 FIXTURE(sw_edu) {
 	int fd, edu;
 	volatile uint8_t *bar;
@@ -463,24 +426,10 @@ FIXTURE(sw_edu) {
 	struct guest g;
 };
 
-static void wr(FIXTURE_DATA(sw_edu) *self, unsigned int off, uint64_t val)
-{
-	*(volatile uint64_t *)(self->bar + off) = val;
-}
-
 /* Runs one DMA of edu and waits for it: a blocked access just moves nothing. */
 static int dma(FIXTURE_DATA(sw_edu) *self, uint64_t src, uint64_t dst, int to_ram)
 {
-	wr(self, EDU_DMA_SRC, src);
-	wr(self, EDU_DMA_DST, dst);
-	wr(self, EDU_DMA_COUNT, EDU_BUF_SIZE);
-	wr(self, EDU_DMA_CMD, EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0));
-	for (int i = 0; i < 10000; i++) {
-		if (!(*(volatile uint64_t *)(self->bar + EDU_DMA_CMD) & EDU_CMD_START))
-			return 0;
-		usleep(1000);
-	}
-	return -1;
+	return native_edu_dma(self->bar, src, dst, EDU_BUF_SIZE, to_ram);
 }
 
 /* The device reads the page at stage-1 @iova into its buffer. */
@@ -499,7 +448,7 @@ FIXTURE_SETUP(sw_edu)
 {
 	char path[512];
 
-	if (find_edu(path, sizeof(path)))
+	if (native_edu_find(path, sizeof(path)))
 		SKIP(return, "no edu device bound to ioasid-edu");
 	self->fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
@@ -508,7 +457,7 @@ FIXTURE_SETUP(sw_edu)
 	self->bar = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, self->edu, 0);
 	ASSERT_NE(MAP_FAILED, self->bar);
 	ASSERT_EQ(0x010000ed, *(volatile uint32_t *)(self->bar + EDU_IDENT));
-	ASSERT_EQ(0, edu_bind(self->edu, self->fd, &self->dev));
+	ASSERT_EQ(0, native_edu_bind(self->edu, self->fd, &self->dev));
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->parent));
 	guest_setup(_metadata, &self->g, self->fd, self->parent);
 	ASSERT_EQ(0, nested_alloc(self->fd, self->parent, IOASID_FORMAT_VTD_S1, &self->child));
