@@ -1014,7 +1014,11 @@ impl Ioas {
         }
         inner.shadows.reserve(1, GFP_KERNEL)?;
         let mut done = 0;
-        shadow.refresh(&inner.maps, &[(0, u64::MAX)], &mut done)?;
+        if let Err(e) = shadow.refresh(&inner.maps, &[(0, u64::MAX)], &mut done) {
+            // Its units go under the lock, before any unmap here could unpin their pages.
+            shadow.kill();
+            return Err(e);
+        }
         // Room was reserved above.
         let _ = inner.shadows.push_within_capacity(shadow.clone());
         // INVARIANT: registered above.

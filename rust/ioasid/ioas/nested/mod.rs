@@ -269,6 +269,10 @@ impl Child {
                     }
                 }
             }
+            if ranges.is_empty() {
+                // The group's first request is bad.
+                return bad;
+            }
             crate::uapi::pause_point()?;
             let mut applied = 0;
             let result = self.parent().refresh_shadow(shadow, &ranges, &mut applied);

@@ -172,7 +172,7 @@ struct Walk<'a> {
     /// `false`: the parent does not map them.
     read: &'a dyn Fn(u64, &mut [u8]) -> bool,
     /// Table entries it may still read.
-    budget: u64,
+    budget: &'a mut u64,
     /// Entries read since it last yielded.
     since_pause: u32,
 }
@@ -226,10 +226,10 @@ impl Walk<'_> {
         write: bool,
         emit: &mut dyn FnMut(Leaf) -> Result,
     ) -> Result {
-        if self.budget == 0 {
+        if *self.budget == 0 {
             return Err(ENOSPC);
         }
-        self.budget -= 1;
+        *self.budget -= 1;
         self.since_pause += 1;
         if self.since_pause == 256 {
             self.since_pause = 0;
@@ -262,7 +262,7 @@ impl Walk<'_> {
 }
 
 /// Visits every leaf of `table` that overlaps `start..=last`, reading table entries with
-/// `read`, at most `budget` of them.
+/// `read`, at most `*budget` of them (what is left of it stays there).
 ///
 /// Errors: `ENOSPC` the budget ran out, `EINTR` a signal is pending, and those of
 /// `emit`.
@@ -270,7 +270,7 @@ fn walk(
     table: &Table,
     read: &dyn Fn(u64, &mut [u8]) -> bool,
     (start, last): (u64, u64),
-    budget: u64,
+    budget: &mut u64,
     emit: &mut dyn FnMut(Leaf) -> Result,
 ) -> Result {
     let last = last.min(table.last_iova());
@@ -353,6 +353,8 @@ struct ShadowInner {
     count: usize,
     /// Unbound: nothing may be added any more.
     dead: bool,
+    /// Pieces composed, to yield the CPU every so many.
+    pieces: u64,
     /// Nodes of removed units, for the next ones (at most [`SPARE_NODES`] each).
     spare_units: KVec<RBTreeNodeReservation<u64, Unit>>,
     spare_gpa: KVec<RBTreeNodeReservation<(u64, u64), ()>>,
@@ -401,6 +403,7 @@ impl Shadow {
                     holes: RBTree::new(),
                     count: 0,
                     dead: false,
+                    pieces: 0,
                     spare_units,
                     spare_gpa,
                 }),
@@ -453,7 +456,8 @@ impl Shadow {
         }
         let mut batch = Some(self.domain.batch()?);
         let limit = max_entries();
-        let budget = (limit as u64).saturating_mul(READS_PER_ENTRY);
+        // One budget for every range of the call: one hold of the parent's lock.
+        let mut budget = (limit as u64).saturating_mul(READS_PER_ENTRY);
         let found = Cell::new(None);
         let read = |gpa: u64, buf: &mut [u8]| read_guest(maps, &found, gpa, buf);
         for &(start, last) in ranges {
@@ -471,10 +475,10 @@ impl Shadow {
                     si.drop_range(&self.domain, &mut batch, leaf.iova, iova_last);
                 }
                 let piece = (leaf.iova, leaf.gpa, 1u64 << leaf.shift);
-                si.compose(&mut batch, maps, leaf, piece, limit)
+                si.compose(&mut batch, maps, leaf, piece, (limit, true))
                     .map_err(|(e, _)| e)
             };
-            walk(&self.table, &read, (start, last), budget, &mut emit)?;
+            walk(&self.table, &read, (start, last), &mut budget, &mut emit)?;
             *done += 1;
         }
         Ok(())
@@ -532,7 +536,11 @@ impl Shadow {
         if si.dead || si.holes.is_empty() {
             return;
         }
-        let mut batch = self.domain.batch().ok();
+        // Without a batch (no memory) nothing could be mapped: the holes stay.
+        let Ok(batch) = self.domain.batch() else {
+            return;
+        };
+        let mut batch = Some(batch);
         let limit = max_entries();
         let mut from = (start.saturating_sub(MAX_HOLE - 1), 0);
         let mut handled = 0usize;
@@ -542,36 +550,38 @@ impl Shadow {
                 break;
             }
             from = (gpa, iova.saturating_add(1));
+            handled += 1;
+            if handled % UNITS_PER_YIELD == 0 {
+                yield_cpu();
+            }
             let Some(hole) = si.units.get(&iova) else {
                 continue;
             };
             if gpa + (hole.len - 1) < start {
                 continue;
             }
+            let (len, shift, write) = (hole.len, hole.shift, hole.write);
             let (_, gnode) = c.remove_current();
-            let Some(node) = si.units.remove_node(&iova) else {
-                continue;
-            };
-            let (_, hole) = node.to_key_value();
-            si.count -= 1;
             let _ = si.spare_gpa.push_within_capacity(gnode.into_reservation());
-            let leaf = Leaf {
-                iova: iova & !low_mask(hole.shift),
-                shift: hole.shift,
-                gpa: 0,
-                write: hole.write,
-            };
-            if let Err((_, done)) =
-                si.compose(&mut batch, maps, leaf, (iova, hole.gpa, hole.len), limit)
-            {
-                // What was not composed stays a hole: put the rest back (nodes may be
-                // short: then it is forgotten, and translates nothing, as a hole).
-                let rest = (iova + done, hole.gpa + done, hole.len - done);
-                let _ = si.add_hole(rest, &hole);
+            if let Some(node) = si.units.remove_node(&iova) {
+                let _ = si.spare_units.push_within_capacity(node.into_reservation());
             }
-            handled += 1;
-            if handled % UNITS_PER_YIELD == 0 {
-                yield_cpu();
+            si.count -= 1;
+            let leaf = Leaf {
+                iova: iova & !low_mask(shift),
+                shift,
+                gpa: 0,
+                write,
+            };
+            // Not stopped by signals: the parent's map has happened, and a hole left
+            // behind would translate nothing until the user invalidated it.
+            if let Err((_, done)) =
+                si.compose(&mut batch, maps, leaf, (iova, gpa, len), (limit, false))
+            {
+                // What was not composed (limits, memory) stays a hole: the rest goes
+                // back (in the nodes just freed).
+                let rest = (iova + done, gpa + done, len - done);
+                let _ = si.add_hole(rest, (shift, write));
             }
         }
     }
@@ -623,10 +633,15 @@ impl ShadowInner {
         }
     }
 
-    /// Records the hole `(iova, gpa, len)` of the leaf `like`'s.
+    /// Records the hole `(iova, gpa, len)` of a leaf of size `1 << shift` that allows
+    /// writes if `write`.
     ///
     /// Errors: `ENOMEM`.
-    fn add_hole(&mut self, (iova, gpa, len): (u64, u64, u64), like: &Unit) -> Result {
+    fn add_hole(
+        &mut self,
+        (iova, gpa, len): (u64, u64, u64),
+        (shift, write): (u32, bool),
+    ) -> Result {
         let node = self.unit_node()?;
         let gnode = self.gpa_node()?;
         self.holes.insert(gnode.into_node((gpa, iova), ()));
@@ -635,8 +650,8 @@ impl ShadowInner {
             Unit {
                 len,
                 gpa,
-                shift: like.shift,
-                write: like.write,
+                shift,
+                write,
                 pages: None,
             },
         ));
@@ -713,13 +728,22 @@ impl ShadowInner {
         maps: &RBTree<u64, Mapping>,
         leaf: Leaf,
         (iova, gpa, len): (u64, u64, u64),
-        limit: usize,
+        (limit, signals): (usize, bool),
     ) -> core::result::Result<(), (Error, u64)> {
         let Some(batch) = batch.as_mut() else {
             return Err((ENOMEM, 0));
         };
         let mut off = 0u64;
         while off < len {
+            // Many pieces (a leaf over many small parent mappings) take time too.
+            self.pieces += 1;
+            if self.pieces % UNITS_PER_YIELD as u64 == 0 {
+                if signals {
+                    pause_point().map_err(|e| (e, off))?;
+                } else {
+                    yield_cpu();
+                }
+            }
             let g = gpa + off;
             let rest_last = gpa + (len - 1);
             let node = self.unit_node().map_err(|e| (e, off))?;
@@ -739,7 +763,8 @@ impl ShadowInner {
                         let write = leaf.write && m.prot.allows(true);
                         let prot = Prot::new(m.prot.allows(false), write);
                         let at = (iova + off, (g - s) as usize, piece);
-                        let runs = map_piece(batch, at, &m.pages, prot, &mut self.count, limit)
+                        let pace = (limit, signals);
+                        let runs = map_piece(batch, at, &m.pages, prot, &mut self.count, pace)
                             .map_err(|e| (e, off))?;
                         (piece, Some((m.pages.clone(), runs)))
                     }
@@ -775,7 +800,8 @@ impl ShadowInner {
 
 /// Maps `len` bytes of `pages` from byte `offset` at `iova`, run by physically contiguous
 /// run (the IOMMU core picks the largest page sizes each allows), counting each run in
-/// `*count` up to `limit` and yielding now and then; all or none. Returns the runs.
+/// `*count` up to `limit` and yielding now and then (stopping for signals if `signals`);
+/// all or none. Returns the runs.
 ///
 /// Errors: `ENOSPC` `limit` reached, `EINTR`, `ENOMEM`, the driver's.
 fn map_piece(
@@ -784,7 +810,7 @@ fn map_piece(
     pages: &PinnedPages,
     prot: Prot,
     count: &mut usize,
-    limit: usize,
+    (limit, signals): (usize, bool),
 ) -> Result<usize> {
     let mut done = 0usize;
     let mut runs = 0usize;
@@ -795,7 +821,9 @@ fn map_piece(
             break;
         }
         if runs % UNITS_PER_YIELD == UNITS_PER_YIELD - 1 {
-            if let Err(e) = pause_point() {
+            if !signals {
+                yield_cpu();
+            } else if let Err(e) = pause_point() {
                 result = Err(e);
                 break;
             }
@@ -902,7 +930,8 @@ mod tests {
         let table = Table { root: 0, levels: 4 };
         let mut out = KVec::new();
         let read = |gpa: u64, buf: &mut [u8]| g.read(gpa, buf);
-        walk(&table, &read, range, budget, &mut |l| {
+        let mut budget = budget;
+        walk(&table, &read, range, &mut budget, &mut |l| {
             out.push(l, GFP_KERNEL)?;
             Ok(())
         })?;
