@@ -337,4 +337,35 @@ static inline void restore_unsafe_interrupts(void)
 		set_unsafe_interrupts(unsafe_interrupts_before);
 }
 
+/* Unbinds the table bound to @child for @dev (with @ns non-zero: for its PASID @pasid). */
+static inline int unbind_table(int fd, __u32 child, __u32 dev, __u32 ns, __u32 pasid)
+{
+	struct ioasid_unbind_table a = {
+		.argsz = sizeof(a), .flags = ns ? IOASID_BIND_PASID : 0, .child_id = child,
+		.dev_id = dev, .ns_id = ns, .pasid = pasid,
+	};
+
+	return ioctl(fd, IOASID_UNBIND_TABLE, &a);
+}
+
+/*
+ * Carries out @n requests of @entry_len bytes at @reqs on the tables of @child that @flags
+ * (@dev, @ns, @pasid) select; *@done (if not NULL): the entry_num the kernel wrote back.
+ */
+static inline int cache_invalidate(int fd, __u32 child, __u32 flags, __u32 dev, __u32 ns,
+				   __u32 pasid, const void *reqs, __u32 entry_len, __u32 n,
+				   __u32 *done)
+{
+	struct ioasid_cache_invalidate a = {
+		.argsz = sizeof(a), .flags = flags, .child_id = child, .dev_id = dev,
+		.ns_id = ns, .pasid = pasid, .entry_len = entry_len, .entry_num = n,
+		.entries = (uintptr_t)reqs,
+	};
+	int ret = ioctl(fd, IOASID_CACHE_INVALIDATE, &a);
+
+	if (done)
+		*done = a.entry_num;
+	return ret;
+}
+
 #endif

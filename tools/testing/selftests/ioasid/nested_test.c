@@ -43,28 +43,14 @@ static int bind(int fd, __u32 child, __u32 dev, __u32 ns, __u32 pasid, __u64 tab
 
 static int unbind(int fd, __u32 child, __u32 dev, __u32 ns, __u32 pasid)
 {
-	struct ioasid_unbind_table a = {
-		.argsz = sizeof(a), .flags = ns ? IOASID_BIND_PASID : 0, .child_id = child,
-		.dev_id = dev, .ns_id = ns, .pasid = pasid,
-	};
-
-	return ioctl(fd, IOASID_UNBIND_TABLE, &a);
+	return unbind_table(fd, child, dev, ns, pasid);
 }
 
 /* Invalidates @n mock requests, selected by @flags/@dev/@ns/@pasid; *@done: carried out. */
 static int invalidate(int fd, __u32 child, __u32 flags, __u32 dev, __u32 ns, __u32 pasid,
 		      struct ioasid_inval_mock *reqs, __u32 n, __u32 *done)
 {
-	struct ioasid_cache_invalidate a = {
-		.argsz = sizeof(a), .flags = flags, .child_id = child, .dev_id = dev,
-		.ns_id = ns, .pasid = pasid, .entry_len = sizeof(*reqs), .entry_num = n,
-		.entries = (uintptr_t)reqs,
-	};
-	int ret = ioctl(fd, IOASID_CACHE_INVALIDATE, &a);
-
-	if (done)
-		*done = a.entry_num;
-	return ret;
+	return cache_invalidate(fd, child, flags, dev, ns, pasid, reqs, sizeof(*reqs), n, done);
 }
 
 static int check(int mock, __u32 mock_id, __u32 pasid, __u32 flags, __u64 iova, void *va)

@@ -234,31 +234,16 @@ static int bind_vtd(int fd, __u32 child, __u32 dev, __u32 ns, __u32 pasid, __u64
 
 static int unbind_vtd(int fd, __u32 child, __u32 dev, __u32 ns, __u32 pasid)
 {
-	struct ioasid_unbind_table a = {
-		.argsz = sizeof(a), .flags = ns ? IOASID_BIND_PASID : 0, .child_id = child,
-		.dev_id = dev, .ns_id = ns, .pasid = pasid,
-	};
-
-	return ioctl(fd, IOASID_UNBIND_TABLE, &a);
+	return unbind_table(fd, child, dev, ns, pasid);
 }
 
 /* Carries out @n VT-d requests on the tables @sel selects; *@done: entry_num back. */
 static int inval(int fd, __u32 child, __u32 sel, __u32 dev, __u32 ns, __u32 pasid,
 		 struct ioasid_inval_vtd *reqs, __u32 n, __u32 *done)
 {
-	struct ioasid_cache_invalidate a = {
-		.argsz = sizeof(a), .flags = sel, .child_id = child, .dev_id = dev,
-		.ns_id = ns, .pasid = pasid, .entry_len = sizeof(*reqs), .entry_num = n,
-		.entries = (uintptr_t)reqs,
-	};
-	int ret = ioctl(fd, IOASID_CACHE_INVALIDATE, &a);
-
-	if (done)
-		*done = a.entry_num;
-	return ret;
+	return cache_invalidate(fd, child, sel, dev, ns, pasid, reqs, sizeof(*reqs), n, done);
 }
 
-/* Invalidates @npages stage-1 pages from @iova in every table of @child. */
 static int inval_range(int fd, __u32 child, __u64 iova, __u64 npages)
 {
 	struct ioasid_inval_vtd r = {
