@@ -57,6 +57,7 @@ impl ObjectTable {
     /// Adds `object` under a new ID, using `node` for the table entry.
     ///
     /// Errors: `ENOSPC` when all 2^32 - 1 IDs are in use.
+    #[cfg(CONFIG_KUNIT)]
     pub(crate) fn insert(
         &mut self,
         node: RBTreeNodeReservation<u32, Object>,

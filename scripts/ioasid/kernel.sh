@@ -7,7 +7,9 @@
 # in $IOASID_CACHE/build/<flavour>, so rebuilds are incremental and the clone stays clean.
 #
 #   kernel.sh [debug]   test kernel: LLVM=-19, KASAN, lockdep, kmemleak, DEBUG_LIST
-#   kernel.sh bench     benchmark kernel: the same without the debug options
+#   kernel.sh bench     benchmark kernel: without the debug options and without any
+#                       test hook (no mock, no fault injection): the peers as shipped
+#   kernel.sh bench-mock  the rows of the benchmark that need a mock IOMMU
 #
 # Prints the build directory on stdout.
 set -euo pipefail
@@ -16,7 +18,8 @@ set -euo pipefail
 flavour=${1:-debug}
 case $flavour in
 debug) fragments=("$REPO/kernel/configs/ioasid.config" "$REPO/kernel/configs/ioasid-debug.config") ;;
-bench) fragments=("$REPO/kernel/configs/ioasid.config") ;;
+bench) fragments=("$REPO/kernel/configs/ioasid.config" "$REPO/kernel/configs/ioasid-bench.config") ;;
+bench-mock) fragments=("$REPO/kernel/configs/ioasid.config" "$REPO/kernel/configs/ioasid-bench-mock.config") ;;
 *) die "unknown kernel flavour '$flavour'" ;;
 esac
 
@@ -56,18 +59,23 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.ioasid-config-hash" 2>/dev/null)" 
 	KCONFIG_CONFIG="$out/.config" "$ksrc/scripts/kconfig/merge_config.sh" -m -O "$out" \
 		"$out/.config" "${fragments[@]}" >/dev/null
 	"${kmake[@]}" -s olddefconfig >/dev/null
-	# Kconfig silently drops options whose dependencies are unmet: refuse that.
+	# Kconfig silently drops options whose dependencies are unmet: refuse that. A later
+	# fragment's line overrides an earlier one's for the same option.
 	bad=0
+	declare -A wants=()
 	while IFS= read -r line; do
 		case $line in CONFIG_*=*) ;; *) continue ;; esac
-		opt=${line%%=*} want=${line#*=}
+		wants[${line%%=*}]=${line#*=}
+	done < <(cat "${fragments[@]}")
+	for opt in "${!wants[@]}"; do
+		want=${wants[$opt]}
 		if [ "$want" = n ]; then
 			grep -q "^$opt=" "$out/.config" && { log "$opt should be off"; bad=1; }
 		else
 			grep -qx "$opt=$want" "$out/.config" ||
 				{ log "$opt=$want did not take (got: $(grep "^$opt=\|^# $opt " "$out/.config" || echo absent))"; bad=1; }
 		fi
-	done < <(cat "${fragments[@]}")
+	done
 	[ $bad = 0 ] || die "kernel config fragment not satisfied"
 	echo "$cfg_hash" >"$out/.ioasid-config-hash"
 fi
