@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot the test VM once and collect its two serial logs.
 #
-#   vm.sh JOB IOMMU OUTDIR      JOB: run|check|vfio|bench   IOMMU: intel|virtio
+#   vm.sh JOB IOMMU OUTDIR      JOB: run|check|vfio|bench|mockbench   IOMMU: intel|virtio
 #
 # q35 under TCG with two edu devices (the second for vfio-pci); intel = intel-iommu in scalable mode with PASID,
 # virtio = virtio-iommu. OUTDIR gets console.log (kernel), tests.log (userspace) and
@@ -24,6 +24,8 @@ rm -f "$outdir/qemu-status"
 append="console=ttyS0 panic=-1 oops=panic ioasid.job=$job kunit.filter_glob=ioasid*"
 # A small PASID quota, so the kselftests can reach it (they read it from /proc/cmdline).
 [ "$job" = check ] && append+=" ioasid.pasid_quota=64"
+# Room for the benchmark's 100,000 live PASIDs.
+[ "$job" = mockbench ] && append+=" ioasid.pasid_quota=200000"
 case $iommu in
 intel)
 	iommu_dev=(-device intel-iommu,intremap=on,x-scalable-mode=on,x-pasid-mode=on)
@@ -51,9 +53,9 @@ vfio)
 	mem=4G cpu=qemu64,pdpe1gb=on
 	append+=" vfio_pci.enable_sriov=1 hugepagesz=1G hugepages=1"
 	;;
-bench)
-	# A third edu: the peers and ioasid each drive their own through vfio-pci.
-	devices+=(-device edu,dma_mask=0xffffffffffffffff)
+bench | mockbench)
+	# Two more edus: ioasid, iommufd and type1 each drive their own through vfio-pci.
+	devices+=(-device edu,dma_mask=0xffffffffffffffff -device edu,dma_mask=0xffffffffffffffff)
 	# The thread rows need both vCPUs running at once.
 	accel=tcg
 	;;

@@ -2,14 +2,21 @@
 /*
  * ioasid-bench: /dev/ioasid side by side with iommufd and VFIO type1, in one VM, on the
  * same emulated IOMMU (intel-iommu), each with a real device attached through the same
- * driver: QEMU edu devices on vfio-pci, one bound to ioasid (VFIO_DEVICE_BIND_IOASID),
- * one used by iommufd and type1.
+ * driver: QEMU edu devices on vfio-pci, one each, bound to ioasid
+ * (VFIO_DEVICE_BIND_IOASID), to iommufd (VFIO_DEVICE_BIND_IOMMUFD) and to a type1
+ * container.
  *
- * Every figure is the median, min and max over repeated runs (after one untimed
- * warm-up round for the map cases), in microseconds (rates in
- * operations per second). Prints a table (ratio = iommufd time / ioasid time: >= 1.0
- * means ioasid is at least as fast) and the same rows as CSV between BENCH-CSV-BEGIN and
- * BENCH-CSV-END.
+ * The backends take turns: ROUNDS rounds, each running every case on each backend, in
+ * a rotated order, so that a change of the host's speed during the run does not land
+ * on one column. Every figure is the median (of the rounds' medians), min and max over
+ * repeated runs (after one untimed warm-up round for the map cases), in microseconds
+ * (rates in operations per second). Prints a table (ratio = iommufd time / ioasid time,
+ * vs best = the faster peer's time / ioasid's: >= 1.0 means ioasid is at least as fast;
+ * rounds = the lowest and highest "vs best" of a single round) and the same rows as CSV
+ * between BENCH-CSV-BEGIN and BENCH-CSV-END.
+ *
+ *   ioasid-bench [REPS]          the table (no mock IOMMU in the kernel)
+ *   ioasid-bench --mock [REPS]   the rows that need ioasid's mock IOMMU
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +42,7 @@
 #define SZ_4K (4096ull)
 #define SZ_2M (2ull << 20)
 #define MAX_REPS 15
+#define ROUNDS 3
 #define IOVA_BASE (1ull << 32)
 
 enum backend { IOASID, IOMMUFD, TYPE1, NR_BACKENDS };
@@ -49,7 +57,11 @@ struct space {
 
 static int ioasid_fd, iommufd, container, group_fd, vfio_dev_fd;
 static __u32 ioasid_dev;
-static char edu_ioasid[NAME_MAX + 1], edu_vfio[NAME_MAX + 1];
+/* The edus on vfio-pci, by address: type1's, iommufd's, ioasid's. */
+static char edus[3][NAME_MAX + 1];
+#define edu_type1 edus[0]
+#define edu_iommufd edus[1]
+#define edu_ioasid edus[2]
 static int ioasid_vfio_fd;
 
 static double now_us(void)
@@ -202,6 +214,8 @@ struct row {
 	char name[64];
 	const char *unit;
 	struct stat3 r[NR_BACKENDS];
+	/* Each round's figures (r[] holds the current round's until they are combined). */
+	struct stat3 round[ROUNDS][NR_BACKENDS];
 };
 
 static struct row rows[64];
@@ -216,38 +230,47 @@ static struct row *row(const char *fmt, const char *unit, const char *arg)
 	return r;
 }
 
-/* Map, unmap and map+unmap of @len bytes of @buf, @reps times, on backend @b. */
-static void map_cases(enum backend b, void *buf, __u64 len, int reps, struct stat3 *map,
-		      struct stat3 *unmap, struct stat3 *cycle)
+/*
+ * Map, unmap and map+unmap of @len bytes of @buf, @reps times, on every backend: each
+ * repetition runs the backends one after the other (in an order that rotates), so that
+ * the host's changes of speed hit all of them alike.
+ */
+static void map_cases(void *buf, __u64 len, int reps, struct row *map, struct row *unmap,
+		      struct row *cycle)
 {
-	double m[MAX_REPS], u[MAX_REPS], c[MAX_REPS], t;
-	struct space s;
-	int n = 0;
+	double m[NR_BACKENDS][MAX_REPS], u[NR_BACKENDS][MAX_REPS], c[NR_BACKENDS][MAX_REPS], t;
+	struct space s[NR_BACKENDS];
 
-	if (space_new(b, 1, &s))
-		die("address space");
-	/* One untimed round first: page-table pages allocated, caches warm. */
-	if (do_map(&s, buf, len, IOVA_BASE) || do_unmap(&s, len, IOVA_BASE))
-		die("warm-up");
-	for (int i = 0; i < reps; i++) {
-		t = now_us();
-		if (do_map(&s, buf, len, IOVA_BASE))
-			die("map");
-		m[n] = now_us() - t;
-		t = now_us();
-		if (do_unmap(&s, len, IOVA_BASE))
-			die("unmap");
-		u[n] = now_us() - t;
-		t = now_us();
-		if (do_map(&s, buf, len, IOVA_BASE) || do_unmap(&s, len, IOVA_BASE))
-			die("cycle");
-		c[n] = now_us() - t;
-		n++;
+	for (int b = 0; b < NR_BACKENDS; b++) {
+		if (space_new(b, 1, &s[b]))
+			die("address space");
+		/* One untimed round first: page-table pages allocated, caches warm. */
+		if (do_map(&s[b], buf, len, IOVA_BASE) || do_unmap(&s[b], len, IOVA_BASE))
+			die("warm-up");
 	}
-	*map = stats(m, n);
-	*unmap = stats(u, n);
-	*cycle = stats(c, n);
-	space_free(&s, 1);
+	for (int i = 0; i < reps; i++)
+		for (int k = 0; k < NR_BACKENDS; k++) {
+			int b = (i + k) % NR_BACKENDS;
+
+			t = now_us();
+			if (do_map(&s[b], buf, len, IOVA_BASE))
+				die("map");
+			m[b][i] = now_us() - t;
+			t = now_us();
+			if (do_unmap(&s[b], len, IOVA_BASE))
+				die("unmap");
+			u[b][i] = now_us() - t;
+			t = now_us();
+			if (do_map(&s[b], buf, len, IOVA_BASE) || do_unmap(&s[b], len, IOVA_BASE))
+				die("cycle");
+			c[b][i] = now_us() - t;
+		}
+	for (int b = 0; b < NR_BACKENDS; b++) {
+		map->r[b] = stats(m[b], reps);
+		unmap->r[b] = stats(u[b], reps);
+		cycle->r[b] = stats(c[b], reps);
+		space_free(&s[b], 1);
+	}
 }
 
 /* Attach of the device to an address space holding @len bytes mapped. */
@@ -343,8 +366,13 @@ static struct stat3 threads_case(enum backend b, void *buf, int nthreads, int sa
 	return stats(v, n);
 }
 
-/* PASIDs allocated and freed per second (ioasid only: the others have no such uAPI). */
-static struct stat3 pasid_case(int reps)
+#define LIVE_PASIDS 100000
+
+/*
+ * PASIDs allocated and freed per second (ioasid only: the others have no such uAPI),
+ * with @live more PASIDs of the namespace allocated (and left allocated) first.
+ */
+static struct stat3 pasid_case(int reps, int live)
 {
 	struct ioasid_mock_device_add dev = {
 		.argsz = sizeof(dev), .flags = IOASID_MOCK_DEVICE_INTENT_PASID, .pasid_width = 20,
@@ -359,6 +387,14 @@ static struct stat3 pasid_case(int reps)
 	dev.ioasid_fd = ioasid_fd;
 	if (ioctl(mock, IOASID_MOCK_DEVICE_ADD, &dev) || ioctl(ioasid_fd, IOASID_PASID_NS_ALLOC, &ns))
 		die("PASID set-up");
+	for (int k = 0; k < live; k++) {
+		struct ioasid_pasid_alloc a = {
+			.argsz = sizeof(a), .ns_id = ns.out_ns_id, .dev_id = dev.out_dev_id,
+		};
+
+		if (ioctl(ioasid_fd, IOASID_PASID_ALLOC, &a))
+			die("PASID alloc (live)");
+	}
 	for (int i = 0; i < reps; i++) {
 		double t = now_us();
 
@@ -376,6 +412,11 @@ static struct stat3 pasid_case(int reps)
 		}
 		v[n++] = 256 / ((now_us() - t) / 1e6);
 	}
+	/* The namespace and its live PASIDs go with it. */
+	struct ioasid_destroy x = { .argsz = sizeof(x), .id = ns.out_ns_id };
+
+	if (ioctl(ioasid_fd, IOASID_DESTROY, &x))
+		die("PASID namespace destroy");
 	close(mock);
 	return stats(v, n);
 }
@@ -771,13 +812,35 @@ static long meminfo_kb(const char *key)
 	return v;
 }
 
-/* Kernel memory that mappings cost: slab objects and IOMMU page-table pages. */
+/*
+ * Kernel memory that mappings cost: slab objects and IOMMU page-table pages. Every slab
+ * cache is shrunk first, so that empty slabs that earlier frees left behind (and
+ * release later, lazily) count neither before nor after.
+ */
 static long kernel_kb(void)
 {
+	DIR *dir = opendir("/sys/kernel/slab");
+	struct dirent *d;
+
+	while (dir && (d = readdir(dir))) {
+		char path[PATH_MAX];
+		int fd;
+
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", d->d_name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, "1", 1) != 1)
+				die("slab shrink");
+			close(fd);
+		}
+	}
+	if (dir)
+		closedir(dir);
 	return meminfo_kb("Slab") + meminfo_kb("SecPageTables");
 }
 
 #define SCALE_MAPS 1000000
+#define SCALE_MAPS_2M 32768
 
 struct scale_rows {
 	struct row *first, *last, *unmap_all, *per_4k, *per_2m, *spaces;
@@ -801,6 +864,23 @@ static void scale_case(enum backend b, void *small, void *huge, struct scale_row
 		return;
 	if (space_new(b, 1, &s))
 		die("scale set-up");
+	if (huge) {
+		/*
+		 * SCALE_MAPS_2M mappings (the 128 huge pages over and over, 64 GiB of IOVA):
+		 * enough that the slabs they fill dwarf what earlier frees left partly empty.
+		 * First, after a pause: deferred frees of the earlier rows are done by then.
+		 */
+		sleep(1);
+		kb = kernel_kb();
+		for (int i = 0; i < SCALE_MAPS_2M; i++)
+			if (do_map(&s, (char *)huge + (i % 128) * (2ull << 20), 2 << 20,
+				   IOVA_BASE + i * (2ull << 20)))
+				die("scale map 2M");
+		per2m[0] = (kernel_kb() - kb) * 1024.0 / SCALE_MAPS_2M;
+		if (do_unmap(&s, SCALE_MAPS_2M * (2ull << 20), IOVA_BASE))
+			die("scale unmap 2M");
+		r->per_2m->r[b] = stats(per2m, 1);
+	}
 	kb = kernel_kb();
 	for (long i = 0; i < SCALE_MAPS; i++) {
 		if (i == 0 || i == SCALE_MAPS - 1000)
@@ -816,22 +896,6 @@ static void scale_case(enum backend b, void *small, void *huge, struct scale_row
 	if (do_unmap(&s, SCALE_MAPS * 4096ull, IOVA_BASE))
 		die("scale unmap");
 	all[0] = now_us() - t;
-	if (huge) {
-		/*
-		 * 2,048 mappings (the 128 huge pages 16 times over, 4 GiB of IOVA), twice: the
-		 * first round warms the caches, and enough objects that meminfo's KiB show them.
-		 */
-		for (int round = 0; round < 2; round++) {
-			kb = kernel_kb();
-			for (int i = 0; i < 2048; i++)
-				if (do_map(&s, (char *)huge + (i % 128) * (2ull << 20), 2 << 20,
-					   IOVA_BASE + i * (2ull << 20)))
-					die("scale map 2M");
-			per2m[0] = (kernel_kb() - kb) * 1024.0 / 2048;
-			do_unmap(&s, 2048 * (2ull << 20), IOVA_BASE);
-		}
-		r->per_2m->r[b] = stats(per2m, 1);
-	}
 	space_free(&s, 1);
 	t = now_us();
 	for (int i = 0; i < 256; i++)
@@ -847,38 +911,39 @@ static void scale_case(enum backend b, void *small, void *huge, struct scale_row
 	r->spaces->r[b] = stats(spaces, 1);
 }
 
-/* The edu devices, by the driver they are bound to. */
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The edu devices on vfio-pci (the first edu is on ioasid-edu, the sample driver). */
 static void find_edus(void)
 {
 	DIR *dir = opendir("/sys/bus/pci/devices");
 	struct dirent *d;
+	int n = 0;
 
 	if (!dir)
 		die("/sys/bus/pci/devices");
 	while ((d = readdir(dir))) {
 		char path[PATH_MAX], link[PATH_MAX] = "";
-		ssize_t n;
+		ssize_t len;
 
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", d->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
 			continue;
-		link[n] = 0;
-		if (!strstr(link, "/vfio-pci"))
+		link[len] = 0;
+		if (!strstr(link, "/vfio-pci") || n == 3)
 			continue;
-		/* Sorted by address: the lower one for the peers, the next for ioasid. */
-		if (!edu_vfio[0] || strcmp(d->d_name, edu_vfio) < 0) {
-			memcpy(edu_ioasid, edu_vfio, sizeof(edu_ioasid));
-			snprintf(edu_vfio, sizeof(edu_vfio), "%s", d->d_name);
-		} else if (!edu_ioasid[0] || strcmp(d->d_name, edu_ioasid) < 0) {
-			snprintf(edu_ioasid, sizeof(edu_ioasid), "%s", d->d_name);
-		}
+		snprintf(edus[n++], sizeof(edus[0]), "%s", d->d_name);
 	}
 	closedir(dir);
-	if (!edu_ioasid[0] || !edu_vfio[0]) {
-		fprintf(stderr, "ioasid-bench: need two edus on vfio-pci\n");
+	if (n < 3) {
+		fprintf(stderr, "ioasid-bench: need three edus on vfio-pci\n");
 		exit(1);
 	}
+	qsort(edus, n, sizeof(edus[0]), cmp_name);
 }
 
 /* The VFIO cdev of PCI device @bdf. */
@@ -919,7 +984,7 @@ static void setup_type1(void)
 	char path[PATH_MAX], link[PATH_MAX] = "";
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", edu_vfio);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", edu_type1);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n <= 0)
 		die("iommu_group");
@@ -946,7 +1011,7 @@ static void setup_iommufd(void)
 	char path[PATH_MAX];
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 
-	vfio_cdev(edu_vfio, path, sizeof(path));
+	vfio_cdev(edu_iommufd, path, sizeof(path));
 	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	vfio_dev_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (iommufd < 0 || vfio_dev_fd < 0)
@@ -964,51 +1029,98 @@ static void print_stat(struct stat3 s)
 		printf(" %10.0f (%6.0f-%6.0f)", s.med, s.min, s.max);
 }
 
-static void report(void)
+/* The faster peer's figure of @r (the lower time, or the higher rate), if any. */
+static struct stat3 best_peer(const struct stat3 *r, int rate)
 {
-	printf("\n%-30s %-6s %26s %26s %26s %7s %7s\n", "case", "unit", "ioasid med (min-max)",
-	       "iommufd", "vfio-type1", "ratio", "vs best");
+	struct stat3 best = { 0 };
+
+	for (int b = IOMMUFD; b < NR_BACKENDS; b++)
+		if (r[b].valid && (!best.valid || (rate ? r[b].med > best.med : r[b].med < best.med)))
+			best = r[b];
+	return best;
+}
+
+/* How much faster ioasid is than @peer in @r (> 1: faster), or 0 if either is missing. */
+static double speedup(const struct stat3 *r, struct stat3 peer, int rate)
+{
+	if (!r[IOASID].valid || !peer.valid || r[IOASID].med <= 0 || peer.med <= 0)
+		return 0;
+	return rate ? r[IOASID].med / peer.med : peer.med / r[IOASID].med;
+}
+
+/* Each row's figures over the rounds: the median of the medians, the min, the max. */
+static void combine_rounds(void)
+{
+	for (int i = 0; i < nrows; i++)
+		for (int b = 0; b < NR_BACKENDS; b++) {
+			struct stat3 c = { 0 };
+			double med[ROUNDS];
+			int n = 0;
+
+			for (int k = 0; k < ROUNDS; k++) {
+				struct stat3 x = rows[i].round[k][b];
+
+				if (!x.valid)
+					continue;
+				med[n++] = x.med;
+				c.min = n == 1 ? x.min : (x.min < c.min ? x.min : c.min);
+				c.max = n == 1 ? x.max : (x.max > c.max ? x.max : c.max);
+			}
+			if (!n)
+				continue;
+			qsort(med, n, sizeof(med[0]), cmp);
+			c.med = med[n / 2];
+			c.valid = 1;
+			rows[i].r[b] = c;
+		}
+}
+
+static void report(int rounds)
+{
+	printf("\n%-30s %-6s %26s %26s %26s %7s %7s %11s\n", "case", "unit", "ioasid med (min-max)",
+	       "iommufd", "vfio-type1", "ratio", "vs best", "rounds");
 	for (int i = 0; i < nrows; i++) {
 		struct row *r = &rows[i];
 		int rate = !strcmp(r->unit, "ops/s");
-
-		struct stat3 best = { 0 };
+		double x, lo = 0, hi = 0;
 
 		printf("%-30s %-6s", r->name, r->unit);
 		for (int b = 0; b < NR_BACKENDS; b++)
 			print_stat(r->r[b]);
-		if (r->r[IOASID].valid && r->r[IOMMUFD].valid && r->r[IOASID].med > 0)
-			printf(" %7.2f", rate ? r->r[IOASID].med / r->r[IOMMUFD].med
-					  : r->r[IOMMUFD].med / r->r[IOASID].med);
-		else
-			printf(" %7s", "n/a");
-		/* The faster of the peers: the lower time, or the higher rate. */
-		for (int b = IOMMUFD; b < NR_BACKENDS; b++)
-			if (r->r[b].valid && (!best.valid || (rate ? r->r[b].med > best.med
-								  : r->r[b].med < best.med)))
-				best = r->r[b];
-		if (r->r[IOASID].valid && best.valid && r->r[IOASID].med > 0)
-			printf(" %7.2f", rate ? r->r[IOASID].med / best.med : best.med / r->r[IOASID].med);
-		else
-			printf(" %7s", "n/a");
-		printf("\n");
+		x = speedup(r->r, r->r[IOMMUFD], rate);
+		x ? printf(" %7.2f", x) : printf(" %7s", "n/a");
+		x = speedup(r->r, best_peer(r->r, rate), rate);
+		x ? printf(" %7.2f", x) : printf(" %7s", "n/a");
+		/* The spread of "vs best" over the rounds, each round's own figures. */
+		for (int k = 0; k < rounds; k++) {
+			double y = speedup(r->round[k], best_peer(r->round[k], rate), rate);
+
+			if (y && (!lo || y < lo))
+				lo = y;
+			if (y > hi)
+				hi = y;
+		}
+		lo ? printf(" %5.2f-%-5.2f\n", lo, hi) : printf(" %11s\n", "n/a");
 	}
 	/* Throughput of n threads over one thread's (each thread does the same work). */
-	printf("\nscaling (throughput vs 1 thread; the VM has 2 vCPUs)\n");
-	for (int i = 0; i < nrows; i++) {
-		int k = 0;
+	if (one_thread_row >= 0) {
+		printf("\nscaling (throughput vs 1 thread; the VM has 2 vCPUs)\n");
+		for (int i = 0; i < nrows; i++) {
+			int k = 0;
 
-		if (!strstr(rows[i].name, " threads") || sscanf(rows[i].name, "%d", &k) != 1 || k < 2)
-			continue;
-		printf("%-30s", rows[i].name);
-		for (int b = 0; b < NR_BACKENDS; b++) {
-			if (rows[i].r[b].valid && rows[one_thread_row].r[b].valid)
-				printf(" %12s %5.2fx", names[b],
-				       k * rows[one_thread_row].r[b].med / rows[i].r[b].med);
+			if (!strstr(rows[i].name, " threads") || sscanf(rows[i].name, "%d", &k) != 1 ||
+			    k < 2)
+				continue;
+			printf("%-30s", rows[i].name);
+			for (int b = 0; b < NR_BACKENDS; b++) {
+				if (rows[i].r[b].valid && rows[one_thread_row].r[b].valid)
+					printf(" %12s %5.2fx", names[b],
+					       k * rows[one_thread_row].r[b].med / rows[i].r[b].med);
+			}
+			printf("\n");
 		}
-		printf("\n");
+		printf("\nvfio-type1 has no scale rows: it stops at 65,535 mappings (dma_entry_limit).\n");
 	}
-	printf("\nvfio-type1 has no scale rows: it stops at 65,535 mappings (dma_entry_limit).\n");
 	printf("\nBENCH-CSV-BEGIN\ncase,unit");
 	for (int b = 0; b < NR_BACKENDS; b++)
 		printf(",%s_med,%s_min,%s_max", names[b], names[b], names[b]);
@@ -1028,12 +1140,50 @@ static void report(void)
 	printf("BENCH-CSV-END\n");
 }
 
+/*
+ * The rows that need ioasid's mock IOMMU (the benchmark kernel has none: they run in a
+ * second boot, of a kernel with it).
+ */
+static int mock_main(int reps)
+{
+	void *small, *huge;
+
+	ioasid_fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
+	if (ioasid_fd < 0)
+		die("/dev/ioasid");
+	small = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	huge = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+	nest_tbl = mmap(NULL, NEST_TBL_PAGES * SZ_4K, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (small == MAP_FAILED || nest_tbl == MAP_FAILED)
+		die("memory");
+	if (huge == MAP_FAILED)
+		huge = NULL;
+	memset(small, 1, 256 << 20);
+	if (huge)
+		memset(huge, 1, 256 << 20);
+	row("PASID alloc+free", "ops/s", NULL)->r[IOASID] = pasid_case(reps, 0);
+	row("PASID alloc+free, 100k live", "ops/s", NULL)->r[IOASID] =
+		pasid_case(reps, LIVE_PASIDS);
+	/* The mock and its device go with the file: its domains first. */
+	row("dirty read+clear 1G (4K, mock)", "us", NULL)->r[IOASID] = dirty_case(small, 3);
+	row("dirty read+clear 1G (2M, mock)", "us", NULL)->r[IOASID] = dirty_case(huge, 3);
+	struct row *mock_hw = row("nest 2M on mock: hw bind+walk", "us", NULL);
+	struct row *mock_sw = row("nest 2M on mock: sw bind", "us", NULL);
+
+	nest_mock_case(small, reps, &mock_hw->r[IOASID], &mock_sw->r[IOASID]);
+	report(0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const __u64 sizes[] = { 4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20 };
 	static const char *const size_names[] = { "4K", "64K", "1M", "16M", "256M" };
 	const int nsizes = sizeof(sizes) / sizeof(sizes[0]);
-	int reps = argc > 1 ? atoi(argv[1]) : 5;
+	int mock = argc > 1 && !strcmp(argv[1], "--mock");
+	int reps = argc > 1 + mock ? atoi(argv[1 + mock]) : 5;
 	void *small, *huge;
 	struct row *map_rows[2][8], *unmap_rows[2][8], *cycle_rows[2][8];
 	struct row *attach_row, *copy_row, *thread_rows[5];
@@ -1048,8 +1198,13 @@ int main(int argc, char **argv)
 
 	if (reps < 1 || reps > MAX_REPS)
 		reps = 5;
+	one_thread_row = -1;
+	if (mock)
+		return mock_main(reps);
 	find_edus();
 	setup_ioasid();
+	setup_type1();
+	setup_iommufd();
 	/* 4 KiB pages: the VM runs the benchmark with transparent huge pages off. */
 	small = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	huge = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE,
@@ -1097,43 +1252,41 @@ int main(int argc, char **argv)
 		.spaces = row("256 spaces: alloc+map+free", "us", NULL),
 	};
 
-	/* type1 before iommufd: once the device is bound through its cdev, its group is busy. */
-	static const enum backend order[] = { IOASID, TYPE1, IOMMUFD };
+	/* Each round starts with another backend. */
+	static const enum backend order[ROUNDS][NR_BACKENDS] = {
+		{ IOASID, TYPE1, IOMMUFD }, { TYPE1, IOMMUFD, IOASID }, { IOMMUFD, IOASID, TYPE1 },
+	};
 
-	for (int o = 0; o < NR_BACKENDS; o++) {
-		enum backend b = order[o];
-
-		if (b == TYPE1)
-			setup_type1();
-		if (b == IOMMUFD)
-			setup_iommufd();
-		fprintf(stderr, "ioasid-bench: %s\n", names[b]);
+	for (int k = 0; k < ROUNDS; k++) {
+		fprintf(stderr, "ioasid-bench: round %d: map cases\n", k + 1);
 		for (int p = 0; p < 2; p++)
 			for (int i = 0; i < nsizes; i++) {
 				if (p && (sizes[i] < SZ_2M || !huge))
 					continue;
-				map_cases(b, p ? huge : small, sizes[i], sizes[i] > (16 << 20) ? 3 : reps,
-					  &map_rows[p][i]->r[b], &unmap_rows[p][i]->r[b],
-					  &cycle_rows[p][i]->r[b]);
+				map_cases(p ? huge : small, sizes[i], sizes[i] > (16 << 20) ? 3 : reps,
+					  map_rows[p][i], unmap_rows[p][i], cycle_rows[p][i]);
 			}
-		attach_row->r[b] = attach_case(b, small, 64 << 20, reps);
-		for (int k = 0; k < 5; k++)
-			thread_rows[k]->r[b] = threads_case(b, small, threads[k].n, threads[k].same,
-							    reps);
-		copy_row->r[b] = copy_case(b, small, 256 << 20, 3);
-		nest_cases(b, small, reps, &nest_fill->r[b], &nest_chg->r[b], &nest_batch->r[b]);
-		scale_case(b, small, huge, &scale);
-		if (b == TYPE1)
-			teardown_type1();
-	}
-	row("PASID alloc+free", "ops/s", NULL)->r[IOASID] = pasid_case(reps);
-	/* The mock and its device go with the file: its domains first. */
-	row("dirty read+clear 1G (4K, mock)", "us", NULL)->r[IOASID] = dirty_case(small, 3);
-	row("dirty read+clear 1G (2M, mock)", "us", NULL)->r[IOASID] = dirty_case(huge, 3);
-	struct row *mock_hw = row("nest 2M on mock: hw bind+walk", "us", NULL);
-	struct row *mock_sw = row("nest 2M on mock: sw bind", "us", NULL);
+		for (int o = 0; o < NR_BACKENDS; o++) {
+			enum backend b = order[k][o];
 
-	nest_mock_case(small, reps, &mock_hw->r[IOASID], &mock_sw->r[IOASID]);
-	report();
+			fprintf(stderr, "ioasid-bench: round %d: %s\n", k + 1, names[b]);
+			attach_row->r[b] = attach_case(b, small, 64 << 20, reps);
+			for (int t = 0; t < 5; t++)
+				thread_rows[t]->r[b] = threads_case(b, small, threads[t].n,
+								    threads[t].same, reps);
+			copy_row->r[b] = copy_case(b, small, 256 << 20, 3);
+			nest_cases(b, small, reps, &nest_fill->r[b], &nest_chg->r[b],
+				   &nest_batch->r[b]);
+			scale_case(b, small, huge, &scale);
+		}
+		for (int i = 0; i < nrows; i++)
+			for (int b = 0; b < NR_BACKENDS; b++) {
+				rows[i].round[k][b] = rows[i].r[b];
+				rows[i].r[b] = (struct stat3){ 0 };
+			}
+	}
+	teardown_type1();
+	combine_rounds();
+	report(ROUNDS);
 	return 0;
 }
