@@ -46,6 +46,7 @@ use crate::{
         PinnedPages,
         Precharge, //
     },
+    uapi::yield_cpu,
 };
 
 pub(crate) mod ioctl;
@@ -55,6 +56,14 @@ pub(crate) mod nested;
 /// IOVAs the kernel picks start here: page 0 is never handed out, so that no kernel-chosen
 /// device address looks like a null pointer.
 const IOVA_FLOOR: u64 = PAGE_SIZE as u64;
+
+/// Most mappings one unmap takes out of the domains with one IOTLB flush (and between
+/// yields of the CPU, which it unpins with its locks held).
+const UNMAP_BATCH: usize = 1024;
+
+/// Most bytes of mappings (after the first) in one such group: 1 GiB, 256K pages of
+/// 4 KiB to unpin between two yields.
+const UNMAP_BATCH_BYTES: u64 = 1 << 30;
 
 /// Alignment of every IOVA, length and user address in a mapping.
 pub(crate) const IOVA_ALIGNMENT: u64 = PAGE_SIZE as u64;
@@ -290,6 +299,9 @@ impl Inner {
 
     /// Forgets the software-recorded dirty pages of `start..=last`.
     fn forget_dirty(&mut self, start: u64, last: u64) -> Result {
+        if self.soft_dirty.is_empty() {
+            return Ok(());
+        }
         let gone = pages_in(&self.soft_dirty, start, last)?;
         for page in gone {
             self.soft_dirty.remove(&page);
@@ -697,23 +709,23 @@ impl Ioas {
             shadows,
             ..
         } = &mut *inner;
-        if let Some(m) = maps.remove(&token.iova) {
-            let last = m.last;
-            Self::release(domains, shadows, &mut self.account.lock(), token.iova, m);
+        let gone = maps.remove(&token.iova);
+        if let Some(m) = &gone {
+            Self::release(domains, shadows, token.iova, m);
             // Best effort: a page left recorded is only reported dirty once more.
-            let _ = inner.forget_dirty(token.iova, last);
+            let _ = inner.forget_dirty(token.iova, m.last);
+        }
+        drop(inner);
+        drop(_tables);
+        if let Some(m) = gone {
+            self.retire(m);
         }
     }
 
     /// Takes a mapping removed from the tree out of every domain and every shadow that
-    /// uses its pages, then unpins and uncharges them; returns its length.
-    fn release(
-        domains: &[AttachedDomain],
-        shadows: &[Arc<Shadow>],
-        account: &mut PinAccount,
-        iova: u64,
-        m: Mapping,
-    ) -> u64 {
+    /// uses its pages; returns its length. The caller then retires it
+    /// ([`Ioas::retire`]), once it holds none of the address space's locks.
+    fn release(domains: &[AttachedDomain], shadows: &[Arc<Shadow>], iova: u64, m: &Mapping) -> u64 {
         let len = m.last - iova + 1;
         for shadow in shadows.iter() {
             shadow.parent_unmapped(iova, m.last);
@@ -724,8 +736,57 @@ impl Ioas {
             let unmapped = d.domain.unmap(iova, len as usize);
             kernel::warn_on!(unmapped != len as usize);
         }
-        account.uncharge(&m.pages);
         len
+    }
+
+    /// Unpins and uncharges a mapping [`Ioas::release`] took out of the domains, under
+    /// the accounting's lock only: the address space's other operations need not wait
+    /// for the unpin, and no charge sees its pages uncharged while they are pinned.
+    fn retire(&self, m: Mapping) {
+        let mut account = self.account.lock();
+        account.uncharge(&m.pages);
+        drop(m);
+    }
+
+    /// [`Ioas::release`] and [`Ioas::retire`] for the mappings `victims` (`(start,
+    /// last)`, still in `maps`), with one IOTLB flush per domain for all of them: each
+    /// domain unmaps them into one gather, flushed before any of their pages is unpinned.
+    /// They are unpinned here, with the locks held (the caller bounds the group and
+    /// yields between groups). Returns their bytes.
+    fn release_batch(
+        maps: &mut RBTree<u64, Mapping>,
+        domains: &[AttachedDomain],
+        shadows: &[Arc<Shadow>],
+        account: &Mutex<PinAccount>,
+        victims: &[(u64, u64)],
+    ) -> u64 {
+        for &(s, last) in victims {
+            for shadow in shadows.iter() {
+                shadow.parent_unmapped(s, last);
+            }
+        }
+        for d in domains.iter() {
+            let mut batch = d.domain.batch().ok();
+            for &(s, last) in victims {
+                let len = (last - s + 1) as usize;
+                let unmapped = match batch.as_mut() {
+                    Some(b) => b.unmap(s, len),
+                    // No memory for a gather: one flush per mapping.
+                    None => d.domain.unmap(s, len),
+                };
+                kernel::warn_on!(unmapped != len);
+            }
+            // Dropping the batch flushes the IOTLB.
+        }
+        let mut account = account.lock();
+        let mut bytes = 0;
+        for &(s, last) in victims {
+            if let Some(m) = maps.remove(&s) {
+                account.uncharge(&m.pages);
+                bytes += last - s + 1;
+            }
+        }
+        bytes
     }
 
     /// Unmaps every mapping inside `start..=last` and returns how many bytes that was.
@@ -755,15 +816,41 @@ impl Ioas {
             ..
         } = &mut *inner;
         let mut bytes = 0u64;
-        let mut account = self.account.lock();
-        for (s, _) in victims {
-            if let Some(m) = maps.remove(&s) {
-                bytes += Self::release(domains, shadows, &mut account, s, m);
+        let mut gone = None;
+        if let [(s, _)] = victims[..] {
+            gone = maps.remove(&s);
+            if let Some(m) = &gone {
+                bytes = Self::release(domains, shadows, s, m);
+            }
+        } else {
+            // Groups of at most UNMAP_BATCH mappings and UNMAP_BATCH_BYTES (after the
+            // first mapping), with a yield of the CPU between two.
+            let mut from = 0;
+            while from < victims.len() {
+                let mut to = from + 1;
+                let mut group = 0u64;
+                while to < victims.len() && to - from < UNMAP_BATCH {
+                    group = group.saturating_add(victims[to].1 - victims[to].0 + 1);
+                    if group > UNMAP_BATCH_BYTES {
+                        break;
+                    }
+                    to += 1;
+                }
+                if from > 0 {
+                    yield_cpu();
+                }
+                bytes +=
+                    Self::release_batch(maps, domains, shadows, &self.account, &victims[from..to]);
+                from = to;
             }
         }
-        drop(account);
         // Best effort: a page left recorded is only reported dirty once more.
         let _ = inner.forget_dirty(start, last);
+        drop(inner);
+        drop(_tables);
+        if let Some(m) = gone {
+            self.retire(m);
+        }
         Ok(bytes)
     }
 
