@@ -297,18 +297,43 @@ void ioasid_put_user(struct user_struct *user)
 	free_uid(user);
 }
 
-/* Charges @npages to @user, within the caller's RLIMIT_MEMLOCK unless CAP_IPC_LOCK. */
+/*
+ * Charges @npages to @user, within the caller's RLIMIT_MEMLOCK unless CAP_IPC_LOCK. The
+ * capability is asked about only when the limit would be exceeded: every map charges,
+ * and a capability check is not free (and marks the task as having used privilege).
+ */
 int ioasid_user_charge(struct user_struct *user, unsigned long npages)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	bool unlimited = capable(CAP_IPC_LOCK);
 	long cur = atomic_long_read(&user->locked_vm);
+	bool unlimited = false;
 
 	do {
-		if (!unlimited && (cur + npages > limit || cur + npages < cur))
-			return -ENOMEM;
+		if (!unlimited && (cur + npages > limit || cur + npages < cur)) {
+			if (!capable(CAP_IPC_LOCK))
+				return -ENOMEM;
+			unlimited = true;
+		}
 	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, cur + npages));
 	return 0;
+}
+
+int ioasid_account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc);
+
+/*
+ * account_locked_vm(), asking about CAP_IPC_LOCK only when the limit would be exceeded
+ * (as ioasid_user_charge() does).
+ */
+int ioasid_account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc)
+{
+	int ret;
+
+	mmap_write_lock(mm);
+	ret = __account_locked_vm(mm, npages, inc, current, false);
+	if (ret == -ENOMEM && inc && capable(CAP_IPC_LOCK))
+		ret = __account_locked_vm(mm, npages, inc, current, true);
+	mmap_write_unlock(mm);
+	return ret;
 }
 
 void ioasid_user_uncharge(struct user_struct *user, unsigned long npages)

@@ -37,8 +37,9 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// Each run `(offset, first, npages)` is `npages` physically contiguous pages beginning
-/// with `first`, at page offset `offset` of the pinned range (runs are in that order and
+/// Each run `(offset, first, phys, npages)` is `npages` physically contiguous pages
+/// beginning with `first`, whose physical address is `phys`, at page offset `offset` of
+/// the pinned range (runs are in that order and
 /// cover it without gaps); each of those pages holds one pin, taken by
 /// `pin_user_pages_fast`, that this value releases exactly once, when it is dropped.
 pub(crate) struct PinnedPages {
@@ -56,8 +57,9 @@ pub(crate) struct PinnedPages {
     file: Option<ARef<File>>,
 }
 
-/// `(page offset in the range, first page, pages)`.
-type Run = (usize, *mut bindings::page, usize);
+/// `(page offset in the range, first page, its physical address, pages)`: the address is
+/// kept, so that mapping and accounting a run never looks it up again.
+type Run = (usize, *mut bindings::page, u64, usize);
 
 /// A run being built while pinning: `(first page, its physical address, pages)`.
 type PendingRun = (*mut bindings::page, u64, usize);
@@ -230,11 +232,31 @@ impl PinnedPages {
         }
         // On error, dropping `this` releases every recorded pin and `pre` the charge.
         result?;
+        this.compact_runs();
         // One run is its own sorted frame list (see `pfn_runs`).
         if this.runs.len() > 1 {
             this.frames = this.frame_runs()?;
         }
         Ok((this, pre))
+    }
+
+    /// Gives back the room of the run vector that its runs do not use, when that is more
+    /// than half of it (a mapping of huge pages has a few runs in room for
+    /// [`SMALL_BATCH`]; a vector that grew by doubling is at least half full); best
+    /// effort: without memory for the copy, the room stays.
+    fn compact_runs(&mut self) {
+        let len = self.runs.len();
+        if self.runs.capacity() <= 2 * len {
+            return;
+        }
+        let Ok(mut exact) = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN) else {
+            return;
+        };
+        for &run in self.runs.iter() {
+            // Capacity for all of them was allocated above.
+            let _ = exact.push_within_capacity(run);
+        }
+        self.runs = exact;
     }
 
     /// Pages pinned so far: those recorded and those of the run being built.
@@ -284,11 +306,11 @@ impl PinnedPages {
 
     /// Records a completed run: its pins are `self`'s from now on. If that fails, the
     /// run is released here (and only here).
-    fn push_run(&mut self, (first, _, n): PendingRun) -> Result {
-        if let Err(e) = self
-            .runs
-            .push((self.npages, first, n), GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
-        {
+    fn push_run(&mut self, (first, phys, n): PendingRun) -> Result {
+        if let Err(e) = self.runs.push(
+            (self.npages, first, phys, n),
+            GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
+        ) {
             // SAFETY: the run's pages hold one pin each, recorded nowhere else, so that
             // nobody else releases them.
             unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, false) };
@@ -305,11 +327,10 @@ impl PinnedPages {
         let shift = PAGE_SIZE.trailing_zeros();
         let first = self
             .runs
-            .partition_point(|&(offset, _, n)| offset + n <= from);
-        let recorded = self.runs[first..].iter().map(|&(offset, page, n)| {
-            // SAFETY: `page` is pinned (invariant).
-            (offset, unsafe { page_to_phys(page) }, n)
-        });
+            .partition_point(|&(offset, _, _, n)| offset + n <= from);
+        let recorded = self.runs[first..]
+            .iter()
+            .map(|&(offset, _, phys, n)| (offset, phys, n));
         let building = run.map(|(_, phys, n)| (self.npages, phys, n));
         let pfns = Iterator::chain(recorded, building).filter_map(|(offset, phys, n)| {
             let lo = from.max(offset);
@@ -378,14 +399,9 @@ impl PinnedPages {
     /// The pinned memory as physically contiguous runs: `(byte offset, physical address,
     /// length)`, so that a domain can map each run with the largest page sizes it allows.
     pub(crate) fn phys_runs(&self) -> impl Iterator<Item = (usize, u64, usize)> + '_ {
-        self.runs.iter().map(|&(offset, first, n)| {
-            // SAFETY: `first` is pinned (invariant).
-            (
-                offset * PAGE_SIZE,
-                unsafe { page_to_phys(first) },
-                n * PAGE_SIZE,
-            )
-        })
+        self.runs
+            .iter()
+            .map(|&(offset, _, phys, n)| (offset * PAGE_SIZE, phys, n * PAGE_SIZE))
     }
 
     /// The physical address of byte `offset` (page aligned) of the pinned memory and how
@@ -395,14 +411,12 @@ impl PinnedPages {
         let index = offset / PAGE_SIZE;
         let i = self
             .runs
-            .partition_point(|&(start, _, _)| start <= index)
+            .partition_point(|&(start, _, _, _)| start <= index)
             .checked_sub(1)?;
-        let (start, first, n) = self.runs[i];
+        let (start, _, base, n) = self.runs[i];
         if index >= start + n {
             return None;
         }
-        // SAFETY: `first` is pinned (invariant).
-        let base = unsafe { page_to_phys(first) };
         let skip = index - start;
         let len = ((n - skip) * PAGE_SIZE).min(max);
         Some((base + (skip * PAGE_SIZE) as u64, len))
@@ -440,7 +454,7 @@ impl PinnedPages {
 
 impl Drop for PinnedPages {
     fn drop(&mut self) {
-        for &(_, first, n) in self.runs.iter() {
+        for &(_, first, _, n) in self.runs.iter() {
             // SAFETY: by the invariant, the run's pages hold one pin each, released only
             // here; the run is physically contiguous, as the call requires.
             unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, self.writable) };
@@ -492,6 +506,7 @@ unsafe extern "C" {
     fn ioasid_put_user(user: *mut bindings::user_struct);
     fn ioasid_user_charge(user: *mut bindings::user_struct, npages: usize) -> c_int;
     fn ioasid_user_uncharge(user: *mut bindings::user_struct, npages: usize);
+    fn ioasid_account_locked_vm(mm: *mut bindings::mm_struct, npages: usize, inc: bool) -> c_int;
 }
 
 /// The user (`struct user_struct`) locked memory is charged to, on which we hold a
@@ -572,7 +587,7 @@ impl Precharge {
     ///
     /// Errors: `ENOMEM` over the locked-memory limit, `EPERM` the caller is no longer the
     /// process the context charges (nothing more is charged).
-    fn add(&mut self, pfns: impl Iterator<Item = (u64, u64)>) -> Result {
+    fn add(&mut self, pfns: impl Iterator<Item = (u64, u64)> + Clone) -> Result {
         let mut account = self.account.lock();
         account.check_owner()?;
         let fresh = account.fresh(pfns);
@@ -716,22 +731,62 @@ impl PinAccount {
         (at < end).then_some((start, end, users))
     }
 
-    /// The start of the first interval after pfn `at`, if any.
-    fn next_start(&self, at: u64) -> Option<u64> {
-        self.users.cursor_lower_bound(&at).map(|c| *c.current().0)
-    }
-
     /// The piece of pfns `at..end` that begins at `at`: `(piece end, Some(holding
-    /// interval) or None for pages no mapping pins)`.
+    /// interval) or None for pages no mapping pins)`. One tree lookup: the interval at or
+    /// after `at`, and the one before it.
     fn piece(&self, at: u64, end: u64) -> (u64, Option<(u64, u64, usize)>) {
-        match self.containing(at) {
+        let held = |s: u64, iv: &Interval| (at < iv.end).then_some((s, iv.end, iv.users));
+        let (before, next) = match self.users.cursor_lower_bound(&at) {
+            Some(c) => {
+                let (&s, iv) = c.current();
+                if s == at {
+                    return (iv.end.min(end), Some((s, iv.end, iv.users)));
+                }
+                (c.peek_prev().and_then(|(&p, piv)| held(p, piv)), Some(s))
+            }
+            None => (
+                self.users
+                    .cursor_back()
+                    .and_then(|c| held(*c.current().0, c.current().1)),
+                None,
+            ),
+        };
+        match before {
             Some(iv) => (iv.1.min(end), Some(iv)),
-            None => (self.next_start(at).map_or(end, |n| n.min(end)), None),
+            None => (next.map_or(end, |n| n.min(end)), None),
         }
     }
 
+    /// Whether no interval meets pfns `lo..hi`. One tree lookup.
+    fn none_within(&self, lo: u64, hi: u64) -> bool {
+        match self.users.cursor_lower_bound(&lo) {
+            Some(c) => *c.current().0 >= hi && c.peek_prev().is_none_or(|(_, iv)| iv.end <= lo),
+            None => self
+                .users
+                .cursor_back()
+                .is_none_or(|c| c.current().1.end <= lo),
+        }
+    }
+
+    /// The number of pages of the pfn runs `pfns` if no interval meets the span they
+    /// cover (so every one of their pages is new to the context), else `None`: one tree
+    /// lookup instead of one per run, for memory the context pins nothing near (a first
+    /// mapping, or memory physically apart from the rest).
+    fn all_fresh(&self, pfns: impl Iterator<Item = (u64, u64)>) -> Option<usize> {
+        let (mut lo, mut hi, mut total) = (u64::MAX, 0, 0usize);
+        for (s, e) in pfns {
+            lo = lo.min(s);
+            hi = hi.max(e);
+            total += (e - s) as usize;
+        }
+        (lo >= hi || self.none_within(lo, hi)).then_some(total)
+    }
+
     /// How many pages of the pfn runs `pfns` no mapping pins.
-    fn fresh(&self, pfns: impl Iterator<Item = (u64, u64)>) -> usize {
+    fn fresh(&self, pfns: impl Iterator<Item = (u64, u64)> + Clone) -> usize {
+        if let Some(total) = self.all_fresh(pfns.clone()) {
+            return total;
+        }
         let mut fresh = 0;
         for (s, e) in pfns {
             let mut at = s;
@@ -773,7 +828,7 @@ impl PinAccount {
             let _ = self.account(pre, false);
             return Err(e);
         }
-        let (fresh, want) = self.dry_walk(pages);
+        let (fresh, want, apart) = self.dry_walk(pages);
         let mut nodes = self.reserve_nodes(want)?;
         let settled = match (fresh as usize).checked_sub(pre) {
             Some(more) => self.account(more, true).inspect_err(|_| {
@@ -785,16 +840,21 @@ impl PinAccount {
             self.give_back(nodes);
             return Err(e);
         }
-        let charged = self.record(pages, &mut nodes);
+        let charged = self.record(pages, &mut nodes, apart);
         self.give_back(nodes);
         // Every page counted fresh was recorded (the reservation covers them all).
         self.account((fresh - charged) as usize, false)
     }
 
-    /// How many pages of `pages` no mapping pins yet, and how many nodes recording them
+    /// How many pages of `pages` no mapping pins yet, how many nodes recording them
     /// needs at most (the runs are disjoint, so splitting for one never adds work for
-    /// another).
-    fn dry_walk(&self, pages: &PinnedPages) -> (u64, usize) {
+    /// another), and whether no interval is near them (recording them then needs no
+    /// lookup).
+    fn dry_walk(&self, pages: &PinnedPages) -> (u64, usize, bool) {
+        // Sorted and disjoint (see `pfn_runs`): with no interval near, one node per run.
+        if let Some(total) = self.all_fresh(pages.pfn_runs()) {
+            return (total as u64, pages.pfn_runs().count(), true);
+        }
         let (mut fresh, mut want) = (0u64, 0usize);
         for (s, e) in pages.pfn_runs() {
             let mut at = s;
@@ -812,7 +872,7 @@ impl PinAccount {
                 at = to;
             }
         }
-        (fresh, want)
+        (fresh, want, false)
     }
 
     /// `want` nodes, from the spare pool first, and room in the pool to keep as many
@@ -849,9 +909,20 @@ impl PinAccount {
 
     /// Records one more user of every page of `pages`, with the nodes the dry walk
     /// asked for; returns how many pages were new.
-    fn record(&mut self, pages: &PinnedPages, nodes: &mut KVVec<Node>) -> u64 {
+    fn record(&mut self, pages: &PinnedPages, nodes: &mut KVVec<Node>, apart: bool) -> u64 {
         let mut node = || nodes.pop();
         let mut charged = 0u64;
+        if apart {
+            // The dry walk found no interval near the runs (and the lock was held since).
+            for (s, e) in pages.pfn_runs() {
+                if let Some(n) = node() {
+                    self.users
+                        .insert(n.into_node(s, Interval { end: e, users: 1 }));
+                    charged += e - s;
+                }
+            }
+            return charged;
+        }
         for (s, e) in pages.pfn_runs() {
             let mut at = s;
             while at < e {
@@ -950,9 +1021,54 @@ fn lock_vm(mm: &Mm, npages: usize, inc: bool) -> Result {
     let mm = mm.mmget_not_zero().ok_or(ESRCH)?;
     // SAFETY: `mm` holds an `mmget` reference, so the mm_struct and its users are alive
     // for the duration of the call, which takes the mmap lock itself.
-    let ret = unsafe { bindings::account_locked_vm(mm.as_raw(), npages as _, inc) };
+    let ret = unsafe { ioasid_account_locked_vm(mm.as_raw(), npages as _, inc) };
     if ret < 0 {
         return Err(Error::from_errno(ret));
     }
     Ok(())
+}
+
+#[kunit_tests(ioasid_pin_account)]
+mod tests {
+    use super::*;
+
+    /// Accounting whose tree holds `intervals` (`(start, end)`, one user each).
+    fn with(intervals: &[(u64, u64)]) -> Result<PinAccount> {
+        let mut account = PinAccount::for_kunit();
+        for &(s, e) in intervals {
+            let node = Node::new(GFP_KERNEL)?;
+            account
+                .users
+                .insert(node.into_node(s, Interval { end: e, users: 1 }));
+        }
+        Ok(account)
+    }
+
+    #[test]
+    fn span_check_sees_every_neighbour() -> Result {
+        let a = with(&[(10, 20), (30, 40)])?;
+        for (lo, hi) in [(0, 10), (20, 30), (40, 100)] {
+            assert!(a.none_within(lo, hi));
+        }
+        for (lo, hi) in [(0, 11), (12, 15), (19, 21), (25, 31), (39, 50), (0, 100)] {
+            assert!(!a.none_within(lo, hi));
+        }
+        assert!(with(&[])?.none_within(0, u64::MAX));
+        Ok(())
+    }
+
+    #[test]
+    fn fast_count_agrees_with_the_walk() -> Result {
+        let a = with(&[(10, 20), (30, 40)])?;
+        // A span apart from every interval: counted at once.
+        assert_eq!(a.all_fresh([(0, 5), (6, 9)].into_iter()), Some(8));
+        assert_eq!(a.all_fresh([(22, 28)].into_iter()), Some(6));
+        assert_eq!(a.fresh([(22, 28)].into_iter()), 6);
+        // A span that meets an interval (even between the runs) is walked: only pages
+        // no mapping pins count.
+        assert_eq!(a.all_fresh([(0, 5), (22, 28)].into_iter()), None);
+        assert_eq!(a.fresh([(0, 5), (22, 28)].into_iter()), 11);
+        assert_eq!(a.fresh([(0, 5), (35, 36), (38, 45)].into_iter()), 10);
+        Ok(())
+    }
 }
