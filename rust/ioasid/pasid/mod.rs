@@ -15,6 +15,10 @@
 use kernel::{
     current, new_mutex,
     prelude::*,
+    rbtree::{
+        RBTree,
+        RBTreeNodeReservation, //
+    },
     sync::{
         Arc,
         Mutex, //
@@ -79,9 +83,8 @@ impl Drop for QuotaCharge {
     }
 }
 
-/// A PASID of a namespace.
+/// A PASID of a namespace (the tree's key is its name, the vPASID).
 struct Entry {
-    vpasid: u32,
     ppasid: GlobalPasid,
     /// (device, PASID) attachments using it.
     attached: usize,
@@ -89,7 +92,8 @@ struct Entry {
 }
 
 struct Inner {
-    entries: KVec<Entry>,
+    /// By name: every operation on a PASID finds it in O(log n), however many are live.
+    entries: RBTree<u32, Entry>,
     /// Destroyed: nothing may be added.
     dead: bool,
 }
@@ -116,7 +120,7 @@ impl PasidNs {
         Arc::pin_init(
             pin_init!(Self {
                 inner <- new_mutex!(Inner {
-                    entries: KVec::new(),
+                    entries: RBTree::new(),
                     dead: false,
                 }),
             }),
@@ -141,30 +145,31 @@ impl PasidNs {
             return Err(ENOENT);
         }
         if let Some(v) = vpasid {
-            if inner.entries.iter().any(|e| e.vpasid == v) {
+            if inner.entries.get(&v).is_some() {
                 return Err(EEXIST);
             }
         }
-        inner.entries.reserve(1, GFP_KERNEL)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let charge = QuotaCharge::charge(quota)?;
         // An unnamed PASID is named by its value, which must not already be a name the
         // user chose: such values are set aside (and returned) until a free one comes.
         let mut set_aside = KVec::new();
         let ppasid = loop {
             let p = GlobalPasid::alloc(owner)?;
-            if vpasid.is_some() || !inner.entries.iter().any(|e| e.vpasid == p.value()) {
+            if vpasid.is_some() || inner.entries.get(&p.value()).is_none() {
                 break p;
             }
             set_aside.push(p, GFP_KERNEL)?;
         };
         let name = vpasid.unwrap_or(ppasid.value());
-        // Capacity was reserved above.
-        let _ = inner.entries.push_within_capacity(Entry {
-            vpasid: name,
-            ppasid,
-            attached: 0,
-            _charge: charge,
-        });
+        inner.entries.insert(node.into_node(
+            name,
+            Entry {
+                ppasid,
+                attached: 0,
+                _charge: charge,
+            },
+        ));
         Ok(name)
     }
 
@@ -173,27 +178,18 @@ impl PasidNs {
     /// Errors: `ENOENT` no such PASID, `EBUSY` it is attached.
     pub(crate) fn free(&self, vpasid: u32) -> Result {
         let mut inner = self.inner.lock();
-        let i = inner
-            .entries
-            .iter()
-            .position(|e| e.vpasid == vpasid)
-            .ok_or(ENOENT)?;
-        if inner.entries[i].attached > 0 {
+        if inner.entries.get(&vpasid).ok_or(ENOENT)?.attached > 0 {
             return Err(EBUSY);
         }
         // Dropped: back to the global allocator and the quota.
-        drop(inner.entries.remove(i).map_err(|_| ENOENT)?);
+        drop(inner.entries.remove(&vpasid));
         Ok(())
     }
 
     /// The physical PASID named `vpasid`, if any.
     pub(crate) fn translate(&self, vpasid: u32) -> Option<u32> {
         let inner = self.inner.lock();
-        inner
-            .entries
-            .iter()
-            .find(|e| e.vpasid == vpasid)
-            .map(|e| e.ppasid.value())
+        inner.entries.get(&vpasid).map(|e| e.ppasid.value())
     }
 
     /// Counts an attachment of the PASID named `vpasid`: the returned use holds its
@@ -205,11 +201,7 @@ impl PasidNs {
         if inner.dead {
             return Err(ENOENT);
         }
-        let e = inner
-            .entries
-            .iter_mut()
-            .find(|e| e.vpasid == vpasid)
-            .ok_or(ENOENT)?;
+        let e = inner.entries.get_mut(&vpasid).ok_or(ENOENT)?;
         e.attached += 1;
         // INVARIANT: the use was just counted.
         Ok(PasidUse {
@@ -222,7 +214,7 @@ impl PasidNs {
     /// Undoes one [`PasidNs::get`] of `vpasid` (for [`PasidUse`]'s drop).
     fn put(&self, vpasid: u32) {
         let mut inner = self.inner.lock();
-        if let Some(e) = inner.entries.iter_mut().find(|e| e.vpasid == vpasid) {
+        if let Some(e) = inner.entries.get_mut(&vpasid) {
             e.attached -= 1;
         }
     }
@@ -230,7 +222,7 @@ impl PasidNs {
     /// Marks the namespace destroyed unless a PASID of it is attached (`EBUSY`).
     pub(crate) fn kill(&self) -> Result {
         let mut inner = self.inner.lock();
-        if inner.entries.iter().any(|e| e.attached > 0) {
+        if inner.entries.values().any(|e| e.attached > 0) {
             return Err(EBUSY);
         }
         inner.dead = true;
