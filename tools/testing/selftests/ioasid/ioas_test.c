@@ -354,6 +354,47 @@ TEST_F(ioas, unmap_semantics)
 	EXPECT_EQ(ENOENT, errno);
 }
 
+/*
+ * One unmap of many mappings takes them out in groups (1,024 mappings, or 1 GiB) with
+ * one IOTLB flush each: every mapping goes, whatever the group boundaries, and so does
+ * the charge.
+ */
+TEST_F(ioas, unmap_of_many_mappings_in_groups)
+{
+	const size_t big = 2 * MiB;
+	long base = locked_bytes();
+	__u64 iova, unmapped = 0;
+	void *chunk = buffer(big);
+
+	ASSERT_NE(NULL, chunk);
+	ASSERT_LE(0, base);
+	/* 3,000 one-page mappings of the buffer's 16 pages: three groups by count. */
+	for (int i = 0; i < 3000; i++) {
+		iova = 0x100000000ull + i * page_size;
+		ASSERT_EQ(0, map(self->fd, self->ioas, FIXED, (char *)self->buf + (i % 16) * page_size,
+				 page_size, &iova));
+	}
+	EXPECT_EQ(base + (long)self->len, locked_bytes());
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0x100000000ull, 3000 * page_size, &unmapped));
+	EXPECT_EQ(3000 * page_size, unmapped);
+	EXPECT_EQ(base, locked_bytes());
+	/* 600 mappings of the same 2 MiB, 1.2 GiB of IOVA: two groups by size. */
+	for (int i = 0; i < 600; i++) {
+		iova = 0x200000000ull + i * big;
+		ASSERT_EQ(0, map(self->fd, self->ioas, FIXED, chunk, big, &iova));
+	}
+	EXPECT_EQ(base + (long)big, locked_bytes());
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(600 * big, unmapped);
+	EXPECT_EQ(base, locked_bytes());
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	/* Nothing is left behind at those IOVAs. */
+	iova = 0x200000000ull;
+	EXPECT_EQ(0, map(self->fd, self->ioas, FIXED, chunk, big, &iova));
+	munmap(chunk, big);
+}
+
 TEST_F(ioas, unmap_bad_input)
 {
 	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 0, 0, NULL));
