@@ -757,15 +757,10 @@ impl PinAccount {
         }
     }
 
-    /// Whether no interval meets pfns `lo..hi`. One tree lookup.
+    /// Whether no interval meets pfns `lo..hi`: its first piece is all of it, and no
+    /// mapping pins it. One tree lookup.
     fn none_within(&self, lo: u64, hi: u64) -> bool {
-        match self.users.cursor_lower_bound(&lo) {
-            Some(c) => *c.current().0 >= hi && c.peek_prev().is_none_or(|(_, iv)| iv.end <= lo),
-            None => self
-                .users
-                .cursor_back()
-                .is_none_or(|c| c.current().1.end <= lo),
-        }
+        matches!(self.piece(lo, hi), (to, None) if to == hi)
     }
 
     /// The number of pages of the pfn runs `pfns` if no interval meets the span they
