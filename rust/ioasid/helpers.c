@@ -174,12 +174,25 @@ struct page *ioasid_pfn_to_page(u64 pfn)
 	return pfn_to_page(pfn);
 }
 
-bool ioasid_vmemmap(void);
+struct page *ioasid_vmemmap_base(void);
+size_t ioasid_struct_page_size(void);
 
-/* With SPARSEMEM_VMEMMAP, page + 1 is the struct page of the next page frame. */
-bool ioasid_vmemmap(void)
+size_t ioasid_struct_page_size(void)
 {
-	return IS_ENABLED(CONFIG_SPARSEMEM_VMEMMAP);
+	return sizeof(struct page);
+}
+
+/*
+ * With SPARSEMEM_VMEMMAP, the struct pages are one array indexed by page frame (page + 1
+ * is the next frame's): its base, or NULL without it.
+ */
+struct page *ioasid_vmemmap_base(void)
+{
+#ifdef CONFIG_SPARSEMEM_VMEMMAP
+	return vmemmap;
+#else
+	return NULL;
+#endif
 }
 
 /*

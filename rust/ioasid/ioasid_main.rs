@@ -23,6 +23,7 @@ mod context;
 mod device;
 mod eventfd;
 mod fault;
+mod few;
 mod ioas;
 mod ioctl;
 mod iommu;

@@ -6,6 +6,7 @@
 //! driver. [`PinnedPages`] owns pins and drops them; [`PinAccount`] makes a page that is
 //! pinned by several mappings of one context count once against the locked-memory limit.
 
+use crate::few::{self, Few};
 use core::ptr::NonNull;
 use kernel::{
     alloc::flags::{
@@ -43,11 +44,14 @@ use kernel::{
 /// cover it without gaps); each of those pages holds one pin, taken by
 /// `pin_user_pages_fast`, that this value releases exactly once, when it is dropped.
 pub(crate) struct PinnedPages {
-    runs: KVVec<Run>,
+    runs: Runs,
     /// Pages pinned.
     npages: usize,
-    /// The page frames, as sorted, disjoint runs `(first, end)`: a page pinned twice
-    /// here (the same memory mapped twice in the range) appears once.
+    /// The page frames, as sorted, disjoint and apart runs `(first, end)` (a page
+    /// pinned twice here, the same memory mapped twice in the range, appears once), when
+    /// there is more than one run: far fewer than the runs, usually (memory faulted in
+    /// page by page often has each page's frame just below the one before), so that the
+    /// accounting has a few intervals to record.
     frames: KVVec<(u64, u64)>,
     /// Pinned for device writes: the pages are marked dirty when released, so that what
     /// devices wrote is not lost.
@@ -64,6 +68,86 @@ type Run = (usize, *mut bindings::page, u64, usize);
 /// A run being built while pinning: `(first page, its physical address, pages)`.
 type PendingRun = (*mut bindings::page, u64, usize);
 
+/// The runs of a [`PinnedPages`]: one (a small or a physically contiguous mapping)
+/// needs no allocation.
+type Runs = Few<Run>;
+
+/// The page frames of a run, `(first, end)` (end exclusive).
+fn run_frames(&(_, _, phys, n): &Run) -> (u64, u64) {
+    let pfn = phys >> PAGE_SIZE.trailing_zeros();
+    (pfn, pfn + n as u64)
+}
+
+/// Passes the frames of each of `runs` to `f`, joining runs whose frames follow each other
+/// up or down in range order (memory faulted in page by page often has each page's frame
+/// just below the one before), and returns how many it passed.
+fn joined_runs(runs: &[Run], mut f: impl FnMut((u64, u64))) -> usize {
+    let mut runs = runs.iter().map(run_frames);
+    let Some(mut cur) = runs.next() else {
+        return 0;
+    };
+    let mut count = 1;
+    for (s, e) in runs {
+        if s == cur.1 {
+            cur.1 = e;
+        } else if e == cur.0 {
+            cur.0 = s;
+        } else {
+            f(cur);
+            cur = (s, e);
+            count += 1;
+        }
+    }
+    f(cur);
+    count
+}
+
+/// Where the `struct page`s are: with a virtually contiguous memory map
+/// (`SPARSEMEM_VMEMMAP`), a page's frame number is its index in it, and the page after a
+/// run's last in that map is the next frame; else each page's address is asked for.
+///
+/// # Invariants
+///
+/// `0` is null or the kernel's `vmemmap`.
+#[derive(Clone, Copy)]
+struct MemMap(*mut bindings::page);
+
+impl MemMap {
+    fn get() -> Self {
+        // SAFETY: reads constants of the running kernel.
+        let (base, size) = unsafe { (ioasid_vmemmap_base(), ioasid_struct_page_size()) };
+        // INVARIANT: the helper returns `vmemmap`, or null without one. The index of a
+        // page is computed with the Rust view of `struct page`: if it ever disagreed with
+        // C's, every address would be asked for instead.
+        if size != size_of::<bindings::page>() {
+            return Self(core::ptr::null_mut());
+        }
+        Self(base)
+    }
+
+    /// Whether `page` is the frame after the `n` pages from `first`, without asking for
+    /// either address (false when that cannot be told so).
+    fn follows(self, first: *mut bindings::page, n: usize, page: *mut bindings::page) -> bool {
+        !self.0.is_null() && page == first.wrapping_add(n)
+    }
+
+    /// The physical address of `page`.
+    ///
+    /// # Safety
+    ///
+    /// `page` points to a valid `struct page` (e.g. one the caller holds a pin on).
+    unsafe fn phys(self, page: *mut bindings::page) -> u64 {
+        if self.0.is_null() {
+            // SAFETY: by the caller's guarantee.
+            return unsafe { page_to_phys(page) };
+        }
+        // By the invariant, a valid `struct page` is in the map at `0`, at the index of
+        // its frame (`page_to_pfn()` of SPARSEMEM_VMEMMAP).
+        let index = (page as usize - self.0 as usize) / size_of::<bindings::page>();
+        (index as u64) << PAGE_SIZE.trailing_zeros()
+    }
+}
+
 // SAFETY: the pins are plain references to `struct page`s; they may be released from any
 // thread.
 unsafe impl Send for PinnedPages {}
@@ -75,6 +159,9 @@ const BATCH: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
 
 /// Maps of at most this many pages pin into a batch on the stack (no allocation).
 const SMALL_BATCH: usize = 16;
+
+/// Runs a mapping of several runs has room for at first (2 KiB).
+const RUNS_ROOM: usize = 64;
 
 /// Where pages are pinned from.
 #[derive(Clone, Copy)]
@@ -179,11 +266,8 @@ impl PinnedPages {
         account: &Arc<Mutex<PinAccount>>,
     ) -> Result<(Self, Precharge)> {
         let mut pre = Precharge::none(account);
-        // Room for the runs of a small map at once, grown (doubling) as needed: the
-        // vector lives as long as the mapping, and a mapping of huge pages has a few
-        // runs however many pages it has (room for a batch's worth was 12 KiB each).
         let mut this = Self {
-            runs: KVVec::with_capacity(npages.min(SMALL_BATCH), GFP_KERNEL_ACCOUNT | __GFP_NOWARN)?,
+            runs: Few::new(),
             npages: 0,
             frames: KVVec::new(),
             writable,
@@ -205,8 +289,10 @@ impl PinnedPages {
             large.resize(npages.min(BATCH), core::ptr::null_mut(), GFP_KERNEL)?;
             &mut large[..]
         };
-        // SAFETY: reads a compile-time constant.
-        let vmemmap = unsafe { ioasid_vmemmap() };
+        let memmap = MemMap::get();
+        // Room for a run per page of a small range once there are two (doubling from
+        // there): the room the runs do not use is given back once they are all known.
+        let room = npages.min(RUNS_ROOM);
         // The run being built: its first page, its physical address and its length. Its
         // pages are pinned but not in `this`, so every path below releases or records it.
         let mut run: Option<PendingRun> = None;
@@ -217,7 +303,7 @@ impl PinnedPages {
             let done = this.pinned(run);
             let want = (npages - done).min(batch.len());
             result = pin_batch(source, done, &mut batch[..want], flags)
-                .and_then(|got| this.add_batch(&mut batch[..got], &mut run, vmemmap));
+                .and_then(|got| this.add_batch(&mut batch[..got], &mut run, memmap, room));
             // Charged before the next batch is pinned; the last batch needs no precharge:
             // the exact charge of the whole mapping follows at once (so a map of one batch
             // walks the accounting only once).
@@ -228,35 +314,16 @@ impl PinnedPages {
             }
         }
         if let Some(r) = run {
-            result = result.and(this.push_run(r));
+            result = result.and(this.push_run(r, room));
         }
         // On error, dropping `this` releases every recorded pin and `pre` the charge.
         result?;
-        this.compact_runs();
+        this.runs.compact(GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
         // One run is its own sorted frame list (see `pfn_runs`).
-        if this.runs.len() > 1 {
+        if this.runs.as_slice().len() > 1 {
             this.frames = this.frame_runs()?;
         }
         Ok((this, pre))
-    }
-
-    /// Gives back the room of the run vector that its runs do not use, when that is more
-    /// than half of it (a mapping of huge pages has a few runs in room for
-    /// [`SMALL_BATCH`]; a vector that grew by doubling is at least half full); best
-    /// effort: without memory for the copy, the room stays.
-    fn compact_runs(&mut self) {
-        let len = self.runs.len();
-        if self.runs.capacity() <= 2 * len {
-            return;
-        }
-        let Ok(mut exact) = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN) else {
-            return;
-        };
-        for &run in self.runs.iter() {
-            // Capacity for all of them was allocated above.
-            let _ = exact.push_within_capacity(run);
-        }
-        self.runs = exact;
     }
 
     /// Pages pinned so far: those recorded and those of the run being built.
@@ -270,20 +337,19 @@ impl PinnedPages {
         &mut self,
         batch: &mut [*mut bindings::page],
         run: &mut Option<PendingRun>,
-        vmemmap: bool,
+        memmap: MemMap,
+        room: usize,
     ) -> Result {
         for i in 0..batch.len() {
             let page = batch[i];
-            // With a virtually contiguous memory map, the page after the run's last in
-            // that map is the next page frame: no need to ask for its address.
             if let Some((first, _, n)) = run {
-                if vmemmap && page == first.wrapping_add(*n) {
+                if memmap.follows(*first, *n, page) {
                     *n += 1;
                     continue;
                 }
             }
             // SAFETY: `page` was just pinned.
-            let phys = unsafe { page_to_phys(page) };
+            let phys = unsafe { memmap.phys(page) };
             match run {
                 Some((_, p0, n)) if *p0 + (*n * PAGE_SIZE) as u64 == phys => *n += 1,
                 _ => {
@@ -291,7 +357,7 @@ impl PinnedPages {
                     let Some(done) = run.replace((page, phys, 1)) else {
                         continue;
                     };
-                    if let Err(e) = self.push_run(done) {
+                    if let Err(e) = self.push_run(done, room) {
                         let rest = &mut batch[i + 1..];
                         // SAFETY: those pages were pinned by the last batch, once each,
                         // and are in no run.
@@ -305,10 +371,11 @@ impl PinnedPages {
     }
 
     /// Records a completed run: its pins are `self`'s from now on. If that fails, the
-    /// run is released here (and only here).
-    fn push_run(&mut self, (first, phys, n): PendingRun) -> Result {
+    /// run is released here (and only here). A second run makes room for `room`.
+    fn push_run(&mut self, (first, phys, n): PendingRun, room: usize) -> Result {
         if let Err(e) = self.runs.push(
             (self.npages, first, phys, n),
+            room,
             GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
         ) {
             // SAFETY: the run's pages hold one pin each, recorded nowhere else, so that
@@ -325,10 +392,9 @@ impl PinnedPages {
     /// context already pins are not charged again.
     fn precharge(&self, pre: &mut Precharge, from: usize, run: Option<PendingRun>) -> Result {
         let shift = PAGE_SIZE.trailing_zeros();
-        let first = self
-            .runs
-            .partition_point(|&(offset, _, _, n)| offset + n <= from);
-        let recorded = self.runs[first..]
+        let runs = self.runs.as_slice();
+        let first = runs.partition_point(|&(offset, _, _, n)| offset + n <= from);
+        let recorded = runs[first..]
             .iter()
             .map(|&(offset, _, phys, n)| (offset, phys, n));
         let building = run.map(|(_, phys, n)| (self.npages, phys, n));
@@ -340,40 +406,43 @@ impl PinnedPages {
         pre.add(pfns)
     }
 
-    /// The sorted, disjoint runs of page frames of the pinned pages.
+    /// The sorted, disjoint runs of page frames of the pinned pages, with no two that
+    /// touch. Runs whose frames follow each other up or down in range order are joined
+    /// first: what is left to sort is then usually a few runs, not one per page.
+    ///
+    /// Errors: `ENOMEM`.
     fn frame_runs(&self) -> Result<KVVec<(u64, u64)>> {
-        let shift = PAGE_SIZE.trailing_zeros();
-        let mut runs = KVVec::with_capacity(self.runs.len(), GFP_KERNEL_ACCOUNT)?;
-        for (_, phys, len) in self.phys_runs() {
-            runs.push(
-                (phys >> shift, (phys >> shift) + (len >> shift) as u64),
-                GFP_KERNEL_ACCOUNT,
-            )?;
+        let runs = self.runs.as_slice();
+        let mut frames = KVVec::with_capacity(joined_runs(runs, |_| ()), GFP_KERNEL_ACCOUNT)?;
+        joined_runs(runs, |run| {
+            // Counted above.
+            let _ = frames.push_within_capacity(run);
+        });
+        if !frames.is_sorted() {
+            frames.sort_unstable();
         }
-        runs.sort_unstable();
         // Merge overlapping and touching runs, in place.
         let mut kept = 0;
-        for i in 0..runs.len() {
-            let (s, e) = runs[i];
-            if kept > 0 && s <= runs[kept - 1].1 {
-                runs[kept - 1].1 = runs[kept - 1].1.max(e);
+        for i in 0..frames.len() {
+            let (s, e) = frames[i];
+            if kept > 0 && s <= frames[kept - 1].1 {
+                frames[kept - 1].1 = frames[kept - 1].1.max(e);
             } else {
-                runs[kept] = (s, e);
+                frames[kept] = (s, e);
                 kept += 1;
             }
         }
-        runs.truncate(kept);
-        Ok(runs)
+        frames.truncate(kept);
+        few::shrink(&mut frames, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+        Ok(frames)
     }
 
     /// The pinned page frames as sorted, disjoint runs `(first, end)` (end exclusive):
     /// `frames`, or the only run when there is one (`frames` is then empty).
-    pub(crate) fn pfn_runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        let shift = PAGE_SIZE.trailing_zeros();
-        let only = if self.runs.len() == 1 {
-            self.phys_runs()
-                .next()
-                .map(|(_, phys, len)| (phys >> shift, (phys >> shift) + (len >> shift) as u64))
+    pub(crate) fn pfn_runs(&self) -> impl Iterator<Item = (u64, u64)> + Clone + '_ {
+        let runs = self.runs.as_slice();
+        let only = if runs.len() == 1 {
+            Some(run_frames(&runs[0]))
         } else {
             None
         };
@@ -400,6 +469,7 @@ impl PinnedPages {
     /// length)`, so that a domain can map each run with the largest page sizes it allows.
     pub(crate) fn phys_runs(&self) -> impl Iterator<Item = (usize, u64, usize)> + '_ {
         self.runs
+            .as_slice()
             .iter()
             .map(|&(offset, _, phys, n)| (offset * PAGE_SIZE, phys, n * PAGE_SIZE))
     }
@@ -409,11 +479,11 @@ impl PinnedPages {
     /// past the end. O(log runs): a shadow of a huge mapping looks pages up one by one.
     pub(crate) fn phys_at(&self, offset: usize, max: usize) -> Option<(u64, usize)> {
         let index = offset / PAGE_SIZE;
-        let i = self
-            .runs
+        let runs = self.runs.as_slice();
+        let i = runs
             .partition_point(|&(start, _, _, _)| start <= index)
             .checked_sub(1)?;
-        let (start, _, base, n) = self.runs[i];
+        let (start, _, base, n) = runs[i];
         if index >= start + n {
             return None;
         }
@@ -454,7 +524,7 @@ impl PinnedPages {
 
 impl Drop for PinnedPages {
     fn drop(&mut self) {
-        for &(_, first, _, n) in self.runs.iter() {
+        for &(_, first, _, n) in self.runs.as_slice().iter() {
             // SAFETY: by the invariant, the run's pages hold one pin each, released only
             // here; the run is physically contiguous, as the call requires.
             unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, self.writable) };
@@ -487,9 +557,11 @@ unsafe extern "C" {
     );
     /// `pfn_to_page`, from `helpers.c`.
     fn ioasid_pfn_to_page(pfn: u64) -> *mut bindings::page;
-    /// Whether `struct page`s are one virtually contiguous array indexed by page frame
-    /// (`CONFIG_SPARSEMEM_VMEMMAP`), from `helpers.c`.
-    fn ioasid_vmemmap() -> bool;
+    /// The virtually contiguous array of `struct page`s indexed by page frame
+    /// (`CONFIG_SPARSEMEM_VMEMMAP`), or null without one, from `helpers.c`.
+    fn ioasid_vmemmap_base() -> *mut bindings::page;
+    /// `sizeof(struct page)` in C, from `helpers.c`.
+    fn ioasid_struct_page_size() -> usize;
     /// Whether a file can be pinned for an access, from `helpers.c`.
     fn ioasid_file_check(file: *mut bindings::file, read: bool, write: bool) -> c_int;
     /// Pins up to `nr` pages of a shmem or hugetlbfs file, one pin each (checking its
@@ -824,19 +896,29 @@ impl PinAccount {
             return Err(e);
         }
         let (fresh, want, apart) = self.dry_walk(pages);
-        let mut nodes = self.reserve_nodes(want)?;
+        // The nodes come from the spare pool when it has enough (taken whole, and put
+        // back with what is left: no allocation), else are reserved.
+        let pooled = self.spare.len() >= want;
+        let mut nodes = if pooled {
+            core::mem::take(&mut self.spare)
+        } else {
+            self.reserve_nodes(want).inspect_err(|_| {
+                let _ = self.account(pre, false);
+            })?
+        };
         let settled = match (fresh as usize).checked_sub(pre) {
             Some(more) => self.account(more, true).inspect_err(|_| {
                 let _ = self.account(pre, false);
             }),
             None => self.account(pre - fresh as usize, false),
         };
-        if let Err(e) = settled {
+        let charged = settled.map(|()| self.record(pages, &mut nodes, apart));
+        if pooled {
+            self.spare = nodes;
+        } else {
             self.give_back(nodes);
-            return Err(e);
         }
-        let charged = self.record(pages, &mut nodes, apart);
-        self.give_back(nodes);
+        let charged = charged?;
         // Every page counted fresh was recorded (the reservation covers them all).
         self.account((fresh - charged) as usize, false)
     }
@@ -931,9 +1013,14 @@ impl PinAccount {
                             charged += to - at;
                         }
                     }
-                    Some(_) => {
-                        self.split_at(at, &mut node);
-                        self.split_at(to, &mut node);
+                    Some((start, end, _)) => {
+                        // An interval that is the piece already needs no split.
+                        if start < at {
+                            self.split_at(at, &mut node);
+                        }
+                        if to < end {
+                            self.split_at(to, &mut node);
+                        }
                         if let Some(iv) = self.users.get_mut(&at) {
                             iv.users += 1;
                         }
@@ -950,30 +1037,28 @@ impl PinAccount {
         let mut gone = 0u64;
         for (s, e) in pages.pfn_runs() {
             let mut at = s;
+            // By the tree's invariant, a charged run is whole intervals: one lookup each.
             while at < e {
-                let (to, held) = self.piece(at, e);
-                // By the tree's invariant every piece of a charged run is a whole interval.
-                if let Some((start, end, _)) = held {
-                    if kernel::warn_on!(start != at || end != to) {
-                        at = to;
-                        continue;
-                    }
-                    let last = match self.users.get_mut(&at) {
-                        Some(iv) => {
-                            iv.users -= 1;
-                            iv.users == 0
-                        }
-                        None => false,
-                    };
-                    if last {
-                        if let Some(node) = self.users.remove_node(&at) {
-                            // Kept if there is room (reserved at charge time), else freed.
-                            let _ = self.spare.push_within_capacity(node.into_reservation());
-                        }
-                        gone += to - at;
-                    }
+                let Some(mut entry) = self.users.find_mut(&at) else {
+                    // Not reached: skip past the piece, leaving it as it is.
+                    kernel::warn_on!(true);
+                    at = self.piece(at, e).0;
+                    continue;
+                };
+                let iv = entry.get_mut();
+                let end = iv.end;
+                if kernel::warn_on!(end > e) {
+                    at = e;
+                    continue;
                 }
-                at = to;
+                iv.users -= 1;
+                if iv.users == 0 {
+                    // Kept if there is room (reserved at charge time), else freed.
+                    let node = entry.remove_node();
+                    let _ = self.spare.push_within_capacity(node.into_reservation());
+                    gone += end - at;
+                }
+                at = end;
             }
         }
         // Uncharging cannot exceed what was charged; an exited process has nothing left to
@@ -1013,10 +1098,21 @@ impl PinAccount {
 /// Errors: `ENOMEM` over the limit, `ESRCH` the process has exited (its mm keeps no
 /// count).
 fn lock_vm(mm: &Mm, npages: usize, inc: bool) -> Result {
-    let mm = mm.mmget_not_zero().ok_or(ESRCH)?;
-    // SAFETY: `mm` holds an `mmget` reference, so the mm_struct and its users are alive
-    // for the duration of the call, which takes the mmap lock itself.
+    // The caller's own mm (the usual case: only its process charges) has a user, the
+    // caller, for the whole call; another needs a reference of its own.
+    let own = current!()
+        .mm()
+        .is_some_and(|cur| core::ptr::eq::<Mm>(&**cur, mm));
+    let held = if own {
+        None
+    } else {
+        Some(mm.mmget_not_zero().ok_or(ESRCH)?)
+    };
+    // SAFETY: the mm has a user for the duration of the call (the caller's, or the
+    // `mmget` reference in `held`), so the mm_struct and its users are alive; the call
+    // takes the mmap lock itself.
     let ret = unsafe { ioasid_account_locked_vm(mm.as_raw(), npages as _, inc) };
+    drop(held);
     if ret < 0 {
         return Err(Error::from_errno(ret));
     }
@@ -1049,6 +1145,24 @@ mod tests {
             assert!(!a.none_within(lo, hi));
         }
         assert!(with(&[])?.none_within(0, u64::MAX));
+        Ok(())
+    }
+
+    #[test]
+    fn runs_join_up_and_down() -> Result {
+        let shift = PAGE_SIZE.trailing_zeros();
+        // (pfn, pages): 10, 9, 8 (downwards), then 20-21 and 22 (upwards), then 5.
+        let runs = [(10u64, 1usize), (9, 1), (8, 1), (20, 2), (22, 1), (5, 1)]
+            .map(|(pfn, n)| (0, core::ptr::null_mut(), pfn << shift, n));
+        let mut joined = [(0, 0); 4];
+        let mut n = 0;
+        let count = joined_runs(&runs, |run| {
+            joined[n] = run;
+            n += 1;
+        });
+        assert_eq!(count, 3);
+        assert_eq!(&joined[..n], &[(8, 11), (20, 23), (5, 6)]);
+        assert_eq!(joined_runs(&[], |_| ()), 0);
         Ok(())
     }
 

@@ -28,6 +28,7 @@ use crate::{
         FaultQueue,
         Route, //
     },
+    few::Few,
     ioas::nested::soft::{
         self,
         Shadow, //
@@ -338,14 +339,14 @@ impl Inner {
     ///
     /// Errors: `EINVAL` the range cuts through a mapping, `ENOENT` nothing is mapped in
     /// it, `ENOMEM`.
-    fn whole_mappings(&self, start: u64, last: u64) -> Result<KVVec<(u64, u64)>> {
-        let mut found = KVVec::new();
+    fn whole_mappings(&self, start: u64, last: u64) -> Result<Few<(u64, u64)>> {
+        let mut found = Few::new();
         let mut next = first_overlapping(&self.maps, start, last);
         while let Some((s, m_last)) = next {
             if s < start || m_last > last {
                 return Err(EINVAL);
             }
-            found.push((s, m_last), GFP_KERNEL)?;
+            found.push((s, m_last), 16, GFP_KERNEL)?;
             next = match m_last.checked_add(1) {
                 Some(after) => self
                     .maps
@@ -355,7 +356,7 @@ impl Inner {
                 None => None,
             };
         }
-        if found.is_empty() {
+        if found.as_slice().is_empty() {
             return Err(ENOENT);
         }
         Ok(found)
@@ -621,8 +622,9 @@ impl Ioas {
     pub(crate) fn shared(&self, start: u64, last: u64) -> Result<KVVec<SharedPart>> {
         let inner = self.inner.lock();
         let found = inner.whole_mappings(start, last)?;
+        let found = found.as_slice();
         let mut parts = KVVec::with_capacity(found.len(), GFP_KERNEL)?;
-        for (s, _) in found {
+        for &(s, _) in found {
             if let Some(m) = inner.maps.get(&s) {
                 // Capacity was reserved above.
                 let _ = parts.push_within_capacity((s - start, m.pages.clone(), m.prot));
@@ -799,6 +801,7 @@ impl Ioas {
         let victims = loop {
             let victims = inner.whole_mappings(start, last)?;
             let pending = victims
+                .as_slice()
                 .iter()
                 .any(|(s, _)| inner.maps.get(s).is_some_and(|m| m.pending));
             if !pending {
@@ -815,6 +818,7 @@ impl Ioas {
             shadows,
             ..
         } = &mut *inner;
+        let victims = victims.as_slice();
         let mut bytes = 0u64;
         let mut gone = None;
         if let [(s, _)] = victims[..] {
