@@ -130,7 +130,8 @@ impl MapRequest {
 
     /// Pins `npages` of `source` and maps them into the address space `ioas_id`;
     /// returns the IOVA once the user learnt it through `write_back` (on failure of
-    /// which the mapping is undone).
+    /// which the mapping is undone). A fixed IOVA is only an input: nothing is written
+    /// back.
     ///
     /// Errors: `EPERM` the caller is not the process the context charges, and those of
     /// lookup, pinning, [`Ioas::map`] and `write_back`.
@@ -147,7 +148,11 @@ impl MapRequest {
         // Checked again, under the accounting's lock, whenever pages are charged.
         account.lock().check_owner()?;
         let (pages, pre) = PinnedPages::pin(source, npages, self.writable, account)?;
+        let fixed = matches!(self.placement, Placement::Fixed(_));
         let made = ioas.map(pages, pre, self.prot, self.placement)?;
+        if fixed {
+            return Ok(());
+        }
         if let Err(e) = write_back(made.iova) {
             // The user never learnt the IOVA: undo the mapping.
             ioas.unmap_made(made);
@@ -223,7 +228,12 @@ pub(crate) fn copy(ctx: &Context, mut arg: UserArg<ioasid_ioas_copy>) -> Result 
     if parts.iter().any(refused) {
         return Err(EACCES);
     }
+    // As for a map, a fixed IOVA is only an input: nothing is written back.
+    let fixed = matches!(req.placement, Placement::Fixed(_));
     let (iova, made) = dst.map_shared(parts, arg.length, req.prot, req.placement)?;
+    if fixed {
+        return Ok(());
+    }
     arg.dst_iova = iova;
     if let Err(e) = arg.write_back() {
         // The user never learnt the IOVA: undo the copy.

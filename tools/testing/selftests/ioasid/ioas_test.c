@@ -116,6 +116,52 @@ TEST_F(ioas, alloc_result_unwritable_leaves_nothing)
 	munmap(arg, page_size);
 }
 
+/*
+ * A map or copy at a fixed IOVA has no result and writes nothing back: it works from a
+ * read-only argument. One at a kernel-chosen IOVA writes the IOVA back, and when it
+ * cannot (EFAULT), nothing stays mapped.
+ */
+TEST_F(ioas, map_results_are_written_back_only_when_chosen)
+{
+	struct ioasid_ioas_map *m;
+	struct ioasid_ioas_copy *c;
+	char *arg;
+
+	arg = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, arg);
+	m = (void *)arg;
+	c = (void *)(arg + 256);
+	*m = (struct ioasid_ioas_map){
+		.argsz = sizeof(*m), .flags = FIXED, .ioas_id = self->ioas,
+		.user_va = (uintptr_t)self->buf, .length = page_size, .iova = 0x100000,
+	};
+	*c = (struct ioasid_ioas_copy){
+		.argsz = sizeof(*c), .flags = FIXED, .dst_ioas_id = self->ioas,
+		.src_ioas_id = self->ioas, .length = page_size, .dst_iova = 0x200000,
+		.src_iova = 0x100000,
+	};
+	ASSERT_EQ(0, mprotect(arg, page_size, PROT_READ));
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_MAP, m));
+	ASSERT_EQ(0, ioctl(self->fd, IOASID_IOAS_COPY, c));
+	EXPECT_EQ(0, unmap(self->fd, self->ioas, 0x200000, page_size, NULL));
+	/* Chosen IOVAs must reach the user: neither stays. */
+	ASSERT_EQ(0, mprotect(arg, page_size, PROT_READ | PROT_WRITE));
+	m->flags = RW;
+	m->iova = 0;
+	c->flags = RW;
+	c->dst_iova = 0;
+	ASSERT_EQ(0, mprotect(arg, page_size, PROT_READ));
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_MAP, m));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, IOASID_IOAS_COPY, c));
+	EXPECT_EQ(EFAULT, errno);
+	/* Only the fixed mapping is left. */
+	EXPECT_EQ(0, unmap(self->fd, self->ioas, 0x100000, page_size, NULL));
+	EXPECT_EQ(-1, unmap(self->fd, self->ioas, 0, UINT64_MAX, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	munmap(arg, page_size);
+}
+
 TEST_F(ioas, destroy_unknown_and_twice)
 {
 	EXPECT_EQ(-1, destroy(self->fd, 0));
