@@ -54,8 +54,14 @@ vfio)
 	append+=" vfio_pci.enable_sriov=1 hugepagesz=1G hugepages=1"
 	;;
 bench | mockbench)
-	# Two more edus: ioasid, iommufd and type1 each drive their own through vfio-pci.
-	devices+=(-device edu,dma_mask=0xffffffffffffffff -device edu,dma_mask=0xffffffffffffffff)
+	# Eight more edus for the table, nine on vfio-pci: one for type1, four each for
+	# ioasid and iommufd (one per thread of the thread rows, each in its own address
+	# space). The mock rows need none.
+	if [ "$job" = bench ]; then
+		for _ in 1 2 3 4 5 6 7 8; do
+			devices+=(-device edu,dma_mask=0xffffffffffffffff)
+		done
+	fi
 	# The thread rows need both vCPUs running at once.
 	accel=tcg
 	;;

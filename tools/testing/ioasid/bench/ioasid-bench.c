@@ -2,9 +2,10 @@
 /*
  * ioasid-bench: /dev/ioasid side by side with iommufd and VFIO type1, in one VM, on the
  * same emulated IOMMU (intel-iommu), each with a real device attached through the same
- * driver: QEMU edu devices on vfio-pci, one each, bound to ioasid
- * (VFIO_DEVICE_BIND_IOASID), to iommufd (VFIO_DEVICE_BIND_IOMMUFD) and to a type1
- * container.
+ * driver: QEMU edu devices on vfio-pci, bound to ioasid (VFIO_DEVICE_BIND_IOASID), to
+ * iommufd (VFIO_DEVICE_BIND_IOMMUFD) and to a type1 container. ioasid and iommufd have
+ * one per thread of the thread rows, so that every address space a thread maps into
+ * has a device attached, as a VMM's has.
  *
  * The backends take turns: ROUNDS rounds, each running every case on each backend, in
  * a rotated order, so that a change of the host's speed during the run does not land
@@ -13,7 +14,10 @@
  * (rates in operations per second). Prints a table (ratio = iommufd time / ioasid time,
  * vs best = the faster peer's time / ioasid's: >= 1.0 means ioasid is at least as fast;
  * rounds = the lowest and highest "vs best" of a single round) and the same rows as CSV
- * between BENCH-CSV-BEGIN and BENCH-CSV-END.
+ * between BENCH-CSV-BEGIN and BENCH-CSV-END. In the map and thread rows, whose backends
+ * take turns within every repetition, "vs best" is paired: per repetition, the faster peer's time
+ * over ioasid's time of the same repetition, the median of those in each round, and the
+ * median over the rounds: the host's changes of speed between repetitions cancel out.
  *
  *   ioasid-bench [REPS]          the table (no mock IOMMU in the kernel)
  *   ioasid-bench --mock [REPS]   the rows that need ioasid's mock IOMMU
@@ -53,16 +57,24 @@ struct space {
 	enum backend b;
 	int fd;		/* /dev/ioasid, /dev/iommu, or the type1 container */
 	__u32 id;	/* IOAS ID (ioasid, iommufd) */
+	int dev;	/* the device attached (ioasid, iommufd), or -1 */
 };
 
-static int ioasid_fd, iommufd, container, group_fd, vfio_dev_fd;
-static __u32 ioasid_dev;
-/* The edus on vfio-pci, by address: type1's, iommufd's, ioasid's. */
-static char edus[3][NAME_MAX + 1];
+/* Devices each of ioasid and iommufd has: one per thread of the thread rows. */
+#define MAX_THREADS 4
+
+static int ioasid_fd, iommufd, container, group_fd, vfio_dev_fds[MAX_THREADS];
+static __u32 ioasid_devs[MAX_THREADS];
+/* The first device of each, for every row but the thread rows. */
+#define ioasid_dev ioasid_devs[0]
+#define vfio_dev_fd vfio_dev_fds[0]
+/* The edus on vfio-pci, by address: type1's, then iommufd's, then ioasid's. */
+#define NR_EDUS (1 + 2 * MAX_THREADS)
+static char edus[NR_EDUS][NAME_MAX + 1];
 #define edu_type1 edus[0]
-#define edu_iommufd edus[1]
-#define edu_ioasid edus[2]
-static int ioasid_vfio_fd;
+#define edu_iommufd(k) edus[1 + (k)]
+#define edu_ioasid(k) edus[1 + MAX_THREADS + (k)]
+static int ioasid_vfio_fds[MAX_THREADS];
 
 static double now_us(void)
 {
@@ -132,21 +144,28 @@ static int do_unmap(struct space *s, __u64 len, __u64 iova)
 	}
 }
 
-/* A new address space of backend @b; with @attach, the backend's device attached. */
-static int space_new(enum backend b, int attach, struct space *s)
+/*
+ * A new address space of backend @b, with the backend's device @dev attached (none if
+ * @dev < 0; type1's container has its device always).
+ */
+static int space_on(enum backend b, int dev, struct space *s)
 {
 	s->b = b;
+	s->dev = dev;
 	switch (b) {
 	case IOASID: {
 		struct ioasid_ioas_alloc a = { .argsz = sizeof(a) };
-		struct ioasid_device_attach at = { .argsz = sizeof(at), .dev_id = ioasid_dev };
+		struct ioasid_device_attach at = { .argsz = sizeof(at) };
 
 		s->fd = ioasid_fd;
 		if (ioctl(s->fd, IOASID_IOAS_ALLOC, &a))
 			return -1;
 		s->id = a.out_ioas_id;
+		if (dev < 0)
+			return 0;
 		at.ioas_id = s->id;
-		return attach ? ioctl(s->fd, IOASID_DEVICE_ATTACH, &at) : 0;
+		at.dev_id = ioasid_devs[dev];
+		return ioctl(s->fd, IOASID_DEVICE_ATTACH, &at);
 	}
 	case IOMMUFD: {
 		struct iommu_ioas_alloc a = { .size = sizeof(a) };
@@ -156,8 +175,10 @@ static int space_new(enum backend b, int attach, struct space *s)
 		if (ioctl(s->fd, IOMMU_IOAS_ALLOC, &a))
 			return -1;
 		s->id = a.out_ioas_id;
+		if (dev < 0)
+			return 0;
 		at.pt_id = s->id;
-		return attach ? ioctl(vfio_dev_fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at) : 0;
+		return ioctl(vfio_dev_fds[dev], VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
 	}
 	default:
 		s->fd = container;
@@ -165,21 +186,30 @@ static int space_new(enum backend b, int attach, struct space *s)
 	}
 }
 
+/* A new address space of backend @b; with @attach, the backend's first device attached. */
+static int space_new(enum backend b, int attach, struct space *s)
+{
+	return space_on(b, attach ? 0 : -1, s);
+}
+
 static void space_free(struct space *s, int attached)
 {
+	attached = attached && s->dev >= 0;
 	if (s->b == IOASID) {
-		struct ioasid_device_detach d = { .argsz = sizeof(d), .dev_id = ioasid_dev };
+		struct ioasid_device_detach d = { .argsz = sizeof(d) };
 		struct ioasid_destroy x = { .argsz = sizeof(x), .id = s->id };
 
-		if (attached)
+		if (attached) {
+			d.dev_id = ioasid_devs[s->dev];
 			ioctl(s->fd, IOASID_DEVICE_DETACH, &d);
+		}
 		ioctl(s->fd, IOASID_DESTROY, &x);
 	} else if (s->b == IOMMUFD) {
 		struct vfio_device_detach_iommufd_pt d = { .argsz = sizeof(d) };
 		struct iommu_destroy x = { .size = sizeof(x), .id = s->id };
 
 		if (attached)
-			ioctl(vfio_dev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &d);
+			ioctl(vfio_dev_fds[s->dev], VFIO_DEVICE_DETACH_IOMMUFD_PT, &d);
 		ioctl(s->fd, IOMMU_DESTROY, &x);
 	}
 }
@@ -216,10 +246,16 @@ struct row {
 	struct stat3 r[NR_BACKENDS];
 	/* Each round's figures (r[] holds the current round's until they are combined). */
 	struct stat3 round[ROUNDS][NR_BACKENDS];
+	/*
+	 * For the rows whose backends take turns within every repetition (map, threads):
+	 * each round's median of the per-repetition "vs best" (the faster peer's time /
+	 * ioasid's, measured back to back), or 0.
+	 */
+	double paired[ROUNDS];
 };
 
 static struct row rows[64];
-static int nrows, one_thread_row;
+static int nrows, one_thread_row, cur_round;
 
 static struct row *row(const char *fmt, const char *unit, const char *arg)
 {
@@ -235,6 +271,29 @@ static struct row *row(const char *fmt, const char *unit, const char *arg)
  * repetition runs the backends one after the other (in an order that rotates), so that
  * the host's changes of speed hit all of them alike.
  */
+static struct stat3 best_peer(const struct stat3 *r, int rate);
+
+/*
+ * The round's paired "vs best" of @row from the times @v of its @reps repetitions: the
+ * median over them of the faster peer's time (the faster by the round's medians, in
+ * @row->r) over ioasid's time of the same repetition.
+ */
+static void pair_up(struct row *row, double v[NR_BACKENDS][MAX_REPS], int reps)
+{
+	struct stat3 best = best_peer(row->r, 0);
+	double ratio[MAX_REPS];
+	int peer = -1;
+
+	for (int b = IOMMUFD; b < NR_BACKENDS; b++)
+		if (row->r[b].valid && row->r[b].med == best.med)
+			peer = b;
+	if (peer < 0)
+		return;
+	for (int i = 0; i < reps; i++)
+		ratio[i] = v[peer][i] / v[IOASID][i];
+	row->paired[cur_round] = stats(ratio, reps).med;
+}
+
 static void map_cases(void *buf, __u64 len, int reps, struct row *map, struct row *unmap,
 		      struct row *cycle)
 {
@@ -266,11 +325,20 @@ static void map_cases(void *buf, __u64 len, int reps, struct row *map, struct ro
 			c[b][i] = now_us() - t;
 		}
 	for (int b = 0; b < NR_BACKENDS; b++) {
-		map->r[b] = stats(m[b], reps);
-		unmap->r[b] = stats(u[b], reps);
-		cycle->r[b] = stats(c[b], reps);
+		/* stats() sorts: the paired ratios are taken from copies. */
+		double mc[MAX_REPS], uc[MAX_REPS], cc[MAX_REPS];
+
+		memcpy(mc, m[b], sizeof(mc));
+		memcpy(uc, u[b], sizeof(uc));
+		memcpy(cc, c[b], sizeof(cc));
+		map->r[b] = stats(mc, reps);
+		unmap->r[b] = stats(uc, reps);
+		cycle->r[b] = stats(cc, reps);
 		space_free(&s[b], 1);
 	}
+	pair_up(map, m, reps);
+	pair_up(unmap, u, reps);
+	pair_up(cycle, c, reps);
 }
 
 /* Attach of the device to an address space holding @len bytes mapped. */
@@ -300,6 +368,7 @@ static struct stat3 attach_case(enum backend b, void *buf, __u64 len, int reps)
 				die("attach");
 		}
 		v[n++] = now_us() - t;
+		s.dev = 0;
 		do_unmap(&s, len, IOVA_BASE);
 		space_free(&s, 1);
 	}
@@ -323,47 +392,60 @@ static void *churn(void *arg)
 	return NULL;
 }
 
-#define MAX_THREADS 4
-
 /*
  * @nthreads threads, 64 map+unmap cycles of 1 MiB each, all in one address space
- * (@same) or each in its own (the first with the device attached).
+ * (@same) or each in its own; every address space has a device of its own attached.
  */
-static struct stat3 threads_case(enum backend b, void *buf, int nthreads, int same, int reps)
+static double threads_once(enum backend b, void *buf, int nthreads, int same)
 {
-	double v[MAX_REPS];
-	int n = 0, spaces = same ? 1 : nthreads;
+	struct space s[MAX_THREADS];
+	struct worker w[MAX_THREADS];
+	pthread_t t[MAX_THREADS];
+	int err = 0, spaces = same ? 1 : nthreads;
+	double t0;
 
-	if (b == TYPE1 && spaces > 1)
-		return (struct stat3){ 0 };
-	for (int i = 0; i < reps; i++) {
-		struct space s[MAX_THREADS];
-		struct worker w[MAX_THREADS];
-		pthread_t t[MAX_THREADS];
-		double t0;
-		int err = 0;
+	for (int k = 0; k < spaces; k++)
+		if (space_on(b, b == TYPE1 ? -1 : k, &s[k]))
+			die("address spaces");
+	for (int k = 0; k < nthreads; k++)
+		w[k] = (struct worker){ .s = same ? &s[0] : &s[k],
+					.buf = (char *)buf + k * (1 << 20),
+					.iova = IOVA_BASE + k * (1ull << 24), .loops = 64 };
+	t0 = now_us();
+	for (int k = 0; k < nthreads; k++)
+		pthread_create(&t[k], NULL, churn, &w[k]);
+	for (int k = 0; k < nthreads; k++)
+		pthread_join(t[k], NULL);
+	t0 = now_us() - t0;
+	for (int k = 0; k < nthreads; k++)
+		err |= w[k].err;
+	if (err)
+		die("threads");
+	for (int k = 0; k < spaces; k++)
+		space_free(&s[k], 1);
+	return t0;
+}
 
-		for (int k = 0; k < spaces; k++)
-			if (space_new(b, k == 0, &s[k]))
-				die("address spaces");
-		for (int k = 0; k < nthreads; k++)
-			w[k] = (struct worker){ .s = same ? &s[0] : &s[k],
-						.buf = (char *)buf + k * (1 << 20),
-						.iova = IOVA_BASE + k * (1ull << 24), .loops = 64 };
-		t0 = now_us();
-		for (int k = 0; k < nthreads; k++)
-			pthread_create(&t[k], NULL, churn, &w[k]);
-		for (int k = 0; k < nthreads; k++)
-			pthread_join(t[k], NULL);
-		v[n++] = now_us() - t0;
-		for (int k = 0; k < nthreads; k++)
-			err |= w[k].err;
-		if (err)
-			die("threads");
-		for (int k = 0; k < spaces; k++)
-			space_free(&s[k], k == 0);
+/* The row of threads_once(), @reps times, the backends taking turns in every repetition. */
+static void threads_case(struct row *row, void *buf, int nthreads, int same, int reps)
+{
+	double v[NR_BACKENDS][MAX_REPS], c[MAX_REPS];
+
+	for (int i = 0; i < reps; i++)
+		for (int k = 0; k < NR_BACKENDS; k++) {
+			int b = (i + k) % NR_BACKENDS;
+
+			/* type1 has one address space (its container). */
+			if (b != TYPE1 || same)
+				v[b][i] = threads_once(b, buf, nthreads, same);
+		}
+	for (int b = 0; b < NR_BACKENDS; b++) {
+		if (b == TYPE1 && !same)
+			continue;
+		memcpy(c, v[b], sizeof(c));
+		row->r[b] = stats(c, reps);
 	}
-	return stats(v, n);
+	pair_up(row, v, reps);
 }
 
 #define LIVE_PASIDS 100000
@@ -934,13 +1016,13 @@ static void find_edus(void)
 		if (len <= 0)
 			continue;
 		link[len] = 0;
-		if (!strstr(link, "/vfio-pci") || n == 3)
+		if (!strstr(link, "/vfio-pci") || n == NR_EDUS)
 			continue;
 		snprintf(edus[n++], sizeof(edus[0]), "%s", d->d_name);
 	}
 	closedir(dir);
-	if (n < 3) {
-		fprintf(stderr, "ioasid-bench: need three edus on vfio-pci\n");
+	if (n < NR_EDUS) {
+		fprintf(stderr, "ioasid-bench: need %d edus on vfio-pci\n", NR_EDUS);
 		exit(1);
 	}
 	qsort(edus, n, sizeof(edus[0]), cmp_name);
@@ -967,16 +1049,20 @@ static void setup_ioasid(void)
 	char path[PATH_MAX];
 	struct vfio_device_bind_ioasid bind = { .argsz = sizeof(bind) };
 
-	vfio_cdev(edu_ioasid, path, sizeof(path));
 	ioasid_fd = open("/dev/ioasid", O_RDWR | O_CLOEXEC);
-	ioasid_vfio_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (ioasid_fd < 0 || ioasid_vfio_fd < 0)
+	if (ioasid_fd < 0)
 		die("ioasid set-up");
 	bind.ioasid_fd = ioasid_fd;
-	if (ioctl(ioasid_vfio_fd, VFIO_DEVICE_BIND_IOASID, &bind))
-		die("VFIO_DEVICE_BIND_IOASID");
-	ioasid_dev = bind.out_dev_id;
-	/* The device fd stays open: closing it would unbind the device. */
+	for (int k = 0; k < MAX_THREADS; k++) {
+		vfio_cdev(edu_ioasid(k), path, sizeof(path));
+		ioasid_vfio_fds[k] = open(path, O_RDWR | O_CLOEXEC);
+		if (ioasid_vfio_fds[k] < 0)
+			die("ioasid set-up");
+		if (ioctl(ioasid_vfio_fds[k], VFIO_DEVICE_BIND_IOASID, &bind))
+			die("VFIO_DEVICE_BIND_IOASID");
+		ioasid_devs[k] = bind.out_dev_id;
+	}
+	/* The device fds stay open: closing one would unbind its device. */
 }
 
 static void setup_type1(void)
@@ -1011,14 +1097,18 @@ static void setup_iommufd(void)
 	char path[PATH_MAX];
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 
-	vfio_cdev(edu_iommufd, path, sizeof(path));
 	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	vfio_dev_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (iommufd < 0 || vfio_dev_fd < 0)
+	if (iommufd < 0)
 		die("iommufd set-up");
 	bind.iommufd = iommufd;
-	if (ioctl(vfio_dev_fd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
-		die("VFIO_DEVICE_BIND_IOMMUFD");
+	for (int k = 0; k < MAX_THREADS; k++) {
+		vfio_cdev(edu_iommufd(k), path, sizeof(path));
+		vfio_dev_fds[k] = open(path, O_RDWR | O_CLOEXEC);
+		if (vfio_dev_fds[k] < 0)
+			die("iommufd set-up");
+		if (ioctl(vfio_dev_fds[k], VFIO_DEVICE_BIND_IOMMUFD, &bind))
+			die("VFIO_DEVICE_BIND_IOMMUFD");
+	}
 }
 
 static void print_stat(struct stat3 s)
@@ -1075,6 +1165,18 @@ static void combine_rounds(void)
 		}
 }
 
+/* The median of a row's paired "vs best" over the rounds, or 0 if it has none. */
+static double paired_vs_best(const struct row *r, int rounds)
+{
+	double v[ROUNDS];
+	int n = 0;
+
+	for (int k = 0; k < rounds; k++)
+		if (r->paired[k])
+			v[n++] = r->paired[k];
+	return n ? stats(v, n).med : 0;
+}
+
 static void report(int rounds)
 {
 	printf("\n%-30s %-6s %26s %26s %26s %7s %7s %11s\n", "case", "unit", "ioasid med (min-max)",
@@ -1089,11 +1191,16 @@ static void report(int rounds)
 			print_stat(r->r[b]);
 		x = speedup(r->r, r->r[IOMMUFD], rate);
 		x ? printf(" %7.2f", x) : printf(" %7s", "n/a");
-		x = speedup(r->r, best_peer(r->r, rate), rate);
+		x = paired_vs_best(r, rounds);
+		if (!x)
+			x = speedup(r->r, best_peer(r->r, rate), rate);
 		x ? printf(" %7.2f", x) : printf(" %7s", "n/a");
 		/* The spread of "vs best" over the rounds, each round's own figures. */
 		for (int k = 0; k < rounds; k++) {
-			double y = speedup(r->round[k], best_peer(r->round[k], rate), rate);
+			double y = r->paired[k];
+
+			if (!y)
+				y = speedup(r->round[k], best_peer(r->round[k], rate), rate);
 
 			if (y && (!lo || y < lo))
 				lo = y;
@@ -1258,22 +1365,23 @@ int main(int argc, char **argv)
 	};
 
 	for (int k = 0; k < ROUNDS; k++) {
+		cur_round = k;
 		fprintf(stderr, "ioasid-bench: round %d: map cases\n", k + 1);
 		for (int p = 0; p < 2; p++)
 			for (int i = 0; i < nsizes; i++) {
 				if (p && (sizes[i] < SZ_2M || !huge))
 					continue;
-				map_cases(p ? huge : small, sizes[i], sizes[i] > (16 << 20) ? 3 : reps,
+				map_cases(p ? huge : small, sizes[i], sizes[i] > (16 << 20) ? 5 : reps,
 					  map_rows[p][i], unmap_rows[p][i], cycle_rows[p][i]);
 			}
+		fprintf(stderr, "ioasid-bench: round %d: thread cases\n", k + 1);
+		for (int t = 0; t < 5; t++)
+			threads_case(thread_rows[t], small, threads[t].n, threads[t].same, reps);
 		for (int o = 0; o < NR_BACKENDS; o++) {
 			enum backend b = order[k][o];
 
 			fprintf(stderr, "ioasid-bench: round %d: %s\n", k + 1, names[b]);
 			attach_row->r[b] = attach_case(b, small, 64 << 20, reps);
-			for (int t = 0; t < 5; t++)
-				thread_rows[t]->r[b] = threads_case(b, small, threads[t].n,
-								    threads[t].same, reps);
 			copy_row->r[b] = copy_case(b, small, 256 << 20, 3);
 			nest_cases(b, small, reps, &nest_fill->r[b], &nest_chg->r[b],
 				   &nest_batch->r[b]);
