@@ -331,22 +331,21 @@ int ioasid_user_charge(struct user_struct *user, unsigned long npages)
 	return 0;
 }
 
-int ioasid_account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc);
+void ioasid_mm_pinned(struct mm_struct *mm, unsigned long npages, bool inc);
 
 /*
- * account_locked_vm(), asking about CAP_IPC_LOCK only when the limit would be exceeded
- * (as ioasid_user_charge() does).
+ * Counts @npages in (@inc) or out of @mm's pinned_vm, the VmPin of /proc/<pid>/status,
+ * as io_uring, RDMA and iommufd count long-term pins: an atomic, so no mmap lock (which
+ * would stall every page fault of the process) is taken. The limit is enforced on the
+ * user's count (ioasid_user_charge()). @mm may have exited: mmgrab() keeps its
+ * mm_struct, and the count then only goes unread.
  */
-int ioasid_account_locked_vm(struct mm_struct *mm, unsigned long npages, bool inc)
+void ioasid_mm_pinned(struct mm_struct *mm, unsigned long npages, bool inc)
 {
-	int ret;
-
-	mmap_write_lock(mm);
-	ret = __account_locked_vm(mm, npages, inc, current, false);
-	if (ret == -ENOMEM && inc && capable(CAP_IPC_LOCK))
-		ret = __account_locked_vm(mm, npages, inc, current, true);
-	mmap_write_unlock(mm);
-	return ret;
+	if (inc)
+		atomic64_add(npages, &mm->pinned_vm);
+	else
+		WARN_ON_ONCE(atomic64_sub_return(npages, &mm->pinned_vm) < 0);
 }
 
 void ioasid_user_uncharge(struct user_struct *user, unsigned long npages)

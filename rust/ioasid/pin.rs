@@ -578,7 +578,7 @@ unsafe extern "C" {
     fn ioasid_put_user(user: *mut bindings::user_struct);
     fn ioasid_user_charge(user: *mut bindings::user_struct, npages: usize) -> c_int;
     fn ioasid_user_uncharge(user: *mut bindings::user_struct, npages: usize);
-    fn ioasid_account_locked_vm(mm: *mut bindings::mm_struct, npages: usize, inc: bool) -> c_int;
+    fn ioasid_mm_pinned(mm: *mut bindings::mm_struct, npages: usize, inc: bool);
 }
 
 /// The user (`struct user_struct`) locked memory is charged to, on which we hold a
@@ -684,8 +684,9 @@ impl Drop for Precharge {
 }
 
 /// Locked-memory accounting of one context: each distinct page pinned by any of its
-/// mappings counts once against the `RLIMIT_MEMLOCK` of the process that opened it
-/// (shown as `VmLck` in `/proc/<pid>/status`).
+/// mappings counts once in the locked memory of the user of the process charged (the
+/// opener, or the last to call `IOASID_CHANGE_PROCESS`), against its `RLIMIT_MEMLOCK`,
+/// and in that process's pinned memory (`VmPin` in `/proc/<pid>/status`).
 ///
 /// The pages are tracked as disjoint intervals of page frame numbers, each with how many
 /// mappings pin it, so that a mapping of physically contiguous memory (huge pages,
@@ -773,14 +774,8 @@ impl PinAccount {
             user.charge(n)?;
         }
         if !same_mm {
-            if let Err(e) = lock_vm(&mm, n, true) {
-                if !same_user {
-                    user.uncharge(n);
-                }
-                return Err(e);
-            }
-            // An exited process's mm keeps no count.
-            let _ = lock_vm(&self.mm, n, false);
+            mm_pinned(&mm, n, true);
+            mm_pinned(&self.mm, n, false);
         }
         if !same_user {
             self.user.uncharge(n);
@@ -1061,62 +1056,37 @@ impl PinAccount {
                 at = end;
             }
         }
-        // Uncharging cannot exceed what was charged; an exited process has nothing left to
-        // uncharge (see `account`).
+        // Uncharging cannot fail.
         let _ = self.account(gone as usize, false);
     }
 
-    /// Charges (`inc`) or uncharges `npages` to the user and, while it lives, to the
-    /// opener's mm (`VmLck`).
+    /// Charges (`inc`) or uncharges `npages` to the user, against its `RLIMIT_MEMLOCK`,
+    /// and counts them in the opener's `VmPin`.
     ///
-    /// Errors (charging only): `ENOMEM` over either's `RLIMIT_MEMLOCK`, `ESRCH` the
-    /// process has exited.
+    /// Errors (charging only): `ENOMEM` over the limit.
     fn account(&mut self, npages: usize, inc: bool) -> Result {
         if npages == 0 {
             return Ok(());
         }
-        if !inc {
+        if inc {
+            self.user.charge(npages)?;
+            self.charged += npages;
+        } else {
             self.user.uncharge(npages);
-            // An exited process's mm keeps no count.
-            let _ = lock_vm(&self.mm, npages, false);
             self.charged -= npages;
-            return Ok(());
         }
-        self.user.charge(npages)?;
-        if let Err(e) = lock_vm(&self.mm, npages, true) {
-            self.user.uncharge(npages);
-            return Err(e);
-        }
-        self.charged += npages;
+        mm_pinned(&self.mm, npages, inc);
         Ok(())
     }
 }
 
-/// Charges (`inc`) or uncharges `npages` to `mm`'s locked memory (`VmLck`), within the
-/// caller's `RLIMIT_MEMLOCK` unless it has `CAP_IPC_LOCK`.
-///
-/// Errors: `ENOMEM` over the limit, `ESRCH` the process has exited (its mm keeps no
-/// count).
-fn lock_vm(mm: &Mm, npages: usize, inc: bool) -> Result {
-    // The caller's own mm (the usual case: only its process charges) has a user, the
-    // caller, for the whole call; another needs a reference of its own.
-    let own = current!()
-        .mm()
-        .is_some_and(|cur| core::ptr::eq::<Mm>(&**cur, mm));
-    let held = if own {
-        None
-    } else {
-        Some(mm.mmget_not_zero().ok_or(ESRCH)?)
-    };
-    // SAFETY: the mm has a user for the duration of the call (the caller's, or the
-    // `mmget` reference in `held`), so the mm_struct and its users are alive; the call
-    // takes the mmap lock itself.
-    let ret = unsafe { ioasid_account_locked_vm(mm.as_raw(), npages as _, inc) };
-    drop(held);
-    if ret < 0 {
-        return Err(Error::from_errno(ret));
-    }
-    Ok(())
+/// Counts `npages` in (`inc`) or out of `mm`'s pinned memory (`VmPin`): no lock, no
+/// limit (the user's count is the one limited), and harmless once the process exited.
+fn mm_pinned(mm: &Mm, npages: usize, inc: bool) {
+    // SAFETY: `mm` is a live `mm_struct` (the `Mm` reference holds an `mmgrab` count,
+    // which keeps the struct, if not its address space); the helper only adds to or
+    // subtracts from its atomic `pinned_vm`.
+    unsafe { ioasid_mm_pinned(mm.as_raw(), npages, inc) };
 }
 
 #[kunit_tests(ioasid_pin_account)]

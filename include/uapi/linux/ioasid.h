@@ -1058,7 +1058,7 @@ struct ioasid_ioas_map_file {
  * Makes the calling process the one the context pins memory for and charges: the
  * live-update step of a VMM that received the /dev/ioasid fd (SCM_RIGHTS, or across
  * exec). Every page the context pins moves, in one step, from the locked memory of
- * the previous process (its VmLck and its user's RLIMIT_MEMLOCK count) to the caller's;
+ * the previous process (its VmPin and its user's RLIMIT_MEMLOCK count) to the caller's;
  * mappings and DMA are not touched, so devices keep running. Mappings of the previous
  * process's memory stay pinned and mapped (they no longer depend on that process).
  * When both processes belong to the same user, that user's count does not change.

@@ -190,7 +190,7 @@ static inline int detach(int fd, __u32 dev)
 	return ioctl(fd, IOASID_DEVICE_DETACH, &arg);
 }
 
-/* Locked memory of this process in bytes, as /proc/self/status shows it (VmLck). */
+/* Memory this process pinned, in bytes, as /proc/self/status shows it (VmPin). */
 static inline long locked_bytes(void)
 {
 	char line[256];
@@ -200,7 +200,7 @@ static inline long locked_bytes(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb * 1024;

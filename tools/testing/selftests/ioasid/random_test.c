@@ -5,7 +5,7 @@
  * of the whole context at random points. A model of what the kernel must hold predicts
  * every result; after every step the mock page tables of every attached device must
  * equal the model's mappings of its address space (every page, no stale entry; checked
- * every 8 steps), VmLck must be exactly the distinct pages mapped, and once everything
+ * every 8 steps), VmPin must be exactly the distinct pages mapped, and once everything
  * is closed no page pin may be left. A failure prints the seed and the step: IOASID_SEED=<seed> reruns it.
  */
 #include <errno.h>
@@ -143,7 +143,7 @@ static int verify(struct model *m, long base_locked)
 			      m->spaces[d->ioas].id);
 	}
 	CHECK(locked_bytes() - base_locked == distinct_pages(m) * (long)SZ_4K,
-	      "VmLck %ld, model %ld pages", locked_bytes() - base_locked, distinct_pages(m));
+	      "VmPin %ld, model %ld pages", locked_bytes() - base_locked, distinct_pages(m));
 	return 0;
 }
 
@@ -344,7 +344,7 @@ static int run(unsigned int seed, unsigned int steps)
 	close_context(m);
 	munmap(m->mem, PAGES * SZ_4K);
 	if (!ret && locked_bytes() != base) {
-		fprintf(stderr, "# seed %u: VmLck %ld after close\n", seed, locked_bytes() - base);
+		fprintf(stderr, "# seed %u: VmPin %ld after close\n", seed, locked_bytes() - base);
 		ret = -1;
 	}
 	if (!ret && pinned_pages() != pinned) {
