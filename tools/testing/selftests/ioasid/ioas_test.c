@@ -656,6 +656,30 @@ static long resident(void *mem, size_t len)
 }
 
 /*
+ * Pinned pages show in VmPin, where io_uring, RDMA and iommufd count long-term pins,
+ * and never in VmLck: that count is mlock()'s, kept under the mmap lock, and a map does
+ * not take that lock. mlock()ed memory does not count against the pins either.
+ */
+TEST_F(ioas, pins_count_in_vmpin_not_vmlck)
+{
+	long pin = locked_bytes(), lck = status_bytes("VmLck");
+	__u64 iova = 0;
+
+	ASSERT_LE(0, pin);
+	ASSERT_LE(0, lck);
+	ASSERT_EQ(0, mlock(self->buf, page_size));
+	EXPECT_EQ(lck + page_size, status_bytes("VmLck"));
+	EXPECT_EQ(pin, locked_bytes());
+	ASSERT_EQ(0, map(self->fd, self->ioas, RW, self->buf, self->len, &iova));
+	EXPECT_EQ(pin + (long)self->len, locked_bytes());
+	EXPECT_EQ(lck + page_size, status_bytes("VmLck"));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, iova, self->len, NULL));
+	EXPECT_EQ(pin, locked_bytes());
+	ASSERT_EQ(0, munlock(self->buf, page_size));
+	EXPECT_EQ(lck, status_bytes("VmLck"));
+}
+
+/*
  * A map far beyond RLIMIT_MEMLOCK fails once the limit is reached: the pages are charged
  * batch by batch as they are pinned, so at most a batch beyond the limit is ever faulted
  * in and pinned (not the whole range), and nothing stays pinned or charged afterwards.

@@ -190,20 +190,27 @@ static inline int detach(int fd, __u32 dev)
 	return ioctl(fd, IOASID_DEVICE_DETACH, &arg);
 }
 
-/* Memory this process pinned, in bytes, as /proc/self/status shows it (VmPin). */
-static inline long locked_bytes(void)
+/* A "<field>: <n> kB" line of /proc/self/status, in bytes; -1024 if it has none. */
+static inline long status_bytes(const char *field)
 {
 	char line[256];
 	long kb = -1;
+	size_t n = strlen(field);
 	FILE *f = fopen("/proc/self/status", "r");
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+		if (!strncmp(line, field, n) && sscanf(line + n, ": %ld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb * 1024;
+}
+
+/* Memory this process pinned, in bytes, as /proc/self/status shows it (VmPin). */
+static inline long locked_bytes(void)
+{
+	return status_bytes("VmPin");
 }
 
 /* A counter of /proc/vmstat, with every CPU's pending deltas folded in first. */
