@@ -1061,7 +1061,7 @@ impl PinAccount {
     }
 
     /// Charges (`inc`) or uncharges `npages` to the user, against its `RLIMIT_MEMLOCK`,
-    /// and counts them in the opener's `VmPin`.
+    /// and counts them in the `VmPin` of the process charged.
     ///
     /// Errors (charging only): `ENOMEM` over the limit.
     fn account(&mut self, npages: usize, inc: bool) -> Result {
