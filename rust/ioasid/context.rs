@@ -15,11 +15,16 @@
 use kernel::{
     current,
     fs::File,
+    mm::Mm,
     new_mutex,
     prelude::*,
     rbtree::RBTreeNodeReservation,
     sync::{
         aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         Arc,
         Mutex,
         MutexGuard, //
@@ -48,6 +53,17 @@ pub(crate) struct Context {
     objects: Mutex<ObjectTable>,
     /// Locked-memory accounting of every address space of this context.
     account: Arc<Mutex<PinAccount>>,
+    /// The address of the `mm` of the process charged, for [`Context::check_owner`]:
+    /// written under the accounting's lock (at open and on every change of process),
+    /// read without it.
+    owner: Atomic<usize>,
+}
+
+/// The address of the calling process's `mm` (0 for a kernel thread, which has none).
+fn current_mm() -> usize {
+    current!()
+        .mm()
+        .map_or(0, |mm| core::ptr::from_ref::<Mm>(&**mm) as usize)
 }
 
 impl Context {
@@ -57,6 +73,7 @@ impl Context {
     /// Errors: `EINVAL` a kernel thread (no mm), `ENOMEM`.
     pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
         let mm = ARef::from(&**current!().mm().ok_or(EINVAL)?);
+        let owner = Atomic::new(core::ptr::from_ref::<Mm>(&*mm) as usize);
         let account = Arc::pin_init(
             new_mutex!(PinAccount::new(mm, UserCharge::current())),
             GFP_KERNEL,
@@ -65,6 +82,7 @@ impl Context {
             try_pin_init!(Context {
                 objects <- new_mutex!(ObjectTable::new()),
                 account,
+                owner,
             }),
             GFP_KERNEL,
         )
@@ -78,6 +96,33 @@ impl Context {
     /// The locked-memory accounting of this context's address spaces.
     pub(crate) fn account(&self) -> &Arc<Mutex<PinAccount>> {
         &self.account
+    }
+
+    /// Whether the caller is the process the context charges, checked before pinning
+    /// without the accounting's lock. Every charge checks again under the lock
+    /// ([`PinAccount::check_owner`]): a change of process racing with this check (the
+    /// old `mm`, no longer held, may even be freed and reused meanwhile) only lets the
+    /// charge refuse instead. Otherwise the accounting holds the `mm` whose address
+    /// this is, so no other process's `mm` can have it.
+    ///
+    /// Errors: `EPERM` another process.
+    pub(crate) fn check_owner(&self) -> Result {
+        if current_mm() == self.owner.load(Relaxed) {
+            Ok(())
+        } else {
+            Err(EPERM)
+        }
+    }
+
+    /// Makes the caller the process the context charges (`IOASID_CHANGE_PROCESS`);
+    /// returns how many pages moved.
+    ///
+    /// Errors: those of [`PinAccount::change_process`].
+    pub(crate) fn change_process(&self) -> Result<usize> {
+        let mut account = self.account.lock();
+        let moved = account.change_process()?;
+        self.owner.store(current_mm(), Relaxed);
+        Ok(moved)
     }
 
     /// Adds a new object and returns its ID: `prepare` looks up what it needs in the

@@ -158,7 +158,7 @@ fn check_extension(_ctx: &Context, mut arg: UserArg<ioasid_check_extension>) -> 
 /// Errors: `EOPNOTSUPP` unknown flags, `ENOMEM` the caller's limit.
 fn change_process(ctx: &Context, mut arg: UserArg<ioasid_change_process>) -> Result {
     check_flags(arg.flags, 0, 0)?;
-    arg.out_pages = ctx.account().lock().change_process()? as u64;
+    arg.out_pages = ctx.change_process()? as u64;
     arg.write_back()
 }
 

@@ -146,7 +146,7 @@ impl MapRequest {
         let ioas = ctx.objects().ioas(ioas_id)?;
         let account = ctx.account();
         // Checked again, under the accounting's lock, whenever pages are charged.
-        account.lock().check_owner()?;
+        ctx.check_owner()?;
         let (pages, pre) = PinnedPages::pin(source, npages, self.writable, account)?;
         let fixed = matches!(self.placement, Placement::Fixed(_));
         let made = ioas.map(pages, pre, self.prot, self.placement)?;
@@ -218,7 +218,7 @@ pub(crate) fn copy(ctx: &Context, mut arg: UserArg<ioasid_ioas_copy>) -> Result 
             objects.ioas(arg.dst_ioas_id)?,
         )
     };
-    ctx.account().lock().check_owner()?;
+    ctx.check_owner()?;
     let parts = src.shared(arg.src_iova, src_last)?;
     // No more access than each source mapping gives (a file mapped write-only stays so),
     // and no new writable mapping of memory pinned read-only or sealed since.

@@ -66,6 +66,10 @@ const UNMAP_BATCH: usize = 1024;
 /// 4 KiB to unpin between two yields.
 const UNMAP_BATCH_BYTES: u64 = 1 << 30;
 
+/// Most pages of a map that fills the domains under the address space's lock (see
+/// [`Ioas::map`]): 64 KiB of 4 KiB pages.
+const FILL_LOCKED_PAGES: usize = 16;
+
 /// Alignment of every IOVA, length and user address in a mapping.
 pub(crate) const IOVA_ALIGNMENT: u64 = PAGE_SIZE as u64;
 
@@ -427,10 +431,12 @@ pub(crate) struct Ioas {
     faults: Option<(Arc<FaultQueue>, u32)>,
     /// Every domain enforces cache-coherent DMA (`IOASID_IOAS_ALLOC_COHERENT`).
     coherent: bool,
-    /// Held around every change of the domains' page tables that could free a part of
-    /// one (map, unmap) and around every read of dirty bits, which writes the user's
-    /// bitmap and may fault on it: the fault path, detach and unplug never take it.
-    /// Taken before `inner`.
+    /// Held around every read of dirty bits, which walks the domains' page tables
+    /// outside `inner` and writes the user's bitmap (and may fault on it), and, while
+    /// dirty tracking is on, around every change of the page tables that could free a
+    /// part of one (unmaps); with tracking off, no read walks, and `inner` alone keeps
+    /// an unmap from freeing tables under one (tracking changes under both locks). The
+    /// fault path, detach and unplug never take it. Taken before `inner`.
     #[pin]
     dirty: Mutex<()>,
     /// Signalled whenever a map finishes filling the domains.
@@ -557,9 +563,12 @@ impl Ioas {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let pages = Arc::new(pages, GFP_KERNEL)?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        // The IOVA is taken, the pages charged and the mapping recorded (pending) under
-        // the lock; the domains are filled outside it, so that maps into one address
-        // space run in parallel. Meanwhile unmaps of the mapping and changes of the
+        if pages.len() <= FILL_LOCKED_PAGES {
+            return self.map_locked(pages, node, pre, prot, placement);
+        }
+        // A larger map takes the IOVA, charges the pages and records the mapping
+        // (pending) under the lock, and fills the domains outside it, so that maps into
+        // one address space run in parallel. Meanwhile unmaps of the mapping and changes of the
         // domains wait (`filled`), and dirty reads skip it.
         let (token, domains) = {
             let mut inner = self.inner.lock();
@@ -600,6 +609,34 @@ impl Ioas {
             self.filled.notify_all();
         }
         result.map(|()| token)
+    }
+
+    /// [`Ioas::map`] of a few pages: the domains are filled under the lock, which costs
+    /// less than taking it a second time to finish a pending mapping, and holds it for
+    /// no longer than a page-table update of those pages. Nothing waits for such a map.
+    fn map_locked(
+        &self,
+        pages: Arc<PinnedPages>,
+        node: RBTreeNodeReservation<u64, Mapping>,
+        pre: Precharge,
+        prot: Prot,
+        placement: Placement,
+    ) -> Result<MapToken> {
+        let length = (pages.len() * PAGE_SIZE) as u64;
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(ENOENT);
+        }
+        let iova = inner.place(placement, length)?;
+        self.account.lock().charge(&pages, pre)?;
+        let domains = inner.domains.iter().map(|d| &d.domain);
+        if let Err(e) = map_all(domains, iova, &pages, prot) {
+            self.account.lock().uncharge(&pages);
+            return Err(e);
+        }
+        let token = inner.record(node, iova, pages, prot, false);
+        inner.shadows_mapped(iova, iova + (length - 1));
+        Ok(token)
     }
 
     /// The address space's lock, once no map is filling the domains outside it: for
@@ -796,9 +833,18 @@ impl Ioas {
     /// Errors: `EINVAL` the range cuts through a mapping (nothing is unmapped), `ENOENT`
     /// nothing is mapped in the range.
     pub(crate) fn unmap(&self, start: u64, last: u64) -> Result<u64> {
-        let _tables = self.dirty.lock();
+        // Dirty reads walk the page tables under `dirty` alone, and only while tracking
+        // is on, which changes under both locks: with it off, holding `inner` from the
+        // check to the last change of the page tables keeps every reader out.
+        let mut tables = None;
         let mut inner = self.inner.lock();
         let victims = loop {
+            if inner.dirty_enabled && tables.is_none() {
+                // `dirty` is taken before `inner`.
+                drop(inner);
+                tables = Some(self.dirty.lock());
+                inner = self.inner.lock();
+            }
             let victims = inner.whole_mappings(start, last)?;
             let pending = victims
                 .as_slice()
@@ -851,7 +897,7 @@ impl Ioas {
         // Best effort: a page left recorded is only reported dirty once more.
         let _ = inner.forget_dirty(start, last);
         drop(inner);
-        drop(_tables);
+        drop(tables);
         if let Some(m) = gone {
             self.retire(m);
         }

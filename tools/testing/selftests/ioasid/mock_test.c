@@ -1128,16 +1128,17 @@ struct fill_racer {
 	__u32 ioas, dev;
 	__u64 base;
 	uint8_t *buf;
-	int rounds, bad;
+	int rounds, pages, bad;
 };
 
-/* Maps page i % 8 of its buffer at base + i pages, for each of its rounds. */
+/* Maps the first @pages pages of its buffer at base + i * @pages pages, for each round. */
 static void *map_pages_loop(void *arg)
 {
 	struct fill_racer *r = arg;
+	size_t len = r->pages * SZ_4K;
 
 	for (int i = 0; i < r->rounds; i++)
-		if (map_at(r->fd, r->ioas, r->buf + (i % 8) * SZ_4K, SZ_4K, r->base + i * SZ_4K))
+		if (map_at(r->fd, r->ioas, r->buf, len, r->base + i * len))
 			r->bad++;
 	return NULL;
 }
@@ -1153,9 +1154,10 @@ static void *attach_detach_loop(void *arg)
 }
 
 /*
- * Maps fill the domains outside the address space's lock, in parallel: a device
- * attached meanwhile (a new domain on a second, incompatible IOMMU, filled by replay)
- * must still end up with every mapping, as must the domain that stays attached.
+ * Maps of more than 16 pages fill the domains outside the address space's lock, in
+ * parallel, smaller ones under it: a device attached meanwhile (a new domain on a
+ * second, incompatible IOMMU, filled by replay) must still end up with every mapping of
+ * both kinds, as must the domain that stays attached.
  */
 TEST_F(mock, maps_filling_outside_the_lock_reach_every_domain)
 {
@@ -1166,10 +1168,11 @@ TEST_F(mock, maps_filling_outside_the_lock_reach_every_domain)
 
 	ASSERT_EQ(0, mock_add(self->mock, self->fd, &other, &dev1));
 	ASSERT_EQ(0, attach(self->fd, self->dev.dev_id, self->ioas));
+	/* 128 maps of a page, 16 of 32 pages. */
 	for (int k = 0; k < 2; k++)
 		r[k] = (struct fill_racer){ self->fd, self->ioas, 0, A + k * SZ_2M,
-					    self->buf + k * 8 * SZ_4K, 128, 0 };
-	r[2] = (struct fill_racer){ self->fd, self->ioas, dev1.dev_id, 0, NULL, 40, 0 };
+					    self->buf + k * 8 * SZ_4K, k ? 16 : 128, k ? 32 : 1, 0 };
+	r[2] = (struct fill_racer){ self->fd, self->ioas, dev1.dev_id, 0, NULL, 40, 0, 0 };
 	ASSERT_EQ(0, pthread_create(&t[0], NULL, map_pages_loop, &r[0]));
 	ASSERT_EQ(0, pthread_create(&t[1], NULL, map_pages_loop, &r[1]));
 	ASSERT_EQ(0, pthread_create(&t[2], NULL, attach_detach_loop, &r[2]));
@@ -1179,9 +1182,9 @@ TEST_F(mock, maps_filling_outside_the_lock_reach_every_domain)
 		EXPECT_EQ(0, r[k].bad);
 	ASSERT_EQ(0, attach(self->fd, dev1.dev_id, self->ioas));
 	for (int k = 0; k < 2; k++)
-		for (int i = 0; i < 128; i++) {
+		for (int i = 0; i < r[k].rounds * r[k].pages; i++) {
 			__u64 iova = r[k].base + i * SZ_4K;
-			uint8_t *va = r[k].buf + (i % 8) * SZ_4K;
+			uint8_t *va = r[k].buf + (i % r[k].pages) * SZ_4K;
 
 			EXPECT_EQ(0, check_map(self->mock, self->dev.mock_id, CHECK_RW, iova, SZ_4K,
 					       va, NULL));
