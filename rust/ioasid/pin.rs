@@ -68,6 +68,30 @@ type Run = (usize, *mut bindings::page, u64, usize);
 /// A run being built while pinning: `(first page, its physical address, pages)`.
 type PendingRun = (*mut bindings::page, u64, usize);
 
+/// Page frames `lo..hi` (end exclusive) that hold every frame of some runs, and maybe
+/// others between them: empty when `lo >= hi`.
+#[derive(Clone, Copy)]
+struct Span {
+    lo: u64,
+    hi: u64,
+}
+
+impl Span {
+    const EMPTY: Self = Self {
+        lo: u64::MAX,
+        hi: 0,
+    };
+
+    /// The span that also holds the `n` frames from physical address `phys`.
+    fn with(self, phys: u64, n: usize) -> Self {
+        let pfn = phys >> PAGE_SIZE.trailing_zeros();
+        Self {
+            lo: self.lo.min(pfn),
+            hi: self.hi.max(pfn + n as u64),
+        }
+    }
+}
+
 /// The runs of a [`PinnedPages`]: one (a small or a physically contiguous mapping)
 /// needs no allocation.
 type Runs = Few<Run>;
@@ -298,19 +322,25 @@ impl PinnedPages {
         let mut run: Option<PendingRun> = None;
         // Pages `0..charged` of the range are charged in `pre`.
         let mut charged = 0;
+        // Holds the frames of the runs recorded since the last precharge (whole runs: the
+        // first may have begun before it), so that a precharge of memory the context pins
+        // nothing near needs one lookup and no walk of the runs.
+        let mut span = Span::EMPTY;
         let mut result = Ok(());
         while result.is_ok() && this.pinned(run) < npages {
             let done = this.pinned(run);
             let want = (npages - done).min(batch.len());
-            result = pin_batch(source, done, &mut batch[..want], flags)
-                .and_then(|got| this.add_batch(&mut batch[..got], &mut run, memmap, room));
+            result = pin_batch(source, done, &mut batch[..want], flags).and_then(|got| {
+                this.add_batch(&mut batch[..got], &mut run, &mut span, memmap, room)
+            });
             // Charged before the next batch is pinned; the last batch needs no precharge:
             // the exact charge of the whole mapping follows at once (so a map of one batch
             // walks the accounting only once).
             let pinned = this.pinned(run);
             if result.is_ok() && pinned < npages {
-                result = this.precharge(&mut pre, charged, run);
+                result = this.precharge(&mut pre, charged, run, span);
                 charged = pinned;
+                span = Span::EMPTY;
             }
         }
         if let Some(r) = run {
@@ -331,12 +361,14 @@ impl PinnedPages {
         self.npages + run.map_or(0, |r| r.2)
     }
 
-    /// Adds the pages just pinned in `batch` to the run being built, or to new runs. If
-    /// recording a run fails, the pages of the batch in no run are released here.
+    /// Adds the pages just pinned in `batch` to the run being built, or to new runs
+    /// (whose frames `span` gains). If recording a run fails, the pages of the batch in
+    /// no run are released here.
     fn add_batch(
         &mut self,
         batch: &mut [*mut bindings::page],
         run: &mut Option<PendingRun>,
+        span: &mut Span,
         memmap: MemMap,
         room: usize,
     ) -> Result {
@@ -357,6 +389,7 @@ impl PinnedPages {
                     let Some(done) = run.replace((page, phys, 1)) else {
                         continue;
                     };
+                    *span = span.with(done.1, done.2);
                     if let Err(e) = self.push_run(done, room) {
                         let rest = &mut batch[i + 1..];
                         // SAFETY: those pages were pinned by the last batch, once each,
@@ -388,9 +421,15 @@ impl PinnedPages {
     }
 
     /// Charges in `pre` the pages from page offset `from` on: those of the recorded runs
-    /// and of `run`, the one being built after them. Pages another mapping of the
-    /// context already pins are not charged again.
-    fn precharge(&self, pre: &mut Precharge, from: usize, run: Option<PendingRun>) -> Result {
+    /// and of `run`, the one being built after them, whose frames `span` and `run` hold.
+    /// Pages another mapping of the context already pins are not charged again.
+    fn precharge(
+        &self,
+        pre: &mut Precharge,
+        from: usize,
+        run: Option<PendingRun>,
+        span: Span,
+    ) -> Result {
         let shift = PAGE_SIZE.trailing_zeros();
         let runs = self.runs.as_slice();
         let first = runs.partition_point(|&(offset, _, _, n)| offset + n <= from);
@@ -403,7 +442,8 @@ impl PinnedPages {
             let pfn = phys >> shift;
             (lo < offset + n).then(|| (pfn + (lo - offset) as u64, pfn + n as u64))
         });
-        pre.add(pfns)
+        let span = run.map_or(span, |(_, phys, n)| span.with(phys, n));
+        pre.add(pfns, span, self.pinned(run) - from)
     }
 
     /// The sorted, disjoint runs of page frames of the pinned pages, with no two that
@@ -655,14 +695,25 @@ impl Precharge {
         }
     }
 
-    /// Charges the pages of the pfn runs `pfns` that no mapping of the context pins yet.
+    /// Charges the pages of the pfn runs `pfns` that no mapping of the context pins yet:
+    /// all `total` of them, with no walk of the runs, if no interval meets `span`, which
+    /// holds them all.
     ///
     /// Errors: `ENOMEM` over the locked-memory limit, `EPERM` the caller is no longer the
     /// process the context charges (nothing more is charged).
-    fn add(&mut self, pfns: impl Iterator<Item = (u64, u64)> + Clone) -> Result {
+    fn add(
+        &mut self,
+        pfns: impl Iterator<Item = (u64, u64)> + Clone,
+        span: Span,
+        total: usize,
+    ) -> Result {
         let mut account = self.account.lock();
         account.check_owner()?;
-        let fresh = account.fresh(pfns);
+        let fresh = if span.lo < span.hi && account.none_within(span.lo, span.hi) {
+            total
+        } else {
+            account.fresh(pfns)
+        };
         account.account(fresh, true)?;
         self.pages += fresh;
         Ok(())
