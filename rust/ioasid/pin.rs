@@ -275,6 +275,17 @@ pub(crate) fn user_phys(addr: u64) -> Result<u64> {
 }
 
 impl PinnedPages {
+    /// No pages (nothing to release).
+    pub(crate) fn none() -> Self {
+        Self {
+            runs: Few::new(),
+            npages: 0,
+            frames: KVVec::new(),
+            writable: false,
+            file: None,
+        }
+    }
+
     /// Pins `npages` pages of `source`, for device writes too when `writable`, charging them to `account` batch by batch as
     /// they are pinned (all but the last): a range beyond the locked-memory limit fails
     /// once the limit is reached, not after the whole range is pinned. The charge is returned with the

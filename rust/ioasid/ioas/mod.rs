@@ -291,6 +291,9 @@ struct Inner {
     /// Pages (by IOVA) that software-table devices wrote while tracking was on, not
     /// yet read and cleared.
     soft_dirty: RBTree<u64, ()>,
+    /// The tree node of the last mapping an unmap of one mapping removed, kept for the
+    /// next small map: a space that maps and unmaps page by page allocates no nodes.
+    spare_node: Option<RBTreeNodeReservation<u64, Mapping>>,
 }
 
 impl Inner {
@@ -429,6 +432,9 @@ pub(crate) struct Ioas {
     account: Arc<Mutex<PinAccount>>,
     /// The fault queue its (device, PASID) attachments report to, and its own ID.
     faults: Option<(Arc<FaultQueue>, u32)>,
+    /// No pages: what a mapping's node holds instead of them once they go, while the
+    /// node is kept for reuse (`Inner::spare_node`).
+    no_pages: Arc<PinnedPages>,
     /// Every domain enforces cache-coherent DMA (`IOASID_IOAS_ALLOC_COHERENT`).
     coherent: bool,
     /// Held around every read of dirty bits, which walks the domains' page tables
@@ -520,6 +526,7 @@ impl Ioas {
         coherent: bool,
         dirty_capable: bool,
     ) -> Result<Arc<Self>> {
+        let no_pages = Arc::new(PinnedPages::none(), GFP_KERNEL)?;
         Arc::pin_init(
             pin_init!(Self {
                 inner <- new_mutex!(Inner {
@@ -536,9 +543,11 @@ impl Ioas {
                     dirty_capable,
                     dirty_enabled: false,
                     soft_dirty: RBTree::new(),
+                    spare_node: None,
                 }),
                 account,
                 faults,
+                no_pages,
                 coherent,
                 dirty <- new_mutex!(()),
                 filled <- new_condvar!(),
@@ -562,10 +571,10 @@ impl Ioas {
     ) -> Result<MapToken> {
         let length = (pages.len() * PAGE_SIZE) as u64;
         let pages = Arc::new(pages, GFP_KERNEL)?;
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         if pages.len() <= FILL_LOCKED_PAGES {
-            return self.map_locked(pages, node, pre, prot, placement);
+            return self.map_locked(pages, pre, prot, placement);
         }
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
         // A larger map takes the IOVA, charges the pages and records the mapping
         // (pending) under the lock, and fills the domains outside it, so that maps into
         // one address space run in parallel. Meanwhile unmaps of the mapping and changes of the
@@ -617,7 +626,6 @@ impl Ioas {
     fn map_locked(
         &self,
         pages: Arc<PinnedPages>,
-        node: RBTreeNodeReservation<u64, Mapping>,
         pre: Precharge,
         prot: Prot,
         placement: Placement,
@@ -628,6 +636,10 @@ impl Ioas {
             return Err(ENOENT);
         }
         let iova = inner.place(placement, length)?;
+        let node = match inner.spare_node.take() {
+            Some(node) => node,
+            None => RBTreeNodeReservation::new(GFP_KERNEL)?,
+        };
         self.account.lock().charge(&pages, pre)?;
         let domains = inner.domains.iter().map(|d| &d.domain);
         if let Err(e) = map_all(domains, iova, &pages, prot) {
@@ -750,24 +762,24 @@ impl Ioas {
         } = &mut *inner;
         let gone = maps.remove(&token.iova);
         if let Some(m) = &gone {
-            Self::release(domains, shadows, token.iova, m);
+            Self::release(domains, shadows, token.iova, m.last);
             // Best effort: a page left recorded is only reported dirty once more.
             let _ = inner.forget_dirty(token.iova, m.last);
         }
         drop(inner);
         drop(_tables);
         if let Some(m) = gone {
-            self.retire(m);
+            self.retire(m.pages);
         }
     }
 
-    /// Takes a mapping removed from the tree out of every domain and every shadow that
-    /// uses its pages; returns its length. The caller then retires it
-    /// ([`Ioas::retire`]), once it holds none of the address space's locks.
-    fn release(domains: &[AttachedDomain], shadows: &[Arc<Shadow>], iova: u64, m: &Mapping) -> u64 {
-        let len = m.last - iova + 1;
+    /// Takes the mapping `iova..=last`, removed from the tree, out of every domain and
+    /// every shadow that uses its pages; returns its length. The caller then retires its
+    /// pages ([`Ioas::retire`]), once it holds none of the address space's locks.
+    fn release(domains: &[AttachedDomain], shadows: &[Arc<Shadow>], iova: u64, last: u64) -> u64 {
+        let len = last - iova + 1;
         for shadow in shadows.iter() {
-            shadow.parent_unmapped(iova, m.last);
+            shadow.parent_unmapped(iova, last);
         }
         // Devices lose access (IOTLB flushed) before the pages are unpinned. The domain
         // holds exactly what was mapped, so all of it must go.
@@ -778,13 +790,14 @@ impl Ioas {
         len
     }
 
-    /// Unpins and uncharges a mapping [`Ioas::release`] took out of the domains, under
-    /// the accounting's lock only: the address space's other operations need not wait
-    /// for the unpin, and no charge sees its pages uncharged while they are pinned.
-    fn retire(&self, m: Mapping) {
+    /// Unpins and uncharges the pages of a mapping [`Ioas::release`] took out of the
+    /// domains, under the accounting's lock only: the address space's other operations
+    /// need not wait for the unpin, and no charge sees its pages uncharged while they
+    /// are pinned.
+    fn retire(&self, pages: Arc<PinnedPages>) {
         let mut account = self.account.lock();
-        account.uncharge(&m.pages);
-        drop(m);
+        account.uncharge(&pages);
+        drop(pages);
     }
 
     /// [`Ioas::release`] and [`Ioas::retire`] for the mappings `victims` (`(start,
@@ -845,11 +858,19 @@ impl Ioas {
                 tables = Some(self.dirty.lock());
                 inner = self.inner.lock();
             }
-            let victims = inner.whole_mappings(start, last)?;
-            let pending = victims
-                .as_slice()
-                .iter()
-                .any(|(s, _)| inner.maps.get(s).is_some_and(|m| m.pending));
+            // The range of exactly one mapping (the common unmap) needs no walk: mappings
+            // do not overlap, so no other is inside it.
+            let (victims, pending) = match inner.maps.get(&start) {
+                Some(m) if m.last == last => (Few::One(Some((start, last))), m.pending),
+                _ => {
+                    let victims = inner.whole_mappings(start, last)?;
+                    let pending = victims
+                        .as_slice()
+                        .iter()
+                        .any(|(s, _)| inner.maps.get(s).is_some_and(|m| m.pending));
+                    (victims, pending)
+                }
+            };
             if !pending {
                 break victims;
             }
@@ -862,15 +883,20 @@ impl Ioas {
             maps,
             domains,
             shadows,
+            spare_node,
             ..
         } = &mut *inner;
         let victims = victims.as_slice();
         let mut bytes = 0u64;
         let mut gone = None;
-        if let [(s, _)] = victims[..] {
-            gone = maps.remove(&s);
-            if let Some(m) = &gone {
-                bytes = Self::release(domains, shadows, s, m);
+        if let [(s, last)] = victims[..] {
+            if let Some(mut entry) = maps.find_mut(&s) {
+                // The pages are retired below; the node stays for the next map, with
+                // the space's empty stand-in for them.
+                let pages = core::mem::replace(&mut entry.get_mut().pages, self.no_pages.clone());
+                *spare_node = Some(entry.remove_node().into_reservation());
+                bytes = Self::release(domains, shadows, s, last);
+                gone = Some(pages);
             }
         } else {
             // Groups of at most UNMAP_BATCH mappings and UNMAP_BATCH_BYTES (after the
@@ -898,8 +924,8 @@ impl Ioas {
         let _ = inner.forget_dirty(start, last);
         drop(inner);
         drop(tables);
-        if let Some(m) = gone {
-            self.retire(m);
+        if let Some(pages) = gone {
+            self.retire(pages);
         }
         Ok(bytes)
     }
