@@ -38,20 +38,19 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// Each run `(offset, first, phys, npages)` is `npages` physically contiguous pages
-/// beginning with `first`, whose physical address is `phys`, at page offset `offset` of
-/// the pinned range (runs are in that order and
-/// cover it without gaps); each of those pages holds one pin, taken by
-/// `pin_user_pages_fast`, that this value releases exactly once, when it is dropped.
+/// Each [`Run`] is `n` physically contiguous pages from its lowest, `low`, whose
+/// physical address is `phys`, at page offsets `offset..offset + n` of the pinned range,
+/// in increasing or (`down`) decreasing physical order (runs are in range order and cover
+/// it without gaps); each of those pages holds one pin, taken by `pin_user_pages_fast`,
+/// that this value releases exactly once, when it is dropped.
 pub(crate) struct PinnedPages {
     runs: Runs,
     /// Pages pinned.
     npages: usize,
     /// The page frames, as sorted, disjoint and apart runs `(first, end)` (a page
     /// pinned twice here, the same memory mapped twice in the range, appears once), when
-    /// there is more than one run: far fewer than the runs, usually (memory faulted in
-    /// page by page often has each page's frame just below the one before), so that the
-    /// accounting has a few intervals to record.
+    /// there is more than one run: fewer than the runs when runs touch (one up after one
+    /// down, say), so that the accounting has as few intervals to record as it can.
     frames: KVVec<(u64, u64)>,
     /// Pinned for device writes: the pages are marked dirty when released, so that what
     /// devices wrote is not lost.
@@ -61,12 +60,106 @@ pub(crate) struct PinnedPages {
     file: Option<ARef<File>>,
 }
 
-/// `(page offset in the range, first page, its physical address, pages)`: the address is
+/// Physically contiguous pinned pages, in range order from the lowest up or from the
+/// highest down: memory faulted in page by page often has each page's frame just below
+/// the one before, which is one run down rather than a run per page. The address is
 /// kept, so that mapping and accounting a run never looks it up again.
-type Run = (usize, *mut bindings::page, u64, usize);
+#[derive(Clone, Copy)]
+struct Run {
+    /// Page offset in the range of the run's first page (in range order).
+    offset: usize,
+    /// The physically lowest page.
+    low: *mut bindings::page,
+    /// Its physical address.
+    phys: u64,
+    /// Pages.
+    n: usize,
+    /// In range order, each page's frame is one below the one before (else above).
+    down: bool,
+}
 
-/// A run being built while pinning: `(first page, its physical address, pages)`.
-type PendingRun = (*mut bindings::page, u64, usize);
+impl Run {
+    /// The page frames, `(first, end)` (end exclusive).
+    fn frames(&self) -> (u64, u64) {
+        let pfn = self.phys >> PAGE_SIZE.trailing_zeros();
+        (pfn, pfn + self.n as u64)
+    }
+
+    /// The frames of the pages from page `skip` of the run (in range order) on.
+    fn frames_from(&self, skip: usize) -> (u64, u64) {
+        let (lo, hi) = self.frames();
+        if self.down {
+            (lo, hi - skip as u64)
+        } else {
+            (lo + skip as u64, hi)
+        }
+    }
+
+    /// The physical address of page `i` of the run (in range order), and how many pages
+    /// from it are physically contiguous in range order.
+    fn page_at(&self, i: usize) -> (u64, usize) {
+        if self.down {
+            (self.phys + ((self.n - 1 - i) * PAGE_SIZE) as u64, 1)
+        } else {
+            (self.phys + (i * PAGE_SIZE) as u64, self.n - i)
+        }
+    }
+
+    /// Pieces of the run that are physically contiguous in range order: the whole run
+    /// up, each page down.
+    fn pieces(&self) -> usize {
+        if self.down {
+            self.n
+        } else {
+            1
+        }
+    }
+
+    /// A run of `page` alone, at page offset `offset`, while pinning: it may then grow up
+    /// or down.
+    fn new(offset: usize, page: *mut bindings::page, phys: u64) -> Self {
+        Self {
+            offset,
+            low: page,
+            phys,
+            n: 1,
+            down: false,
+        }
+    }
+
+    /// Adds `page` (whose physical address is `phys`, if known) if it is the next page of
+    /// the run, which is being built: one frame above the last if the run goes up (or
+    /// has one page), one below if it goes down (or has one page). Returns whether it
+    /// did.
+    #[inline]
+    fn join(&mut self, memmap: MemMap, page: *mut bindings::page, phys: Option<u64>) -> bool {
+        if !self.down {
+            // Huge pages and large folios: the loop of a map of them is this test.
+            let up = match phys {
+                None => memmap.follows(self.low, self.n, page),
+                Some(p) => p == self.phys + (self.n * PAGE_SIZE) as u64,
+            };
+            if up {
+                self.n += 1;
+                return true;
+            }
+            if self.n > 1 {
+                return false;
+            }
+        }
+        let below = match phys {
+            None => memmap.precedes(self.low, page),
+            Some(p) => p + PAGE_SIZE as u64 == self.phys,
+        };
+        if below {
+            self.low = page;
+            self.phys -= PAGE_SIZE as u64;
+            self.down = true;
+            self.n += 1;
+        }
+        below
+    }
+}
 
 /// Page frames `lo..hi` (end exclusive) that hold every frame of some runs, and maybe
 /// others between them: empty when `lo >= hi`.
@@ -96,17 +189,11 @@ impl Span {
 /// needs no allocation.
 type Runs = Few<Run>;
 
-/// The page frames of a run, `(first, end)` (end exclusive).
-fn run_frames(&(_, _, phys, n): &Run) -> (u64, u64) {
-    let pfn = phys >> PAGE_SIZE.trailing_zeros();
-    (pfn, pfn + n as u64)
-}
-
 /// Passes the frames of each of `runs` to `f`, joining runs whose frames follow each other
-/// up or down in range order (memory faulted in page by page often has each page's frame
-/// just below the one before), and returns how many it passed.
+/// up or down in range order (a run up whose end touches the run down before it, say),
+/// and returns how many it passed.
 fn joined_runs(runs: &[Run], mut f: impl FnMut((u64, u64))) -> usize {
-    let mut runs = runs.iter().map(run_frames);
+    let mut runs = runs.iter().map(Run::frames);
     let Some(mut cur) = runs.next() else {
         return 0;
     };
@@ -153,6 +240,11 @@ impl MemMap {
     /// either address (false when that cannot be told so).
     fn follows(self, first: *mut bindings::page, n: usize, page: *mut bindings::page) -> bool {
         !self.0.is_null() && page == first.wrapping_add(n)
+    }
+
+    /// Whether `page` is the frame before `next`, as [`MemMap::follows`] tells it.
+    fn precedes(self, next: *mut bindings::page, page: *mut bindings::page) -> bool {
+        !self.0.is_null() && page == next.wrapping_sub(1)
     }
 
     /// The physical address of `page`.
@@ -328,9 +420,9 @@ impl PinnedPages {
         // Room for a run per page of a small range once there are two (doubling from
         // there): the room the runs do not use is given back once they are all known.
         let room = npages.min(RUNS_ROOM);
-        // The run being built: its first page, its physical address and its length. Its
-        // pages are pinned but not in `this`, so every path below releases or records it.
-        let mut run: Option<PendingRun> = None;
+        // The run being built. Its pages are pinned but not in `this`, so every path below
+        // releases or records it.
+        let mut run: Option<Run> = None;
         // Pages `0..charged` of the range are charged in `pre`.
         let mut charged = 0;
         // Holds the frames of the runs recorded since the last precharge (whole runs: the
@@ -368,8 +460,8 @@ impl PinnedPages {
     }
 
     /// Pages pinned so far: those recorded and those of the run being built.
-    fn pinned(&self, run: Option<PendingRun>) -> usize {
-        self.npages + run.map_or(0, |r| r.2)
+    fn pinned(&self, run: Option<Run>) -> usize {
+        self.npages + run.map_or(0, |r| r.n)
     }
 
     /// Adds the pages just pinned in `batch` to the run being built, or to new runs
@@ -378,37 +470,37 @@ impl PinnedPages {
     fn add_batch(
         &mut self,
         batch: &mut [*mut bindings::page],
-        run: &mut Option<PendingRun>,
+        run: &mut Option<Run>,
         span: &mut Span,
         memmap: MemMap,
         room: usize,
     ) -> Result {
         for i in 0..batch.len() {
             let page = batch[i];
-            if let Some((first, _, n)) = run {
-                if memmap.follows(*first, *n, page) {
-                    *n += 1;
+            if let Some(r) = run {
+                if r.join(memmap, page, None) {
                     continue;
                 }
             }
             // SAFETY: `page` was just pinned.
             let phys = unsafe { memmap.phys(page) };
-            match run {
-                Some((_, p0, n)) if *p0 + (*n * PAGE_SIZE) as u64 == phys => *n += 1,
-                _ => {
-                    // The new page is in `run` even on error, so that it is released.
-                    let Some(done) = run.replace((page, phys, 1)) else {
-                        continue;
-                    };
-                    *span = span.with(done.1, done.2);
-                    if let Err(e) = self.push_run(done, room) {
-                        let rest = &mut batch[i + 1..];
-                        // SAFETY: those pages were pinned by the last batch, once each,
-                        // and are in no run.
-                        unsafe { bindings::unpin_user_pages(rest.as_mut_ptr(), rest.len() as _) };
-                        return Err(e);
-                    }
+            if let Some(r) = run {
+                if r.join(memmap, page, Some(phys)) {
+                    continue;
                 }
+            }
+            // The new page is in `run` even on error, so that it is released.
+            let offset = self.pinned(*run);
+            let Some(done) = run.replace(Run::new(offset, page, phys)) else {
+                continue;
+            };
+            *span = span.with(done.phys, done.n);
+            if let Err(e) = self.push_run(done, room) {
+                let rest = &mut batch[i + 1..];
+                // SAFETY: those pages were pinned by the last batch, once each, and are
+                // in no run.
+                unsafe { bindings::unpin_user_pages(rest.as_mut_ptr(), rest.len() as _) };
+                return Err(e);
             }
         }
         Ok(())
@@ -416,44 +508,28 @@ impl PinnedPages {
 
     /// Records a completed run: its pins are `self`'s from now on. If that fails, the
     /// run is released here (and only here). A second run makes room for `room`.
-    fn push_run(&mut self, (first, phys, n): PendingRun, room: usize) -> Result {
-        if let Err(e) = self.runs.push(
-            (self.npages, first, phys, n),
-            room,
-            GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
-        ) {
+    fn push_run(&mut self, run: Run, room: usize) -> Result {
+        if let Err(e) = self.runs.push(run, room, GFP_KERNEL_ACCOUNT | __GFP_NOWARN) {
             // SAFETY: the run's pages hold one pin each, recorded nowhere else, so that
-            // nobody else releases them.
-            unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, false) };
+            // nobody else releases them; they are physically contiguous from `low`.
+            unsafe { bindings::unpin_user_page_range_dirty_lock(run.low, run.n as _, false) };
             return Err(e.into());
         }
-        self.npages += n;
+        self.npages += run.n;
         Ok(())
     }
 
     /// Charges in `pre` the pages from page offset `from` on: those of the recorded runs
     /// and of `run`, the one being built after them, whose frames `span` and `run` hold.
     /// Pages another mapping of the context already pins are not charged again.
-    fn precharge(
-        &self,
-        pre: &mut Precharge,
-        from: usize,
-        run: Option<PendingRun>,
-        span: Span,
-    ) -> Result {
-        let shift = PAGE_SIZE.trailing_zeros();
+    fn precharge(&self, pre: &mut Precharge, from: usize, run: Option<Run>, span: Span) -> Result {
         let runs = self.runs.as_slice();
-        let first = runs.partition_point(|&(offset, _, _, n)| offset + n <= from);
-        let recorded = runs[first..]
-            .iter()
-            .map(|&(offset, _, phys, n)| (offset, phys, n));
-        let building = run.map(|(_, phys, n)| (self.npages, phys, n));
-        let pfns = Iterator::chain(recorded, building).filter_map(|(offset, phys, n)| {
-            let lo = from.max(offset);
-            let pfn = phys >> shift;
-            (lo < offset + n).then(|| (pfn + (lo - offset) as u64, pfn + n as u64))
+        let first = runs.partition_point(|r| r.offset + r.n <= from);
+        let pfns = Iterator::chain(runs[first..].iter().copied(), run).filter_map(|r| {
+            let lo = from.max(r.offset);
+            (lo < r.offset + r.n).then(|| r.frames_from(lo - r.offset))
         });
-        let span = run.map_or(span, |(_, phys, n)| span.with(phys, n));
+        let span = run.map_or(span, |r| span.with(r.phys, r.n));
         pre.add(pfns, span, self.pinned(run) - from)
     }
 
@@ -493,7 +569,7 @@ impl PinnedPages {
     pub(crate) fn pfn_runs(&self) -> impl Iterator<Item = (u64, u64)> + Clone + '_ {
         let runs = self.runs.as_slice();
         let only = if runs.len() == 1 {
-            Some(run_frames(&runs[0]))
+            Some(runs[0].frames())
         } else {
             None
         };
@@ -519,10 +595,12 @@ impl PinnedPages {
     /// The pinned memory as physically contiguous runs: `(byte offset, physical address,
     /// length)`, so that a domain can map each run with the largest page sizes it allows.
     pub(crate) fn phys_runs(&self) -> impl Iterator<Item = (usize, u64, usize)> + '_ {
-        self.runs
-            .as_slice()
-            .iter()
-            .map(|&(offset, _, phys, n)| (offset * PAGE_SIZE, phys, n * PAGE_SIZE))
+        self.runs.as_slice().iter().flat_map(|r| {
+            (0..r.pieces()).map(move |i| {
+                let (phys, n) = r.page_at(i);
+                ((r.offset + i) * PAGE_SIZE, phys, n * PAGE_SIZE)
+            })
+        })
     }
 
     /// The physical address of byte `offset` (page aligned) of the pinned memory and how
@@ -531,16 +609,13 @@ impl PinnedPages {
     pub(crate) fn phys_at(&self, offset: usize, max: usize) -> Option<(u64, usize)> {
         let index = offset / PAGE_SIZE;
         let runs = self.runs.as_slice();
-        let i = runs
-            .partition_point(|&(start, _, _, _)| start <= index)
-            .checked_sub(1)?;
-        let (start, _, base, n) = runs[i];
-        if index >= start + n {
+        let i = runs.partition_point(|r| r.offset <= index).checked_sub(1)?;
+        let r = runs[i];
+        if index >= r.offset + r.n {
             return None;
         }
-        let skip = index - start;
-        let len = ((n - skip) * PAGE_SIZE).min(max);
-        Some((base + (skip * PAGE_SIZE) as u64, len))
+        let (phys, n) = r.page_at(index - r.offset);
+        Some((phys, (n * PAGE_SIZE).min(max)))
     }
 
     /// The page at page offset `index` of the range.
@@ -575,10 +650,10 @@ impl PinnedPages {
 
 impl Drop for PinnedPages {
     fn drop(&mut self) {
-        for &(_, first, _, n) in self.runs.as_slice().iter() {
+        for r in self.runs.as_slice().iter() {
             // SAFETY: by the invariant, the run's pages hold one pin each, released only
-            // here; the run is physically contiguous, as the call requires.
-            unsafe { bindings::unpin_user_page_range_dirty_lock(first, n as _, self.writable) };
+            // here; they are physically contiguous from `low`, as the call requires.
+            unsafe { bindings::unpin_user_page_range_dirty_lock(r.low, r.n as _, self.writable) };
         }
     }
 }
@@ -1184,8 +1259,14 @@ mod tests {
     fn runs_join_up_and_down() -> Result {
         let shift = PAGE_SIZE.trailing_zeros();
         // (pfn, pages): 10, 9, 8 (downwards), then 20-21 and 22 (upwards), then 5.
-        let runs = [(10u64, 1usize), (9, 1), (8, 1), (20, 2), (22, 1), (5, 1)]
-            .map(|(pfn, n)| (0, core::ptr::null_mut(), pfn << shift, n));
+        let runs =
+            [(10u64, 1usize), (9, 1), (8, 1), (20, 2), (22, 1), (5, 1)].map(|(pfn, n)| Run {
+                offset: 0,
+                low: core::ptr::null_mut(),
+                phys: pfn << shift,
+                n,
+                down: false,
+            });
         let mut joined = [(0, 0); 4];
         let mut n = 0;
         let count = joined_runs(&runs, |run| {
@@ -1195,6 +1276,36 @@ mod tests {
         assert_eq!(count, 3);
         assert_eq!(&joined[..n], &[(8, 11), (20, 23), (5, 6)]);
         assert_eq!(joined_runs(&[], |_| ()), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn pending_runs_grow_up_or_down() -> Result {
+        let memmap = MemMap(core::ptr::null_mut());
+        let p = |pfn: u64| pfn << PAGE_SIZE.trailing_zeros();
+        let page = core::ptr::null_mut();
+        let mut down = Run::new(0, page, p(10));
+        assert!(down.join(memmap, page, Some(p(9))));
+        assert!(down.join(memmap, page, Some(p(8))));
+        // A run down never turns up, nor skips a frame.
+        assert!(!down.join(memmap, page, Some(p(9))));
+        assert!(!down.join(memmap, page, Some(p(6))));
+        assert!(!down.join(memmap, page, Some(p(11))));
+        assert_eq!((down.phys, down.n, down.down), (p(8), 3, true));
+        assert_eq!(down.frames(), (8, 11));
+        // Pages 1 and 2 of the run (in range order) are frames 9 and 8.
+        assert_eq!(down.frames_from(1), (8, 10));
+        assert_eq!(down.page_at(0), (p(10), 1));
+        assert_eq!(down.page_at(2), (p(8), 1));
+        assert_eq!(down.pieces(), 3);
+        let mut up = Run::new(3, page, p(20));
+        assert!(up.join(memmap, page, Some(p(21))));
+        assert!(!up.join(memmap, page, Some(p(20))));
+        assert!(!up.join(memmap, page, Some(p(19))));
+        assert_eq!((up.phys, up.n, up.down), (p(20), 2, false));
+        assert_eq!(up.frames_from(1), (21, 22));
+        assert_eq!(up.page_at(0), (p(20), 2));
+        assert_eq!(up.pieces(), 1);
         Ok(())
     }
 
