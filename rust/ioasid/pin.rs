@@ -127,19 +127,36 @@ impl Run {
         }
     }
 
-    /// Adds `page` (whose physical address is `phys`, if known) if it is the next page of
-    /// the run, which is being built: one frame above the last if the run goes up (or
-    /// has one page), one below if it goes down (or has one page). Returns whether it
-    /// did.
+    /// Adds the pages at the start of `pages` that continue the run, which is being
+    /// built, as the memory map tells it without asking for any address: each one frame
+    /// above the one before if the run goes up (or has one page), one below if it goes
+    /// down (or has one page). Returns how many it added.
     #[inline]
-    fn join(&mut self, memmap: MemMap, page: *mut bindings::page, phys: Option<u64>) -> bool {
+    fn extend(&mut self, memmap: MemMap, pages: &[*mut bindings::page]) -> usize {
         if !self.down {
-            // Huge pages and large folios: the loop of a map of them is this test.
-            let up = match phys {
-                None => memmap.follows(self.low, self.n, page),
-                Some(p) => p == self.phys + (self.n * PAGE_SIZE) as u64,
-            };
-            if up {
+            // Huge pages and large folios: the loop of a map of them is this count.
+            let up = memmap.count_from(self.low.wrapping_add(self.n), true, pages);
+            if up > 0 || self.n > 1 {
+                self.n += up;
+                return up;
+            }
+        }
+        let down = memmap.count_from(self.low.wrapping_sub(1), false, pages);
+        if down > 0 {
+            self.low = self.low.wrapping_sub(down);
+            self.phys -= (down * PAGE_SIZE) as u64;
+            self.down = true;
+            self.n += down;
+        }
+        down
+    }
+
+    /// Adds `page`, whose physical address is `phys`, if it is the next page of the run,
+    /// which is being built: one frame above the last if the run goes up (or has one
+    /// page), one below if it goes down (or has one page). Returns whether it did.
+    fn join(&mut self, page: *mut bindings::page, phys: u64) -> bool {
+        if !self.down {
+            if phys == self.phys + (self.n * PAGE_SIZE) as u64 {
                 self.n += 1;
                 return true;
             }
@@ -147,13 +164,10 @@ impl Run {
                 return false;
             }
         }
-        let below = match phys {
-            None => memmap.precedes(self.low, page),
-            Some(p) => p + PAGE_SIZE as u64 == self.phys,
-        };
+        let below = phys + PAGE_SIZE as u64 == self.phys;
         if below {
             self.low = page;
-            self.phys -= PAGE_SIZE as u64;
+            self.phys = phys;
             self.down = true;
             self.n += 1;
         }
@@ -236,15 +250,29 @@ impl MemMap {
         Self(base)
     }
 
-    /// Whether `page` is the frame after the `n` pages from `first`, without asking for
-    /// either address (false when that cannot be told so).
-    fn follows(self, first: *mut bindings::page, n: usize, page: *mut bindings::page) -> bool {
-        !self.0.is_null() && page == first.wrapping_add(n)
+    /// Whether the map tells which pages follow each other (see [`MemMap::count_from`]).
+    fn tells(self) -> bool {
+        !self.0.is_null()
     }
 
-    /// Whether `page` is the frame before `next`, as [`MemMap::follows`] tells it.
-    fn precedes(self, next: *mut bindings::page, page: *mut bindings::page) -> bool {
-        !self.0.is_null() && page == next.wrapping_sub(1)
+    /// How many of the pages at the start of `pages` are the frames from that of `first`
+    /// on, each one above the one before (`up`) or one below, told without asking for any
+    /// address (none when that cannot be told so).
+    fn count_from(
+        self,
+        first: *mut bindings::page,
+        up: bool,
+        pages: &[*mut bindings::page],
+    ) -> usize {
+        if !self.tells() {
+            return 0;
+        }
+        let step = if up { 1 } else { -1 };
+        pages
+            .iter()
+            .zip(0isize..)
+            .take_while(|&(&page, k)| page == first.wrapping_offset(k * step))
+            .count()
     }
 
     /// The physical address of `page`.
@@ -475,17 +503,22 @@ impl PinnedPages {
         memmap: MemMap,
         room: usize,
     ) -> Result {
-        for i in 0..batch.len() {
-            let page = batch[i];
+        let mut i = 0;
+        while i < batch.len() {
             if let Some(r) = run {
-                if r.join(memmap, page, None) {
+                let joined = r.extend(memmap, &batch[i..]);
+                if joined > 0 {
+                    i += joined;
                     continue;
                 }
             }
+            let page = batch[i];
+            i += 1;
             // SAFETY: `page` was just pinned.
             let phys = unsafe { memmap.phys(page) };
-            if let Some(r) = run {
-                if r.join(memmap, page, Some(phys)) {
+            // With the memory map, `extend` has told already.
+            if let (Some(r), false) = (run.as_mut(), memmap.tells()) {
+                if r.join(page, phys) {
                     continue;
                 }
             }
@@ -496,7 +529,7 @@ impl PinnedPages {
             };
             *span = span.with(done.phys, done.n);
             if let Err(e) = self.push_run(done, room) {
-                let rest = &mut batch[i + 1..];
+                let rest = &mut batch[i..];
                 // SAFETY: those pages were pinned by the last batch, once each, and are
                 // in no run.
                 unsafe { bindings::unpin_user_pages(rest.as_mut_ptr(), rest.len() as _) };
@@ -1281,16 +1314,15 @@ mod tests {
 
     #[test]
     fn pending_runs_grow_up_or_down() -> Result {
-        let memmap = MemMap(core::ptr::null_mut());
         let p = |pfn: u64| pfn << PAGE_SIZE.trailing_zeros();
         let page = core::ptr::null_mut();
         let mut down = Run::new(0, page, p(10));
-        assert!(down.join(memmap, page, Some(p(9))));
-        assert!(down.join(memmap, page, Some(p(8))));
+        assert!(down.join(page, p(9)));
+        assert!(down.join(page, p(8)));
         // A run down never turns up, nor skips a frame.
-        assert!(!down.join(memmap, page, Some(p(9))));
-        assert!(!down.join(memmap, page, Some(p(6))));
-        assert!(!down.join(memmap, page, Some(p(11))));
+        assert!(!down.join(page, p(9)));
+        assert!(!down.join(page, p(6)));
+        assert!(!down.join(page, p(11)));
         assert_eq!((down.phys, down.n, down.down), (p(8), 3, true));
         assert_eq!(down.frames(), (8, 11));
         // Pages 1 and 2 of the run (in range order) are frames 9 and 8.
@@ -1299,13 +1331,46 @@ mod tests {
         assert_eq!(down.page_at(2), (p(8), 1));
         assert_eq!(down.pieces(), 3);
         let mut up = Run::new(3, page, p(20));
-        assert!(up.join(memmap, page, Some(p(21))));
-        assert!(!up.join(memmap, page, Some(p(20))));
-        assert!(!up.join(memmap, page, Some(p(19))));
+        assert!(up.join(page, p(21)));
+        assert!(!up.join(page, p(20)));
+        assert!(!up.join(page, p(19)));
         assert_eq!((up.phys, up.n, up.down), (p(20), 2, false));
         assert_eq!(up.frames_from(1), (21, 22));
         assert_eq!(up.page_at(0), (p(20), 2));
         assert_eq!(up.pieces(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn pending_runs_extend_by_the_memory_map() -> Result {
+        // A map at a made-up address: `extend` only compares addresses (no `struct page`
+        // is read, and no address is made from an index, which `phys` would do).
+        let base = core::ptr::NonNull::<bindings::page>::dangling().as_ptr();
+        let memmap = MemMap(base);
+        let page = |pfn: usize| base.wrapping_add(pfn);
+        let p = |pfn: usize| (pfn as u64) << PAGE_SIZE.trailing_zeros();
+        let mut up = Run::new(0, page(100), p(100));
+        let batch = [page(101), page(102), page(103), page(99), page(104)];
+        assert_eq!(up.extend(memmap, &batch), 3);
+        // A run up never turns down.
+        assert_eq!(up.extend(memmap, &batch[3..]), 0);
+        assert_eq!(
+            (up.low, up.phys, up.n, up.down),
+            (page(100), p(100), 4, false)
+        );
+        let mut down = Run::new(0, page(50), p(50));
+        let batch = [page(49), page(48), page(47), page(51)];
+        assert_eq!(down.extend(memmap, &batch), 3);
+        assert_eq!(down.extend(memmap, &batch[3..]), 0);
+        assert_eq!(
+            (down.low, down.phys, down.n, down.down),
+            (page(47), p(47), 4, true)
+        );
+        assert_eq!(down.frames(), (47, 51));
+        // Without the map, nothing is told so: each page is asked for its address.
+        let mut alone = Run::new(0, page(10), p(10));
+        assert_eq!(alone.extend(MemMap(core::ptr::null_mut()), &[page(11)]), 0);
+        assert_eq!(alone.n, 1);
         Ok(())
     }
 

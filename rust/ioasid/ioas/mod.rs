@@ -889,13 +889,13 @@ impl Ioas {
         let victims = victims.as_slice();
         let mut bytes = 0u64;
         let mut gone = None;
-        if let [(s, last)] = victims[..] {
-            if let Some(mut entry) = maps.find_mut(&s) {
+        if let [(m_start, m_last)] = victims[..] {
+            if let Some(mut entry) = maps.find_mut(&m_start) {
                 // The pages are retired below; the node stays for the next map, with
                 // the space's empty stand-in for them.
                 let pages = core::mem::replace(&mut entry.get_mut().pages, self.no_pages.clone());
                 *spare_node = Some(entry.remove_node().into_reservation());
-                bytes = Self::release(domains, shadows, s, last);
+                bytes = Self::release(domains, shadows, m_start, m_last);
                 gone = Some(pages);
             }
         } else {
