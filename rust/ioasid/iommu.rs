@@ -22,6 +22,7 @@ use kernel::{
         aref::ARef,
         Arc, //
     },
+    types::Opaque,
 };
 
 /// What a device's IOMMU offers.
@@ -425,19 +426,16 @@ impl Domain {
     }
 
     /// A batch of unmaps of this domain whose IOTLB flush (and the sync of maps made
-    /// meanwhile) happens once, when the batch is dropped.
-    ///
-    /// Errors: `ENOMEM`.
-    pub(crate) fn batch(&self) -> Result<Batch<'_>> {
-        let gather = KBox::new(kernel::types::Opaque::uninit(), GFP_KERNEL)?;
-        // SAFETY: `gather` is allocated, and boxed: it does not move once its free list
-        // points at itself.
-        unsafe { ioasid_gather_init(gather.get()) };
-        Ok(Batch {
+    /// meanwhile) happens once, when the batch is dropped, gathered in `gather` (on the
+    /// caller's stack: a batch allocates nothing).
+    pub(crate) fn batch<'a>(&'a self, gather: Pin<&'a mut Gather>) -> Batch<'a> {
+        // INVARIANT: `gather` was initialised by `Gather::new`, is pinned, and is borrowed
+        // by the batch alone.
+        Batch {
             domain: self,
             gather,
             mapped: None,
-        })
+        }
     }
 
     /// Unmaps `len` bytes at `iova`; returns how many bytes were unmapped.
@@ -541,17 +539,38 @@ impl Domain {
     }
 }
 
+/// The IOTLB gather of a [`Batch`]: what its unmaps leave to flush (and the page-table
+/// pages they free). Pinned, since its free list points at itself; made on the stack
+/// with `stack_pin_init!(let gather = Gather::new())`.
+#[pin_data]
+pub(crate) struct Gather {
+    #[pin]
+    inner: Opaque<bindings::iommu_iotlb_gather>,
+}
+
+impl Gather {
+    /// An empty gather (`iommu_iotlb_gather_init`).
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` points to the gather's memory, pinned from now on, which the
+            // helper initialises in place.
+            inner <- Opaque::ffi_init(|slot| unsafe { ioasid_gather_init(slot) }),
+        })
+    }
+}
+
 /// Unmaps and maps of a domain whose IOTLB flush and map sync are done once, on drop
 /// ([`Domain::batch`]): devices may use an unmapped translation until then, so the
 /// memory behind it must stay pinned until the batch is dropped.
 ///
 /// # Invariants
 ///
-/// `gather` was initialised by `iommu_iotlb_gather_init` and is only given to
-/// `iommu_unmap_fast` of `domain`; it never moves (boxed).
+/// `gather` was initialised by `iommu_iotlb_gather_init` (or synced since, which
+/// re-initialises it) and is only given to `iommu_unmap_fast` of `domain` while the batch
+/// lives; it never moves (pinned).
 pub(crate) struct Batch<'a> {
     domain: &'a Domain,
-    gather: KBox<kernel::types::Opaque<bindings::iommu_iotlb_gather>>,
+    gather: Pin<&'a mut Gather>,
     /// The range maps were made in, to sync on drop.
     mapped: Option<(u64, u64)>,
 }
@@ -562,7 +581,12 @@ impl Batch<'_> {
     pub(crate) fn unmap(&mut self, iova: u64, len: usize) -> usize {
         // SAFETY: a live domain; the gather is this domain's (invariant).
         unsafe {
-            bindings::iommu_unmap_fast(self.domain.ptr.as_ptr(), iova as _, len, self.gather.get())
+            bindings::iommu_unmap_fast(
+                self.domain.ptr.as_ptr(),
+                iova as _,
+                len,
+                self.gather.inner.get(),
+            )
         }
     }
 
@@ -584,7 +608,7 @@ impl Drop for Batch<'_> {
     fn drop(&mut self) {
         // SAFETY: a live domain and its gather (invariant); the IOMMU core frees the
         // page-table pages the unmaps collected and re-initialises the gather.
-        unsafe { ioasid_gather_sync(self.domain.ptr.as_ptr(), self.gather.get()) };
+        unsafe { ioasid_gather_sync(self.domain.ptr.as_ptr(), self.gather.inner.get()) };
         if let Some((s, l)) = self.mapped {
             // Best effort, as for any map: the driver's sync does not fail in practice.
             let _ = self.domain.sync_map(s, (l - s).saturating_add(1) as usize);

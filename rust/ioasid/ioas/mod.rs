@@ -23,6 +23,8 @@ use kernel::{
     },
 };
 
+use pin_init::stack_pin_init;
+
 use crate::{
     fault::{
         FaultQueue,
@@ -39,6 +41,7 @@ use crate::{
         DirtyBitmap,
         DmaOwner,
         Domain,
+        Gather,
         GroupKey,
         Prot, //
     },
@@ -818,15 +821,11 @@ impl Ioas {
             }
         }
         for d in domains.iter() {
-            let mut batch = d.domain.batch().ok();
+            stack_pin_init!(let gather = Gather::new());
+            let mut batch = d.domain.batch(gather);
             for &(s, last) in victims {
-                let len = (last - s + 1) as usize;
-                let unmapped = match batch.as_mut() {
-                    Some(b) => b.unmap(s, len),
-                    // No memory for a gather: one flush per mapping.
-                    None => d.domain.unmap(s, len),
-                };
-                kernel::warn_on!(unmapped != len);
+                let unmapped = batch.unmap(s, (last - s + 1) as usize);
+                kernel::warn_on!(unmapped != (last - s + 1) as usize);
             }
             // Dropping the batch flushes the IOTLB.
         }

@@ -200,24 +200,30 @@ impl Child {
         entry_len: u32,
         entry_num: &mut u32,
     ) -> Result {
-        let targets = {
+        // The first target (one table bound: the common case) needs no memory.
+        let (first, more) = {
             let inner = self.inner.lock();
-            let mut targets = KVec::with_capacity(inner.bound.len(), GFP_KERNEL)?;
+            let mut first = None;
+            let mut more = KVec::new();
             for b in inner.bound.iter() {
                 if filter.dev_id.is_some_and(|d| d != b.dev_id)
                     || filter.pasid.is_some_and(|p| Some(p) != b.pasid)
                 {
                     continue;
                 }
-                // Capacity was reserved above.
-                let _ = targets.push_within_capacity((b.domain.clone(), b.shadow.clone()));
+                let target = (b.domain.clone(), b.shadow.clone());
+                if first.is_none() {
+                    first = Some(target);
+                } else {
+                    more.push(target, GFP_KERNEL)?;
+                }
             }
-            targets
+            (first, more)
         };
         let wanted = *entry_num;
         let mut done = wanted;
         let mut result = Ok(());
-        for (domain, shadow) in targets.iter() {
+        for (domain, shadow) in Iterator::chain(first.iter(), more.iter()) {
             let mut n = wanted;
             let r = match shadow {
                 Some(shadow) => self.invalidate_shadow(shadow, uptr, entry_len, &mut n),
@@ -246,22 +252,30 @@ impl Child {
         n: &mut u32,
     ) -> Result {
         let wanted = *n as usize;
-        let mut ranges = KVec::with_capacity(REQUESTS_AT_ONCE.min(wanted), GFP_KERNEL)?;
+        // One request (the common call) is read into the stack, more into a vector.
+        let mut one = [(0, 0); 1];
+        let mut many = KVec::new();
+        let ranges: &mut [(u64, u64)] = if wanted <= one.len() {
+            &mut one
+        } else {
+            many.resize(REQUESTS_AT_ONCE.min(wanted), (0, 0), GFP_KERNEL)?;
+            &mut many
+        };
         let mut done = 0usize;
         *n = 0;
         while done < wanted {
-            ranges.clear();
+            let mut got = 0;
             let mut bad = Ok(());
-            while done + ranges.len() < wanted && ranges.len() < REQUESTS_AT_ONCE {
-                let i = done + ranges.len();
+            while done + got < wanted && got < ranges.len() {
+                let i = done + got;
                 let at = i
                     .checked_mul(entry_len as usize)
                     .and_then(|off| uptr.checked_add(off))
                     .ok_or(EFAULT);
                 match at.and_then(|at| soft::vtd_request(at, entry_len as usize)) {
-                    // Capacity was reserved above.
                     Ok(range) => {
-                        let _ = ranges.push_within_capacity(range);
+                        ranges[got] = range;
+                        got += 1;
                     }
                     Err(e) => {
                         bad = Err(e);
@@ -269,13 +283,15 @@ impl Child {
                     }
                 }
             }
-            if ranges.is_empty() {
+            if got == 0 {
                 // The group's first request is bad.
                 return bad;
             }
             crate::uapi::pause_point()?;
             let mut applied = 0;
-            let result = self.parent().refresh_shadow(shadow, &ranges, &mut applied);
+            let result = self
+                .parent()
+                .refresh_shadow(shadow, &ranges[..got], &mut applied);
             done += applied;
             *n = done as u32;
             result?;

@@ -42,6 +42,8 @@ use kernel::{
     },
 };
 
+use pin_init::stack_pin_init;
+
 use super::super::{
     first_overlapping,
     Mapping, //
@@ -56,6 +58,7 @@ use crate::{
     iommu::{
         Batch,
         Domain,
+        Gather,
         Prot, //
     },
     pin::PinnedPages,
@@ -429,9 +432,9 @@ impl Shadow {
         let mut guard = self.inner.lock();
         let si = &mut *guard;
         si.dead = true;
-        // Without a batch (no memory), each unmap flushes by itself.
-        let mut batch = self.domain.batch().ok();
-        si.drop_range(&self.domain, &mut batch, 0, u64::MAX);
+        stack_pin_init!(let gather = Gather::new());
+        let mut batch = self.domain.batch(gather);
+        si.drop_range(&mut batch, 0, u64::MAX);
     }
 
     /// Rebuilds the translation of each stage-1 range of `ranges` from the table, with the
@@ -454,7 +457,8 @@ impl Shadow {
             *done = ranges.len();
             return Ok(());
         }
-        let mut batch = Some(self.domain.batch()?);
+        stack_pin_init!(let gather = Gather::new());
+        let mut batch = self.domain.batch(gather);
         let limit = max_entries();
         // One budget for every range of the call: one hold of the parent's lock.
         let mut budget = (limit as u64).saturating_mul(READS_PER_ENTRY);
@@ -462,7 +466,7 @@ impl Shadow {
         let read = |gpa: u64, buf: &mut [u8]| read_guest(maps, &found, gpa, buf);
         for &(start, last) in ranges {
             let (start, last) = si.extent(start, last);
-            si.drop_range(&self.domain, &mut batch, start, last);
+            si.drop_range(&mut batch, start, last);
             let mut emit = |leaf: Leaf| -> Result {
                 let iova_last = leaf.last();
                 if iova_last > self.aperture_last
@@ -472,7 +476,7 @@ impl Shadow {
                 }
                 // A new leaf larger than the range takes the place of what it covers.
                 if leaf.iova < start || iova_last > last {
-                    si.drop_range(&self.domain, &mut batch, leaf.iova, iova_last);
+                    si.drop_range(&mut batch, leaf.iova, iova_last);
                 }
                 let piece = (leaf.iova, leaf.gpa, 1u64 << leaf.shift);
                 si.compose(&mut batch, maps, leaf, piece, (limit, true))
@@ -486,11 +490,12 @@ impl Shadow {
 
     /// The parent unmapped `start..=last` (GPAs) and is about to unpin its pages: every
     /// mapped unit there leaves the domain (the IOTLB flushed before this returns) and
-    /// becomes a hole. Allocates nothing but the batch (without it, each unmap flushes).
+    /// becomes a hole. Allocates nothing.
     pub(in crate::ioas) fn parent_unmapped(&self, start: u64, last: u64) {
         let mut guard = self.inner.lock();
         let si = &mut *guard;
-        let mut batch = self.domain.batch().ok();
+        stack_pin_init!(let gather = Gather::new());
+        let mut batch = self.domain.batch(gather);
         let mut handled = 0usize;
         // One lookup per unit: a removal's cursor moves back when nothing follows.
         while let Some(c) = si.by_gpa.cursor_lower_bound_mut(&(start, 0)) {
@@ -501,10 +506,7 @@ impl Shadow {
             let (_, node) = c.remove_current();
             if let Some(u) = si.units.get_mut(&iova) {
                 let len = u.len as usize;
-                let unmapped = match batch.as_mut() {
-                    Some(b) => b.unmap(iova, len),
-                    None => self.domain.unmap(iova, len),
-                };
+                let unmapped = batch.unmap(iova, len);
                 kernel::warn_on!(unmapped != len);
                 si.count = si.count - u.entries() + 1;
                 // The parent's mapping still pins the pages: it unpins them after this
@@ -536,11 +538,8 @@ impl Shadow {
         if si.dead || si.holes.is_empty() {
             return;
         }
-        // Without a batch (no memory) nothing could be mapped: the holes stay.
-        let Ok(batch) = self.domain.batch() else {
-            return;
-        };
-        let mut batch = Some(batch);
+        stack_pin_init!(let gather = Gather::new());
+        let mut batch = self.domain.batch(gather);
         let limit = max_entries();
         let mut from = (start.saturating_sub(MAX_HOLE - 1), 0);
         let mut handled = 0usize;
@@ -662,13 +661,7 @@ impl ShadowInner {
     /// Removes every unit that begins inside `start..=last`, mapped ones from `domain`
     /// too (with `batch`, flushed when it drops; without, at once), yielding now and
     /// then; units never straddle a leaf, and callers grow ranges to whole leaves.
-    fn drop_range(
-        &mut self,
-        domain: &Domain,
-        batch: &mut Option<Batch<'_>>,
-        start: u64,
-        last: u64,
-    ) {
+    fn drop_range(&mut self, batch: &mut Batch<'_>, start: u64, last: u64) {
         let mut handled = 0usize;
         // The unit that covers `start`, if one begins before it, else the first after.
         let mut cursor = match self.units.cursor_lower_bound_mut(&start) {
@@ -693,10 +686,7 @@ impl ShadowInner {
             cursor = next.filter(|c| *c.current().0 > iova);
             self.count -= entries;
             let index = if mapped {
-                match batch.as_mut() {
-                    Some(b) => b.unmap(iova, len as usize),
-                    None => domain.unmap(iova, len as usize),
-                };
+                batch.unmap(iova, len as usize);
                 self.by_gpa.remove_node(&(gpa, iova))
             } else {
                 self.holes.remove_node(&(gpa, iova))
@@ -724,15 +714,12 @@ impl ShadowInner {
     /// `EINTR`, `ENOMEM`, the driver's.
     fn compose(
         &mut self,
-        batch: &mut Option<Batch<'_>>,
+        batch: &mut Batch<'_>,
         maps: &RBTree<u64, Mapping>,
         leaf: Leaf,
         (iova, gpa, len): (u64, u64, u64),
         (limit, signals): (usize, bool),
     ) -> core::result::Result<(), (Error, u64)> {
-        let Some(batch) = batch.as_mut() else {
-            return Err((ENOMEM, 0));
-        };
         let mut off = 0u64;
         while off < len {
             // Many pieces (a leaf over many small parent mappings) take time too.
