@@ -824,8 +824,9 @@ impl Ioas {
             stack_pin_init!(let gather = Gather::new());
             let mut batch = d.domain.batch(gather);
             for &(s, last) in victims {
-                let unmapped = batch.unmap(s, (last - s + 1) as usize);
-                kernel::warn_on!(unmapped != (last - s + 1) as usize);
+                let len = (last - s + 1) as usize;
+                let unmapped = batch.unmap(s, len);
+                kernel::warn_on!(unmapped != len);
             }
             // Dropping the batch flushes the IOTLB.
         }

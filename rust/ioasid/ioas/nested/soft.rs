@@ -658,9 +658,9 @@ impl ShadowInner {
         Ok(())
     }
 
-    /// Removes every unit that begins inside `start..=last`, mapped ones from `domain`
-    /// too (with `batch`, flushed when it drops; without, at once), yielding now and
-    /// then; units never straddle a leaf, and callers grow ranges to whole leaves.
+    /// Removes every unit that begins inside `start..=last`, mapped ones from the domain
+    /// too (in `batch`, flushed when it drops), yielding now and then; units never
+    /// straddle a leaf, and callers grow ranges to whole leaves.
     fn drop_range(&mut self, batch: &mut Batch<'_>, start: u64, last: u64) {
         let mut handled = 0usize;
         // The unit that covers `start`, if one begins before it, else the first after.
