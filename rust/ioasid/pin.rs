@@ -27,7 +27,6 @@ use kernel::{
     },
     sync::{
         aref::ARef,
-        Arc,
         Mutex, //
     },
 };
@@ -414,12 +413,12 @@ impl PinnedPages {
     /// Errors: `EFAULT` if part of the range is not mapped (or not writable when asked
     /// to be), `ENOMEM` (including `RLIMIT_MEMLOCK`), and any error of
     /// `pin_user_pages_fast`. Nothing stays pinned or charged on failure.
-    pub(crate) fn pin(
+    pub(crate) fn pin<'a>(
         source: Source<'_>,
         npages: usize,
         writable: bool,
-        account: &Arc<Mutex<PinAccount>>,
-    ) -> Result<(Self, Precharge)> {
+        account: &'a Mutex<PinAccount>,
+    ) -> Result<(Self, Precharge<'a>)> {
         let mut pre = Precharge::none(account);
         let mut this = Self {
             runs: Few::new(),
@@ -555,7 +554,13 @@ impl PinnedPages {
     /// Charges in `pre` the pages from page offset `from` on: those of the recorded runs
     /// and of `run`, the one being built after them, whose frames `span` and `run` hold.
     /// Pages another mapping of the context already pins are not charged again.
-    fn precharge(&self, pre: &mut Precharge, from: usize, run: Option<Run>, span: Span) -> Result {
+    fn precharge(
+        &self,
+        pre: &mut Precharge<'_>,
+        from: usize,
+        run: Option<Run>,
+        span: Span,
+    ) -> Result {
         let runs = self.runs.as_slice();
         let first = runs.partition_point(|r| r.offset + r.n <= from);
         let pfns = Iterator::chain(runs[first..].iter().copied(), run).filter_map(|r| {
@@ -800,18 +805,15 @@ impl Drop for UserCharge {
 
 /// Pages charged while they were being pinned, before their mapping is recorded:
 /// settled by [`PinAccount::charge`], given back if dropped before that.
-pub(crate) struct Precharge {
-    account: Arc<Mutex<PinAccount>>,
+pub(crate) struct Precharge<'a> {
+    account: &'a Mutex<PinAccount>,
     pages: usize,
 }
 
-impl Precharge {
+impl<'a> Precharge<'a> {
     /// No pages charged yet: for pages pinned already (a copy of a mapping).
-    pub(crate) fn none(account: &Arc<Mutex<PinAccount>>) -> Self {
-        Self {
-            account: account.clone(),
-            pages: 0,
-        }
+    pub(crate) fn none(account: &'a Mutex<PinAccount>) -> Self {
+        Self { account, pages: 0 }
     }
 
     /// Charges the pages of the pfn runs `pfns` that no mapping of the context pins yet:
@@ -844,7 +846,7 @@ impl Precharge {
     }
 }
 
-impl Drop for Precharge {
+impl Drop for Precharge<'_> {
     fn drop(&mut self) {
         let pages = self.take();
         if pages > 0 {
@@ -1054,7 +1056,7 @@ impl PinAccount {
     /// Errors: `ENOMEM` if the new pages would exceed `RLIMIT_MEMLOCK` (and the caller
     /// lacks `CAP_IPC_LOCK`) or memory runs out, `EPERM` the caller is not the process
     /// charged; nothing is recorded or charged on failure.
-    pub(crate) fn charge(&mut self, pages: &PinnedPages, mut pre: Precharge) -> Result {
+    pub(crate) fn charge(&mut self, pages: &PinnedPages, mut pre: Precharge<'_>) -> Result {
         let pre = pre.take();
         if let Err(e) = self.check_owner() {
             let _ = self.account(pre, false);

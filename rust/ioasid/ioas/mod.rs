@@ -568,7 +568,7 @@ impl Ioas {
     pub(crate) fn map(
         &self,
         pages: PinnedPages,
-        pre: Precharge,
+        pre: Precharge<'_>,
         prot: Prot,
         placement: Placement,
     ) -> Result<MapToken> {
@@ -629,7 +629,7 @@ impl Ioas {
     fn map_locked(
         &self,
         pages: Arc<PinnedPages>,
-        pre: Precharge,
+        pre: Precharge<'_>,
         prot: Prot,
         placement: Placement,
     ) -> Result<MapToken> {
