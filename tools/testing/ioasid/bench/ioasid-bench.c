@@ -313,11 +313,7 @@ static int turn(int i, int k, int reps)
 	return orders[(cur_round * reps + i) % 6][k];
 }
 
-/*
- * One operation of 64 KiB or less takes a few microseconds, as long as the noise of a
- * single sample under TCG: each repetition of such a row times SMALL_OPS of them back
- * to back (the same for every backend) and takes their mean.
- */
+/* Operations per repetition of a map row of 64 KiB or less (see the header). */
 #define SMALL_OPS 64
 
 static void map_cases(void *buf, __u64 len, int reps, struct row *map, struct row *unmap,
