@@ -502,6 +502,16 @@ void ioasid_cond_resched(void)
 	cond_resched();
 }
 
+#include <linux/uaccess.h>
+
+int ioasid_get_user_u32(u32 *val, const u32 __user *ptr);
+
+/* One load from userspace (an ioctl argument's argsz), no copy routine. */
+int ioasid_get_user_u32(u32 *val, const u32 __user *ptr)
+{
+	return get_user(*val, ptr);
+}
+
 /*
  * The in-kernel API of include/linux/ioasid.h is defined in Rust (kapi.rs); export it
  * here so that modular drivers (VFIO built as a module) can use it too.

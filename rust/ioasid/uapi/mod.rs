@@ -120,9 +120,7 @@ impl<T: Extensible> UserArg<T> {
     /// or a non-zero byte past the struct this kernel knows.
     pub(crate) fn read(arg: usize) -> Result<Self> {
         let ptr = UserPtr::from_addr(arg);
-        let size = UserSlice::new(ptr, size_of::<u32>())
-            .reader()
-            .read::<u32>()?;
+        let size = read_argsz(ptr)?;
         let plan =
             argsz::plan(size as usize, T::MIN_SIZE, size_of::<T>()).map_err(|e| match e {
                 argsz::ArgszError::TooSmall => EINVAL,
@@ -160,6 +158,22 @@ impl<T: Extensible> UserArg<T> {
             .writer()
             .write_slice(&self.value.as_bytes()[..self.copy])
     }
+}
+
+/// The `argsz` that begins every ioctl argument, the user's struct at `ptr`: one
+/// `get_user`, where a copy from userspace would be a call to the copy routine and its
+/// loop (every ioctl reads its argument's size first, then the struct).
+///
+/// Errors: `EFAULT`.
+fn read_argsz(ptr: UserPtr) -> Result<u32> {
+    let mut size = 0u32;
+    // SAFETY: `size` is a live `u32` the helper may write; `get_user` checks the user
+    // address itself and fails with `-EFAULT` instead of faulting.
+    let ret = unsafe { ioasid_get_user_u32(&mut size, ptr.as_const_ptr().cast()) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(size)
 }
 
 impl<T: Extensible> Deref for UserArg<T> {
@@ -258,6 +272,8 @@ pub(crate) fn yield_cpu() {
 unsafe extern "C" {
     /// `cond_resched()`, from `helpers.c`.
     fn ioasid_cond_resched();
+    /// `get_user()` of a `u32`, from `helpers.c`: 0 or `-EFAULT`.
+    fn ioasid_get_user_u32(val: *mut u32, ptr: *const u32) -> c_int;
 }
 
 /// Writes the capability chain of `IOASID_DEVICE_GET_INFO` (the nesting capability
