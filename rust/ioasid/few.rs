@@ -2,7 +2,14 @@
 
 //! [`Few`]: a list that holds one element without allocating.
 
-use kernel::{alloc::Flags, prelude::*};
+use kernel::{
+    alloc::{
+        Allocator,
+        Flags,
+        Vec, //
+    },
+    prelude::*, //
+};
 
 /// A list of `T` in which the first element needs no memory: most lists of the hot paths
 /// (the runs of a small mapping, the mappings an unmap removes) have one.
@@ -72,4 +79,16 @@ pub(crate) fn shrink<T: Copy>(v: &mut KVVec<T>, gfp: Flags) {
         let _ = exact.push_within_capacity(value);
     }
     *v = exact;
+}
+
+/// Drops `v` without a call to the allocator when it holds no memory. A kernel vector
+/// hands even the buffer it never allocated to `kvrealloc` when dropped (three calls
+/// deep, to free nothing), and the map and unmap paths would drop two or three such
+/// vectors each time.
+pub(crate) fn drop_vec<T, A: Allocator>(v: Vec<T, A>) {
+    // No capacity: no buffer (a vector of zero-sized values has all the capacity there
+    // is), so no element either.
+    if v.capacity() == 0 {
+        core::mem::forget(v);
+    }
 }

@@ -50,7 +50,8 @@ pub(crate) struct PinnedPages {
     /// pinned twice here, the same memory mapped twice in the range, appears once), when
     /// there is more than one run: fewer than the runs when runs touch (one up after one
     /// down, say), so that the accounting has as few intervals to record as it can.
-    frames: KVVec<(u64, u64)>,
+    /// `None` with one run (no vector to drop either: see [`few::drop_vec`]).
+    frames: Option<KVVec<(u64, u64)>>,
     /// Pinned for device writes: the pages are marked dirty when released, so that what
     /// devices wrote is not lost.
     writable: bool,
@@ -399,7 +400,7 @@ impl PinnedPages {
         Self {
             runs: Few::new(),
             npages: 0,
-            frames: KVVec::new(),
+            frames: None,
             writable: false,
             file: None,
         }
@@ -423,7 +424,7 @@ impl PinnedPages {
         let mut this = Self {
             runs: Few::new(),
             npages: 0,
-            frames: KVVec::new(),
+            frames: None,
             writable,
             file: match source {
                 Source::File(file, _) => Some(file.clone()),
@@ -435,11 +436,13 @@ impl PinnedPages {
             flags |= bindings::FOLL_WRITE;
         }
         // A small map pins into the stack; a larger one into a batch of a page.
+        // (`large` only exists for a large map: see `few::drop_vec`.)
         let mut small = [core::ptr::null_mut(); SMALL_BATCH];
-        let mut large = KVec::new();
+        let mut large;
         let batch: &mut [*mut bindings::page] = if npages <= SMALL_BATCH {
             &mut small[..npages]
         } else {
+            large = KVec::new();
             large.resize(npages.min(BATCH), core::ptr::null_mut(), GFP_KERNEL)?;
             &mut large[..]
         };
@@ -481,7 +484,7 @@ impl PinnedPages {
         this.runs.compact(GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
         // One run is its own sorted frame list (see `pfn_runs`).
         if this.runs.as_slice().len() > 1 {
-            this.frames = this.frame_runs()?;
+            this.frames = Some(this.frame_runs()?);
         }
         Ok((this, pre))
     }
@@ -611,7 +614,7 @@ impl PinnedPages {
         } else {
             None
         };
-        Iterator::chain(only.into_iter(), self.frames.iter().copied())
+        Iterator::chain(only.into_iter(), self.frames.iter().flatten().copied())
     }
 
     /// Number of pinned pages.
@@ -1081,7 +1084,9 @@ impl PinAccount {
         };
         let charged = settled.map(|()| self.record(pages, &mut nodes, apart));
         if pooled {
-            self.spare = nodes;
+            // Back in place of the empty vector `take` left there.
+            core::mem::swap(&mut self.spare, &mut nodes);
+            few::drop_vec(nodes);
         } else {
             self.give_back(nodes);
         }
@@ -1148,7 +1153,9 @@ impl PinAccount {
         while let Some(node) = nodes.pop() {
             let _ = self.spare.push_within_capacity(node);
         }
-        self.scratch = nodes;
+        // Back in place of the empty vector `reserve_nodes` left there.
+        core::mem::swap(&mut self.scratch, &mut nodes);
+        few::drop_vec(nodes);
     }
 
     /// Records one more user of every page of `pages`, with the nodes the dry walk
