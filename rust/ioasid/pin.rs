@@ -19,7 +19,10 @@ use kernel::{
         LocalFile, //
     },
     mm::Mm,
-    page::PAGE_SIZE,
+    page::{
+        PAGE_SHIFT,
+        PAGE_SIZE, //
+    },
     prelude::*,
     rbtree::{
         RBTree,
@@ -105,14 +108,26 @@ impl Run {
         }
     }
 
-    /// Pieces of the run that are physically contiguous in range order: the whole run
-    /// up, each page down.
-    fn pieces(&self) -> usize {
-        if self.down {
-            self.n
-        } else {
-            1
+    /// Calls `f(byte offset in the range, physical address, bytes)` for each piece of the
+    /// run that is physically contiguous in range order (the whole run up, each page
+    /// down), in range order; stops at the first error and returns it.
+    ///
+    /// The loop of a map of memory faulted in page by page, so it does no checked
+    /// arithmetic per page: the offsets are those of pages of a range whose length in
+    /// bytes fits (the shift cannot lose bits), and stepping down from the highest frame
+    /// stays in the run (past its lowest only once the loop is done).
+    #[inline]
+    fn try_for_each_piece(&self, mut f: impl FnMut(usize, u64, usize) -> Result) -> Result {
+        let at = self.offset << PAGE_SHIFT;
+        if !self.down {
+            return f(at, self.phys, self.n << PAGE_SHIFT);
         }
+        let mut phys = self.phys + ((self.n - 1) << PAGE_SHIFT) as u64;
+        for i in 0..self.n {
+            f(at.wrapping_add(i << PAGE_SHIFT), phys, PAGE_SIZE)?;
+            phys = phys.wrapping_sub(PAGE_SIZE as u64);
+        }
+        Ok(())
     }
 
     /// A run of `page` alone, at page offset `offset`, while pinning: it may then grow up
@@ -633,15 +648,17 @@ impl PinnedPages {
                 .is_none_or(|f| check_file(f, false, true).is_ok())
     }
 
-    /// The pinned memory as physically contiguous runs: `(byte offset, physical address,
-    /// length)`, so that a domain can map each run with the largest page sizes it allows.
-    pub(crate) fn phys_runs(&self) -> impl Iterator<Item = (usize, u64, usize)> + '_ {
-        self.runs.as_slice().iter().flat_map(|r| {
-            (0..r.pieces()).map(move |i| {
-                let (phys, n) = r.page_at(i);
-                ((r.offset + i) * PAGE_SIZE, phys, n * PAGE_SIZE)
-            })
-        })
+    /// Calls `f(byte offset, physical address, length)` for each physically contiguous
+    /// piece of the pinned memory, in range order, so that a domain can map each with
+    /// the largest page sizes it allows; stops at the first error and returns it.
+    pub(crate) fn try_for_each_phys_run(
+        &self,
+        mut f: impl FnMut(usize, u64, usize) -> Result,
+    ) -> Result {
+        self.runs
+            .as_slice()
+            .iter()
+            .try_for_each(|r| r.try_for_each_piece(&mut f))
     }
 
     /// The physical address of byte `offset` (page aligned) of the pinned memory and how
@@ -1338,7 +1355,10 @@ mod tests {
         assert_eq!(down.frames_from(1), (8, 10));
         assert_eq!(down.page_at(0), (p(10), 1));
         assert_eq!(down.page_at(2), (p(8), 1));
-        assert_eq!(down.pieces(), 3);
+        assert_eq!(
+            pieces(&down)[..],
+            [(0, p(10), 1), (1, p(9), 1), (2, p(8), 1)]
+        );
         let mut up = Run::new(3, page, p(20));
         assert!(up.join(page, p(21)));
         assert!(!up.join(page, p(20)));
@@ -1346,8 +1366,19 @@ mod tests {
         assert_eq!((up.phys, up.n, up.down), (p(20), 2, false));
         assert_eq!(up.frames_from(1), (21, 22));
         assert_eq!(up.page_at(0), (p(20), 2));
-        assert_eq!(up.pieces(), 1);
+        assert_eq!(pieces(&up)[..], [(3, p(20), 2)]);
         Ok(())
+    }
+
+    /// The pieces of `run`, `(page offset, physical address, pages)`.
+    fn pieces(run: &Run) -> KVec<(usize, u64, usize)> {
+        let mut pieces = KVec::new();
+        let ok = run.try_for_each_piece(|at, phys, len| {
+            pieces.push((at / PAGE_SIZE, phys, len / PAGE_SIZE), GFP_KERNEL)?;
+            Ok(())
+        });
+        assert!(ok.is_ok());
+        pieces
     }
 
     #[test]

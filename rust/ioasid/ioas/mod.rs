@@ -503,15 +503,12 @@ impl DomainSnapshot {
 /// for the whole range; on failure, unmaps what it mapped.
 fn map_into(domain: &Domain, iova: u64, pages: &PinnedPages, prot: Prot) -> Result {
     let total = pages.len() * PAGE_SIZE;
-    let mut result = Ok(());
+    // Bytes mapped before the piece being mapped (the pieces follow each other from 0).
     let mut done = 0;
-    for (offset, phys, len) in pages.phys_runs() {
-        result = domain.map(iova + offset as u64, phys, len, prot);
-        if result.is_err() {
-            break;
-        }
-        done = offset + len;
-    }
+    let mut result = pages.try_for_each_phys_run(|offset, phys, len| {
+        done = offset;
+        domain.map(iova + offset as u64, phys, len, prot)
+    });
     if result.is_ok() {
         result = domain.sync_map(iova, total);
     }
