@@ -503,13 +503,15 @@ impl DomainSnapshot {
 /// for the whole range; on failure, unmaps what it mapped.
 fn map_into(domain: &Domain, iova: u64, pages: &PinnedPages, prot: Prot) -> Result {
     let total = pages.len() * PAGE_SIZE;
-    // Bytes mapped before the piece being mapped (the pieces follow each other from 0).
+    // Bytes mapped: those before the piece being mapped (the pieces follow each other
+    // from 0), then all of them.
     let mut done = 0;
     let mut result = pages.try_for_each_phys_run(|offset, phys, len| {
         done = offset;
         domain.map(iova + offset as u64, phys, len, prot)
     });
     if result.is_ok() {
+        done = total;
         result = domain.sync_map(iova, total);
     }
     if result.is_err() && done > 0 {
