@@ -875,6 +875,11 @@ impl Drop for Precharge<'_> {
     }
 }
 
+/// Pages [`PinAccount::release`] took out of the tree that are still charged: to be
+/// given to [`PinAccount::settle`] once their pins are dropped.
+#[must_use]
+pub(crate) struct Released(usize);
+
 /// Locked-memory accounting of one context: each distinct page pinned by any of its
 /// mappings counts once in the locked memory of the user of the process charged (the
 /// opener, or the last to call `IOASID_CHANGE_PROCESS`), against its `RLIMIT_MEMLOCK`,
@@ -889,7 +894,8 @@ pub(crate) struct PinAccount {
     mm: ARef<Mm>,
     /// The user charged for every page (see [`UserCharge`]).
     user: UserCharge,
-    /// Pages charged now: those of the tree and those of the precharges in flight.
+    /// Pages charged now: those of the tree, those of the precharges in flight, and
+    /// those released from the tree whose pins are being dropped (see [`Released`]).
     charged: usize,
     /// `start pfn -> (end pfn, exclusive; users)`, disjoint.
     users: RBTree<u64, Interval>,
@@ -1225,6 +1231,23 @@ impl PinAccount {
 
     /// Forgets one mapping of `pages`, uncharging the pages no other mapping pins.
     pub(crate) fn uncharge(&mut self, pages: &PinnedPages) {
+        let released = self.release(pages);
+        self.settle(released);
+    }
+
+    /// Gives back the charge of pages [`PinAccount::release`] took out of the tree, once
+    /// their pins are dropped.
+    pub(crate) fn settle(&mut self, released: Released) {
+        // Uncharging cannot fail.
+        let _ = self.account(released.0, false);
+    }
+
+    /// The first half of [`PinAccount::uncharge`]: forgets one mapping of `pages` in the
+    /// tree, but the pages no other mapping pins stay charged until they are settled, so
+    /// that the caller may drop their pins without the lock. Meanwhile a charge of the
+    /// same memory finds it new and charges it once more: an overcharge for as long as
+    /// the unpin takes, never an undercharge.
+    pub(crate) fn release(&mut self, pages: &PinnedPages) -> Released {
         let mut gone = 0u64;
         for (s, e) in pages.pfn_runs() {
             let mut at = s;
@@ -1252,8 +1275,7 @@ impl PinAccount {
                 at = end;
             }
         }
-        // Uncharging cannot fail.
-        let _ = self.account(gone as usize, false);
+        Released(gone as usize)
     }
 
     /// Charges (`inc`) or uncharges `npages` to the user, against its `RLIMIT_MEMLOCK`,

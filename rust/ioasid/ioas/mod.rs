@@ -793,13 +793,21 @@ impl Ioas {
     }
 
     /// Unpins and uncharges the pages of a mapping [`Ioas::release`] took out of the
-    /// domains, under the accounting's lock only: the address space's other operations
-    /// need not wait for the unpin, and no charge sees its pages uncharged while they
-    /// are pinned.
+    /// domains, with none of the address space's locks held: its other operations need
+    /// not wait for the unpin. A few pages are unpinned under the accounting's lock; more
+    /// are released from the accounting first and unpinned without any lock, so that
+    /// other address spaces of the context keep charging meanwhile, their charge given
+    /// back after (never uncharged while pinned).
     fn retire(&self, pages: Arc<PinnedPages>) {
-        let mut account = self.account.lock();
-        account.uncharge(&pages);
+        if pages.len() <= FILL_LOCKED_PAGES {
+            let mut account = self.account.lock();
+            account.uncharge(&pages);
+            drop(pages);
+            return;
+        }
+        let released = self.account.lock().release(&pages);
         drop(pages);
+        self.account.lock().settle(released);
     }
 
     /// [`Ioas::release`] and [`Ioas::retire`] for the mappings `victims` (`(start,
